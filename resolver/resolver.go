@@ -64,7 +64,8 @@ type Resolver struct {
 
 	mu      sync.Mutex // serialises writers of entries
 	entries atomic.Pointer[map[string]*entry]
-	gen     atomic.Uint64 // bumped by Invalidate; fetches started earlier are not cached
+	def     atomic.Pointer[entry] // the default profile's entry, skipping the map
+	gen     atomic.Uint64         // bumped by Invalidate; fetches started earlier are not cached
 	group   singleflight.Group
 }
 
@@ -149,10 +150,14 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 		return r.fromRequest(req)
 	}
 	key := req.Profile
+	var e *entry
 	if key == "" {
 		key = r.DefaultProfile()
+		e = r.def.Load()
+	} else {
+		e = (*r.entries.Load())[key]
 	}
-	if e := (*r.entries.Load())[key]; e != nil {
+	if e != nil {
 		if st := e.st.Load(); r.fastNow() < st.refreshAt {
 			return st.res, nil
 		}
@@ -251,6 +256,13 @@ func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry
 func (r *Resolver) walk(ctx context.Context, key string) (Result, error) {
 	ctx = context.WithoutCancel(ctx)
 	gen := r.gen.Load()
+	// A caller that missed just before the previous flight stored its answer
+	// starts a new flight: give it that answer instead of asking again.
+	if e := (*r.entries.Load())[key]; e != nil {
+		if st := e.st.Load(); r.clock.Now().UnixNano() < st.refreshAt {
+			return st.res, nil
+		}
+	}
 	var tried []Attempt
 	for _, l := range r.chain {
 		c, err := r.call(ctx, l, key)
@@ -364,6 +376,9 @@ func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 	}
 	next[key] = e
 	r.entries.Store(&next)
+	if key == r.DefaultProfile() {
+		r.def.Store(e)
+	}
 }
 
 // Invalidate drops the cached value for profile ("" means the default
@@ -378,6 +393,9 @@ func (r *Resolver) Invalidate(profile string) {
 	defer r.mu.Unlock()
 	r.gen.Add(1)
 	r.group.Forget(profile)
+	if profile == r.DefaultProfile() {
+		r.def.Store(nil)
+	}
 	m := *r.entries.Load()
 	if _, ok := m[profile]; !ok {
 		return
@@ -401,6 +419,7 @@ func (r *Resolver) InvalidateAll() {
 	}
 	empty := map[string]*entry{}
 	r.entries.Store(&empty)
+	r.def.Store(nil)
 }
 
 // startTicking starts the coarse clock if it is not running.
