@@ -1,0 +1,100 @@
+package env_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/env"
+)
+
+// fakeEnv returns a Getenv and an Environ over a fixed map.
+func fakeEnv(m map[string]string) (func(string) string, func() []string) {
+	return func(k string) string { return m[k] }, func() []string {
+		var out []string
+		for k, v := range m {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+}
+
+func ExampleNew() {
+	getenv, _ := fakeEnv(map[string]string{
+		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"AWS_DEFAULT_REGION":    "eu-west-1",
+	})
+	p := env.New(func(o *env.Options) { o.Getenv = getenv })
+
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Println(c, err)
+	fmt.Println(c.Value(provider.FieldRegion))
+
+	_, err = p.Retrieve(context.Background(), "prod")
+	fmt.Println(provider.IsNotFound(err))
+	// Output:
+	// credentials{access_key_id, region, secret_access_key} from env (AWS_ACCESS_KEY_ID, AWS_DEFAULT_REGION, AWS_SECRET_ACCESS_KEY) <nil>
+	// eu-west-1
+	// true
+}
+
+func ExampleNew_fileIndirection() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "aws_secret")
+	os.WriteFile(path, []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"), 0o600)
+
+	getenv, _ := fakeEnv(map[string]string{
+		"AWS_ACCESS_KEY_ID":          "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY_FILE": path,
+	})
+	p := env.New(func(o *env.Options) { o.Getenv = getenv })
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Println(c.Source, err)
+	fmt.Println(len(c.Value(provider.FieldSecretAccessKey)))
+	// Output:
+	// env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY_FILE) <nil>
+	// 40
+}
+
+func ExampleNew_prefix() {
+	getenv, environ := fakeEnv(map[string]string{
+		"MCP_CI_API_TOKEN": "tok-123",
+		"MCP_CI_USERNAME":  "ci-bot",
+		"HOME":             "/root",
+	})
+	p := env.New(func(o *env.Options) {
+		o.Prefix = "MCP_CI_"
+		o.Getenv, o.Environ = getenv, environ
+		o.AllProfiles = true
+	})
+	c, err := p.Retrieve(context.Background(), "ci")
+	fmt.Println(c, err)
+	// Output:
+	// credentials{api_token, username} from env (MCP_CI_API_TOKEN, MCP_CI_USERNAME) <nil>
+}
+
+func ExampleNew_customVars() {
+	getenv, _ := fakeEnv(map[string]string{"GH_TOKEN": "ghp_example"})
+	p := env.New(func(o *env.Options) {
+		o.Getenv = getenv
+		o.Vars = map[string][]string{provider.FieldToken: {"GITHUB_TOKEN", "GH_TOKEN"}}
+	})
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Println(c, err)
+	// Output:
+	// credentials{token} from env (GH_TOKEN) <nil>
+}
+
+func ExampleFileValue() {
+	v, _ := env.FileValue([]byte("s3cr3t\r\n"), 0)
+	fmt.Printf("%q\n", v)
+	v, _ = env.FileValue([]byte("two\n\n"), 0)
+	fmt.Printf("%q\n", v)
+	// Output:
+	// "s3cr3t"
+	// "two\n"
+}
