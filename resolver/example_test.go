@@ -1,0 +1,92 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/resolver"
+)
+
+func Example() {
+	// Two providers: the first has nothing, the second answers.
+	nothing := provider.WithName("env", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+		return provider.Credentials{}, provider.NotFound("env", profile, "", "AWS_ACCESS_KEY_ID is not set")
+	}))
+	file := provider.WithName("file", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		return provider.NewCredentials(map[string]string{
+			provider.FieldAccessKeyID:     "AKIAEXAMPLE",
+			provider.FieldSecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		}, provider.Source{Locator: "~/.mcp/credentials [default]"}), nil
+	}))
+
+	r := resolver.New([]provider.Provider{nothing, file}, func(o *resolver.Options) {
+		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
+	})
+	res, err := r.Resolve(context.Background(), resolver.Request{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Credentials) // redacted: names and source only
+	for _, s := range res.Skipped {
+		fmt.Println("skipped", s)
+	}
+	// Output:
+	// credentials{access_key_id, secret_access_key} from file (~/.mcp/credentials [default])
+	// skipped env: profile "default": AWS_ACCESS_KEY_ID is not set
+}
+
+func ExampleResolver_Resolve_requestCredentials() {
+	r := resolver.New(nil, func(o *resolver.Options) {
+		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
+	})
+	// Credentials passed in a tool call win, and are never cached.
+	inline := provider.NewCredentials(map[string]string{
+		provider.FieldAccessKeyID:     "AKIAOVERRIDE",
+		provider.FieldSecretAccessKey: "override-secret",
+	}, provider.Source{})
+	res, err := r.Resolve(context.Background(), resolver.Request{Credentials: inline})
+	fmt.Println(res.Credentials.Source.Provider, err)
+
+	// An operator can refuse them.
+	strict := resolver.New(nil, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	_, err = strict.Resolve(context.Background(), resolver.Request{Credentials: inline})
+	fmt.Println(errors.Is(err, resolver.ErrRequestCredentialsRefused))
+	// Output:
+	// request <nil>
+	// true
+}
+
+func ExampleChainError() {
+	down := provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+		return provider.Credentials{}, provider.Unavailable("vault", profile, "secret/mcp/prod", errors.New("connection refused"))
+	}))
+	_, err := resolver.New([]provider.Provider{down}).Resolve(context.Background(), resolver.Request{Profile: "prod"})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, resolver.ErrNoCredentials), errors.Is(err, provider.ErrUnavailable))
+	// Output:
+	// resolver: no credentials for profile "prod", tried:
+	//   - vault: profile "prod": secret/mcp/prod: connection refused
+	// true true
+}
+
+func ExampleResolver_Invalidate() {
+	version := 0
+	rotating := provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		version++
+		return provider.NewCredentials(map[string]string{"token": fmt.Sprintf("token-v%d", version)}, provider.Source{Provider: "file"}), nil
+	})
+	r := resolver.New([]provider.Provider{rotating})
+	ctx := context.Background()
+	res, _ := r.Resolve(ctx, resolver.Request{})
+	fmt.Println(res.Credentials.Value("token"))
+	// The backend rejected the token (say AWS answered AuthFailure):
+	r.Invalidate("")
+	res, _ = r.Resolve(ctx, resolver.Request{})
+	fmt.Println(res.Credentials.Value("token"))
+	// Output:
+	// token-v1
+	// token-v2
+}
