@@ -110,8 +110,8 @@ func TestRetrieve(t *testing.T) {
 			want: want{err: env.ErrIncomplete, errHas: []string{"secret_access_key", "AWS_SECRET_ACCESS_KEY"}},
 		},
 		{
-			name: "other profile not answered by default",
-			env:  map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "sek"},
+			name:    "other profile not answered by default",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "sek"},
 			profile: "prod",
 			want:    want{err: provider.ErrNotFound, errHas: []string{`"default"`, "AllProfiles"}},
 		},
