@@ -1,0 +1,121 @@
+// Package file provides credentials from an INI credentials file, by default
+// ~/.mcp/credentials, laid out like AWS's ~/.aws/credentials:
+//
+//	[default]
+//	aws_access_key_id = AKIA...
+//	aws_secret_access_key = ...
+//
+//	[production]
+//	aws_access_key_id = AKIA...
+//	aws_secret_access_key = ...
+//	region = eu-west-1
+//
+// [New] returns a [Provider]; its Retrieve(ctx, profile) returns the fields
+// of the profile's section as [provider.Credentials] with Source
+// {Provider: "file", Locator: "PATH [section]"}.
+//
+// # Which file
+//
+// [Options.Path] if set; else the file named by the environment variable
+// MCP_CREDENTIALS_FILE; else $HOME/.mcp/credentials (%USERPROFILE% on
+// Windows when HOME is unset). Environment variables are read through
+// [Options.Getenv] when [New] runs.
+//
+// # Which section
+//
+// For [provider.DefaultProfile] (and the empty profile) the section named by
+// MCP_CREDENTIAL_PROFILE, read when New runs, or "default" when it is unset.
+// Any other profile reads the section of that name. Section names are
+// case-sensitive and trimmed of surrounding spaces, as AWS profile names are.
+//
+// A section written in the AWS config-file style, [profile NAME], is
+// accepted for profile NAME when there is no plain [NAME] section: users
+// copy sections between ~/.aws/config and credentials files. If a file has
+// both [NAME] and [profile NAME], Retrieve fails rather than guess. Sections
+// with the same name are merged, later keys winning.
+//
+// # Keys
+//
+// Key names are case-insensitive (lower-cased). The AWS spellings map to
+// the canonical field names of package provider:
+//
+//	aws_access_key_id                      access_key_id
+//	aws_secret_access_key                  secret_access_key
+//	aws_session_token, aws_security_token  session_token
+//	region, aws_region, aws_default_region region
+//
+// The canonical names are accepted as they are; every other key is passed
+// through lower-cased (token, username, password, api_key ...). Two
+// spellings of one field in one section (aws_region and region) are an
+// error. A key with an empty value is left out of the credentials; a
+// section with no non-empty value is "not found", naming the empty keys.
+// [Options.Required] makes a section lacking given fields "not found" too.
+//
+// # File format
+//
+// The file is parsed by gopkg.in/ini.v1 with options chosen so that every
+// value is literal: a value is the text after the first '=' or ':' on its
+// line, up to the end of the line, with surrounding white space removed.
+// Secrets often contain characters that INI dialects treat specially, so:
+//
+//   - No inline comments. "key = abc#def ;x" has the value "abc#def ;x".
+//     Whole-line comments start with '#' or ';'. This is what the AWS CLI
+//     (Python's configparser) does; the AWS Go SDK instead cuts at " #" and
+//     " ;", which can truncate a secret with a space in it.
+//   - No quote removal: key = "abc" has the value "abc" with its quotes.
+//   - No escapes, no line continuation (a trailing backslash is part of the
+//     value), no %(name)s interpolation, no multi-line values.
+//   - A value that starts with a backtick or with """ is refused, since
+//     ini.v1 would read it as a quoted, possibly multi-line, string.
+//   - Keys before the first [section] header, quoted key names, lines that
+//     are neither KEY = VALUE, [section] nor a comment, and UTF-16 files are
+//     refused. A UTF-8 byte order mark is skipped.
+//
+// A value therefore cannot begin or end with white space.
+//
+// Errors for a malformed file are [*SyntaxError] values wrapping
+// [ErrMalformed]; they give the line number and what is wrong, never the
+// line's text, which might be a secret pasted in the wrong place.
+//
+// # Permissions
+//
+// On Unix systems Retrieve refuses the file when group or others have any
+// permission bit on it (mode & 0o077 != 0), or on the directory it is in,
+// and when either is owned by someone other than the current user or root.
+// The check follows symlinks: it applies to the real file and its real
+// directory and, when the configured path is a symlink, also to the
+// directory that holds the link, since whoever can write there can repoint
+// it. (A link in /tmp is therefore refused, even to a well-protected file.)
+// The file must be a regular file. The file is opened without following a
+// last-moment symlink and its mode is taken from the open descriptor.
+//
+// The refusal is a [*PermissionError] wrapping [ErrInsecurePermissions]; it
+// names the path, its mode and the fix (chmod 600 FILE, chmod 700 DIR).
+// With MCP_INSECURE_MODE set to a true value ("1", "true"; read when New
+// runs), the refusal becomes a warning logged to [Options.Logger] at Warn
+// level, naming the path and mode (never content), once per distinct
+// problem, and the file is used.
+//
+// On Windows and other non-Unix systems mode bits do not describe who can
+// read a file (ACLs do), so no permission or owner check is made there.
+//
+// # Changes and caching
+//
+// The file is looked at on every Retrieve, so a rotated file is used at the
+// next call without a restart. Each call resolves symlinks, opens the file
+// and checks permissions; the contents are read again only when the file's
+// stat data (device, inode, size, modification and change times) differs
+// from the last reading, or when that reading happened less than a few
+// seconds after the file last changed, because a same-size rewrite within
+// one timestamp tick leaves the stat data unchanged. A re-read file is
+// parsed again only when its SHA-256 differs. Files larger than
+// [Options.MaxSize] (default 1 MiB) are refused with [ErrTooLarge].
+//
+// # Errors
+//
+// A missing file, section or value wraps [provider.ErrNotFound], so a
+// resolver moves on; the message names the path, the section and, for a
+// missing section, the sections present. Insecure, malformed, oversized
+// or unreadable files are [*provider.Error] failures. No error contains a
+// value from the file.
+package file

@@ -1,0 +1,225 @@
+package file
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"gopkg.in/ini.v1"
+)
+
+// ErrMalformed is wrapped by every [*SyntaxError].
+var ErrMalformed = errors.New("file: malformed credentials file")
+
+// SyntaxError reports a line of the credentials file that cannot be read.
+// It names the line and what is wrong with it, never the line's text, which
+// may hold a secret.
+type SyntaxError struct {
+	Line   int    // 1-based; 0 if the line is not known
+	Reason string // a fixed description such as "section header has no closing ]"
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line <= 0 {
+		return "file: " + e.Reason
+	}
+	return "file: line " + strconv.Itoa(e.Line) + ": " + e.Reason
+}
+
+// Unwrap returns [ErrMalformed].
+func (e *SyntaxError) Unwrap() error { return ErrMalformed }
+
+// loadOptions makes gopkg.in/ini.v1 read every value literally: the value is
+// the text after the first '=' or ':' up to the end of the line, trimmed of
+// surrounding white space. See the package documentation, "File format".
+var loadOptions = ini.LoadOptions{
+	// A secret may contain '#' or ';' anywhere; never cut it short. Whole-line
+	// comments still work. (Python's configparser, which the AWS CLI uses,
+	// behaves the same way.)
+	IgnoreInlineComment: true,
+	// A secret may end with a backslash; never join it with the next line.
+	IgnoreContinuation: true,
+	// Quotes are part of the value, as in the AWS CLI.
+	PreserveSurroundedQuote: true,
+	// Section names are case-sensitive, as AWS profile names are. Key names
+	// are lower-cased by the provider, not by the parser.
+	Insensitive:         false,
+	InsensitiveSections: false,
+	InsensitiveKeys:     false,
+	// Every other option keeps its default: no boolean keys, no shadows, no
+	// nested or Python multi-line values, and the parser's %(name)s
+	// interpolation is never used because values are read with Key.Value.
+}
+
+// parsed is what the provider keeps of a credentials file: its sections
+// indexed by name. It is immutable once built.
+type parsed struct {
+	names    []string            // section names in file order, for error messages
+	sections map[string]*section // by trimmed name, e.g. "default", "profile prod"
+	profiles map[string]*section // "[profile NAME]" sections by NAME
+}
+
+type section struct {
+	name     string                     // as written, trimmed
+	fields   map[string]provider.Secret // canonical field name -> non-empty value
+	empty    []string                   // keys (lower-cased) whose value is empty, sorted
+	conflict [2]string                  // two keys that set the same field, if any
+	from     map[string]string          // while parsing: field -> key that set it last
+}
+
+// parse reads a credentials file. Errors are [*SyntaxError] values and never
+// contain bytes of the input.
+func parse(data []byte) (*parsed, error) {
+	if err := lint(data); err != nil {
+		return nil, err
+	}
+	f, err := ini.LoadSources(loadOptions, data)
+	if err != nil {
+		// lint accepts only files ini.v1 accepts (FuzzParse checks that), so
+		// this is not expected. ini.v1's message may quote the offending
+		// line, so it is not passed on.
+		return nil, &SyntaxError{Reason: "the INI parser rejected the file"}
+	}
+	p := &parsed{sections: make(map[string]*section), profiles: make(map[string]*section)}
+	for _, s := range f.Sections() {
+		keys := s.Keys()
+		name := strings.TrimSpace(s.Name())
+		if name == ini.DefaultSection && len(keys) == 0 {
+			continue // the parser's implicit top-level section
+		}
+		sec := p.sections[name]
+		if sec == nil {
+			sec = &section{name: name, fields: make(map[string]provider.Secret)}
+			p.sections[name] = sec
+			p.names = append(p.names, name)
+		}
+		sec.add(keys)
+	}
+	for _, name := range p.names {
+		p.sections[name].finish()
+		if alias, ok := profileAlias(name); ok {
+			p.profiles[alias] = p.sections[name]
+		}
+	}
+	return p, nil
+}
+
+// add merges keys into sec. A later key overrides an earlier one; two
+// different spellings of one field (aws_region and region) are a conflict.
+func (sec *section) add(keys []*ini.Key) {
+	if sec.from == nil {
+		sec.from = make(map[string]string, len(keys))
+	}
+	for _, k := range keys {
+		key := strings.ToLower(k.Name())
+		field := canonical(key)
+		if prev, ok := sec.from[field]; ok && prev != key && sec.conflict[0] == "" {
+			sec.conflict = [2]string{prev, key}
+		}
+		sec.from[field] = key
+		if v := k.Value(); v != "" {
+			sec.fields[field] = provider.NewSecret(v)
+		} else {
+			delete(sec.fields, field)
+		}
+	}
+}
+
+// finish lists the keys whose final value is empty, in file order.
+func (sec *section) finish() {
+	for field, key := range sec.from {
+		if _, ok := sec.fields[field]; !ok {
+			sec.empty = append(sec.empty, key)
+		}
+	}
+	slices.Sort(sec.empty)
+	sec.from = nil
+}
+
+// canonical maps a lower-cased key to its canonical field name.
+func canonical(key string) string {
+	switch key {
+	case "aws_access_key_id":
+		return provider.FieldAccessKeyID
+	case "aws_secret_access_key":
+		return provider.FieldSecretAccessKey
+	case "aws_session_token", "aws_security_token":
+		return provider.FieldSessionToken
+	case "aws_region", "aws_default_region":
+		return provider.FieldRegion
+	}
+	return key
+}
+
+// profileAlias reports whether name has the AWS config form "profile NAME".
+func profileAlias(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "profile")
+	if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+		return "", false
+	}
+	alias := strings.TrimSpace(rest)
+	return alias, alias != ""
+}
+
+var (
+	bomUTF8    = []byte{0xEF, 0xBB, 0xBF}
+	bomUTF16BE = []byte{0xFE, 0xFF}
+	bomUTF16LE = []byte{0xFF, 0xFE}
+)
+
+// lint classifies each line the way ini.v1 does with [loadOptions] and
+// reports the first one that ini.v1 would reject, or would read in a way
+// that is not "one line, one literal value". It is stricter than ini.v1 in
+// three places: keys before the first section header, quoted key names, and
+// values that open a backtick or triple-quote string (ini.v1 would strip
+// those quotes or run the value on over the following lines). lint exists to
+// give line numbers, which ini.v1's errors lack, and to do so without
+// quoting the line; the values themselves are read by ini.v1.
+func lint(data []byte) error {
+	if bytes.HasPrefix(data, bomUTF16BE) || bytes.HasPrefix(data, bomUTF16LE) {
+		return &SyntaxError{Line: 1, Reason: "the file is UTF-16; save it as UTF-8"}
+	}
+	data = bytes.TrimPrefix(data, bomUTF8)
+	inSection := false
+	for n := 1; len(data) > 0; n++ {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		line = bytes.TrimLeftFunc(line, unicode.IsSpace)
+		if len(line) == 0 || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			end := bytes.LastIndexByte(line, ']')
+			switch {
+			case end < 0:
+				return &SyntaxError{Line: n, Reason: "section header has no closing ]"}
+			case len(bytes.TrimSpace(line[1:end])) == 0:
+				return &SyntaxError{Line: n, Reason: "empty section name"}
+			}
+			inSection = true
+			continue
+		}
+		if !inSection {
+			return &SyntaxError{Line: n, Reason: "key outside any section; put a [section] header above it"}
+		}
+		if line[0] == '"' || line[0] == '`' {
+			return &SyntaxError{Line: n, Reason: "quoted key names are not supported"}
+		}
+		i := bytes.IndexAny(line, "=:")
+		switch {
+		case i < 0:
+			return &SyntaxError{Line: n, Reason: "expected KEY = VALUE, a [section] header or a # comment"}
+		case i == 0:
+			return &SyntaxError{Line: n, Reason: "empty key name"}
+		}
+		v := bytes.TrimLeftFunc(line[i+1:], unicode.IsSpace)
+		if bytes.HasPrefix(v, []byte("`")) || bytes.HasPrefix(v, []byte(`"""`)) {
+			return &SyntaxError{Line: n, Reason: "value starts with ` or \"\"\", which INI reads as a quoted multi-line string; this is not supported"}
+		}
+	}
+	return nil
+}
