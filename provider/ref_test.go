@@ -1,0 +1,142 @@
+package provider_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+func TestParseRef(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want provider.Ref
+	}{
+		{"env:", provider.Ref{Scheme: "env"}},
+		{"env:MCP_CI_*", provider.Ref{Scheme: "env", Body: "MCP_CI_*"}},
+		{"file:~/.mcp/credentials#production", provider.Ref{Scheme: "file", Body: "~/.mcp/credentials", Fragment: "production"}},
+		{"file:#profile work", provider.Ref{Scheme: "file", Fragment: "profile work"}},
+		{"secretfile:aws-prod", provider.Ref{Scheme: "secretfile", Body: "aws-prod"}},
+		{"keychain:service/account", provider.Ref{Scheme: "keychain", Body: "service/account"}},
+		{"vault:secret/data/mcp/aws#access_key_id", provider.Ref{Scheme: "vault", Body: "secret/data/mcp/aws", Fragment: "access_key_id"}},
+		{"ssm:/mcp/prod/", provider.Ref{Scheme: "ssm", Body: "/mcp/prod/"}},
+		{"ssm:/mcp/prod/key:3", provider.Ref{Scheme: "ssm", Body: "/mcp/prod/key:3"}},
+		{"vault:a#b#c", provider.Ref{Scheme: "vault", Body: "a", Fragment: "b#c"}},
+	} {
+		got, err := provider.ParseRef(tc.in)
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got, tc.in)
+		assert.Equal(t, tc.in, got.String())
+	}
+}
+
+// hostileRefs are references a prompt-injected model might try.
+var hostileRefs = []string{
+	"",
+	"production",
+	"FILE:#x",
+	"1file:x",
+	"file:../../etc/passwd",
+	"file:/home/u/../../etc/shadow#x",
+	`file:..\..\windows\system32#x`,
+	"vault:secret/../sys/raw/core",
+	"secretfile:..",
+	"file:~/.mcp/credentials#prod\x00",
+	"file:#prod\nX-Injected: 1",
+	"env:AWS_*\r",
+	"vault:secret/data/mcp/aws\u202e#x", // bidi override
+	"keychain:mcp\u200bcred/ops",        // zero-width space
+	"keychain:\ufeffmcpcred/ops",        // BOM
+	"ssm:/mcp/prod/\x7f",
+	"vault:secret/" + strings.Repeat("a", 2000),
+	" env:",
+	"env: ",
+	"file:#",
+	"bad\xffutf8:x",
+	"sch eme:x",
+	"a:" + string([]byte{0xc0, 0xaf}),
+}
+
+func TestParseRefRefusesHostileInput(t *testing.T) {
+	for _, in := range hostileRefs {
+		_, err := provider.ParseRef(in)
+		require.Error(t, err, "%q", in)
+		assert.ErrorIs(t, err, provider.ErrInvalidRef)
+		assert.Less(t, len(err.Error()), 300, "errors stay short")
+	}
+}
+
+func FuzzParseRef(f *testing.F) {
+	for _, s := range hostileRefs {
+		f.Add(s)
+	}
+	f.Add("vault:secret/data/mcp/aws#access_key_id")
+	f.Add("file:~/.mcp/credentials#production")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := provider.ParseRef(s)
+		if err != nil {
+			if len(err.Error()) > 400 {
+				t.Fatalf("error too long (%d bytes)", len(err.Error()))
+			}
+			return
+		}
+		if !utf8.ValidString(s) || len(s) > provider.MaxRefLen {
+			t.Fatalf("accepted invalid input %q", s)
+		}
+		if r.String() != s {
+			t.Fatalf("round trip: %q -> %#v -> %q", s, r, r.String())
+		}
+		for _, seg := range strings.FieldsFunc(r.Body, func(c rune) bool { return c == '/' || c == '\\' }) {
+			if seg == ".." {
+				t.Fatalf("accepted traversal %q", s)
+			}
+		}
+		again, err := provider.ParseRef(r.String())
+		if err != nil || again != r {
+			t.Fatalf("reparse of %q: %v %#v", r.String(), err, again)
+		}
+	})
+}
+
+func TestSchemes(t *testing.T) {
+	var s provider.Schemes
+	built := 0
+	s.Register("static", provider.SchemeFunc(func(r provider.Ref) (provider.Provider, error) {
+		built++
+		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			return provider.NewCredentials(map[string]string{"token": r.Body}, provider.Source{Provider: "static"}), nil
+		}), nil
+	}))
+	p, ref, err := s.Provider("static:abc")
+	require.NoError(t, err)
+	assert.Equal(t, "abc", ref.Body)
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", c.Value("token"))
+	_, _, err = s.Provider("static:abc")
+	require.NoError(t, err)
+	assert.Equal(t, 1, built, "providers are reused per reference")
+
+	_, _, err = s.Provider("vault:secret/x")
+	require.ErrorIs(t, err, provider.ErrUnknownScheme)
+	assert.Contains(t, err.Error(), "import github.com/mcpcred/mcpcred/provider/vault")
+	assert.Contains(t, err.Error(), "registered: static")
+
+	_, _, err = s.Provider("static:../x")
+	assert.ErrorIs(t, err, provider.ErrInvalidRef)
+	assert.Equal(t, []string{"static"}, s.Names())
+}
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"default", "prod", "mcp-prod", "team.ops_1", "профиль"} {
+		assert.NoError(t, provider.ValidName(ok, 64), ok)
+	}
+	for _, bad := range []string{"", "..", ".", "a/b", `a\b`, "x\x00", " x", "x\u202e", strings.Repeat("a", 65)} {
+		assert.Error(t, provider.ValidName(bad, 64), "%q", bad)
+	}
+}
