@@ -31,8 +31,10 @@ type Keyring interface {
 type osKeyring struct{}
 
 func (osKeyring) Get(service, account string) (string, error) { return keyring.Get(service, account) }
-func (osKeyring) Set(service, account, value string) error    { return keyring.Set(service, account, value) }
-func (osKeyring) Delete(service, account string) error        { return keyring.Delete(service, account) }
+func (osKeyring) Set(service, account, value string) error {
+	return keyring.Set(service, account, value)
+}
+func (osKeyring) Delete(service, account string) error { return keyring.Delete(service, account) }
 
 // errPanic stands in for a panic inside the keyring library.
 var errPanic = errors.New("keychain: keyring library panicked")

@@ -48,7 +48,8 @@ func (p *Provider) Store(ctx context.Context, profile string, fields map[string]
 	for _, n := range names {
 		loc := locator(service, n)
 		if r := validField(n); r != "" {
-			return invalid(profile, loc, r)
+			// Not quoted: a mistyped value may have landed in a name.
+			return invalid(profile, service, r)
 		}
 		v := fields[n].Reveal()
 		if v == "" {
@@ -145,7 +146,7 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 	service := p.ServiceName(profile)
 	for _, n := range fields {
 		if r := validField(n); r != "" {
-			return invalid(profile, locator(service, n), r)
+			return invalid(profile, service, r)
 		}
 	}
 	unlock, err := p.lockWrites(ctx, profile)

@@ -1,0 +1,215 @@
+// Command credctl stores, shows (redacted), lists and deletes mcpcred
+// profiles in the OS keychain (macOS Keychain, Windows Credential Manager,
+// Linux Secret Service), through package provider/keychain.
+//
+//	credctl set    --profile NAME FIELD [FIELD...]  store fields; values from a no-echo prompt or stdin
+//	credctl get    --profile NAME                   show the profile's field names, values redacted
+//	credctl delete --profile NAME [FIELD...]        delete fields, or the whole profile
+//	credctl list   [--profile NAME]                 list profiles, or one profile's fields
+//
+// Values are never taken from the command line, where ps and shell history
+// would show them. On a terminal, set prompts for each field without echo;
+// otherwise it reads stdin: the whole of it (minus one trailing newline) for
+// a single field, one line per field for several. This is how a secret moves
+// out of a plain file:
+//
+//	credctl set --profile work token < token.txt && shred -u token.txt
+//	printf '%s\n%s\n' "$AKID" "$SECRET" | credctl set --profile work access_key_id secret_access_key
+//
+// Nothing credctl prints contains a value.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/keychain"
+)
+
+const usage = `usage:
+  credctl set    --profile NAME FIELD [FIELD...]   store fields (values from a no-echo prompt or stdin)
+  credctl get    --profile NAME                    show fields, values redacted
+  credctl delete --profile NAME [FIELD...]         delete fields, or the whole profile
+  credctl list   [--profile NAME]                  list profiles, or a profile's fields
+flags (after the command): --profile NAME (default "default"), --service PREFIX (default "mcpcred"), --timeout D (default 10s)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// maxStdin bounds how much of stdin is read.
+const maxStdin = 1 << 20
+
+func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("credctl "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profile := fs.String("profile", provider.DefaultProfile, "profile name")
+	service := fs.String("service", keychain.DefaultService, "keychain service name prefix")
+	timeout := fs.Duration("timeout", 10*time.Second, "deadline for the whole command")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	names := fs.Args()
+	for _, n := range names {
+		if strings.ContainsAny(n, "=:") || strings.HasPrefix(n, "-") {
+			// Do not echo it: it may be a value typed on the command line.
+			fmt.Fprintln(stderr, "credctl: FIELD arguments are names only (after the flags); values are read from a prompt or stdin, never from the command line")
+			return 2
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	kc := keychain.New(func(o *keychain.Options) {
+		o.Service = *service
+		o.Timeout = *timeout
+	})
+
+	var err error
+	switch cmd {
+	case "set":
+		err = set(ctx, kc, *profile, names, stdin, stdout, stderr)
+	case "get":
+		err = get(ctx, kc, *profile, stdout)
+	case "delete":
+		if err = kc.Delete(ctx, *profile, names...); err == nil {
+			what := "profile"
+			if len(names) > 0 {
+				what = "fields " + strings.Join(names, ", ") + " of profile"
+			}
+			fmt.Fprintf(stdout, "deleted %s %q (service %s)\n", what, *profile, kc.ServiceName(*profile))
+		}
+	case "list":
+		err = list(ctx, kc, *profile, isSet(fs, "profile"), stdout)
+	default:
+		fmt.Fprintf(stderr, "credctl: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "credctl:", err)
+		return 1
+	}
+	return 0
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func set(ctx context.Context, kc *keychain.Provider, profile string, names []string, stdin *os.File, stdout, stderr io.Writer) error {
+	if len(names) == 0 {
+		return errors.New("set needs at least one FIELD name, such as token or access_key_id")
+	}
+	values, err := readValues(profile, names, stdin, stderr)
+	if err != nil {
+		return err
+	}
+	fields := make(map[string]provider.Secret, len(names))
+	for i, n := range names {
+		fields[n] = provider.NewSecret(values[i])
+	}
+	if err := kc.Store(ctx, profile, fields); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "stored profile %q in the keychain (service %s):\n", profile, kc.ServiceName(profile))
+	for _, n := range names {
+		fmt.Fprintf(stdout, "  %s = %s\n", n, fields[n])
+	}
+	return nil
+}
+
+// readValues prompts on a terminal, or reads stdin.
+func readValues(profile string, names []string, stdin *os.File, stderr io.Writer) ([]string, error) {
+	if term.IsTerminal(int(stdin.Fd())) {
+		out := make([]string, len(names))
+		for i, n := range names {
+			fmt.Fprintf(stderr, "%s for profile %q (input hidden): ", n, profile)
+			b, err := term.ReadPassword(int(stdin.Fd()))
+			fmt.Fprintln(stderr)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s from the terminal: %w", n, err)
+			}
+			out[i] = string(b)
+		}
+		return out, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, maxStdin+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	if len(b) > maxStdin {
+		return nil, fmt.Errorf("stdin is longer than %d bytes", maxStdin)
+	}
+	if len(names) == 1 {
+		return []string{string(trimNewline(b))}, nil
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, maxStdin)
+	for sc.Scan() {
+		out = append(out, string(trimNewline(sc.Bytes())))
+	}
+	if len(out) != len(names) {
+		return nil, fmt.Errorf("stdin has %d lines, want one per field (%d)", len(out), len(names))
+	}
+	return out, nil
+}
+
+func trimNewline(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+func get(ctx context.Context, kc *keychain.Provider, profile string, stdout io.Writer) error {
+	c, err := kc.Retrieve(ctx, profile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "profile %q from %s:\n", profile, c.Source)
+	for _, n := range c.Names() {
+		fmt.Fprintf(stdout, "  %s = %s\n", n, c.Get(n))
+	}
+	return nil
+}
+
+func list(ctx context.Context, kc *keychain.Provider, profile string, one bool, stdout io.Writer) error {
+	if one {
+		names, err := kc.Fields(ctx, profile)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			fmt.Fprintln(stdout, n)
+		}
+		return nil
+	}
+	names, err := kc.Profiles(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
