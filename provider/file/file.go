@@ -208,7 +208,12 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 		}
 		return provider.Credentials{}, p.fail(profile, loc, e.err)
 	}
-	sec, err := p.find(e.parsed, profile, name)
+	return p.credentials(e.parsed, profile, name)
+}
+
+// credentials returns the fields of section name in f.
+func (p *Provider) credentials(f *parsed, profile, name string) (provider.Credentials, error) {
+	sec, err := p.find(f, profile, name)
 	if err != nil {
 		return provider.Credentials{}, err
 	}
