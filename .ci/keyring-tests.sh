@@ -90,7 +90,8 @@ fi
 echo "keyring-tests: Secret Service up (pid $(owner_pid)), bus $DBUS_SESSION_BUS_ADDRESS" >&2
 
 export MCPCRED_KEYRING_SANDBOX=1
-go test "$@" "${PKGS[@]}"
+# -p 1: the packages share one daemon, and some tests stop and restart it.
+go test -p 1 "$@" "${PKGS[@]}"
 rc=$?
 
 # Stop the daemon now serving the bus (the tests may have restarted it).
