@@ -302,4 +302,3 @@ func (p *Provider) RetrieveParameters(ctx context.Context, profile string, field
 	c.FetchedAt = p.opts.Now()
 	return c, nil
 }
-

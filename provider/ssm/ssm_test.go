@@ -359,6 +359,7 @@ func TestResolverServesStaleWhenThrottled(t *testing.T) {
 		o.Clock = clk
 		o.TTL = time.Minute
 		o.MaxStale = 10 * time.Minute
+		o.AllowProfile = resolver.AnyProfile
 	})
 	first, err := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	if err != nil || first.Stale {
