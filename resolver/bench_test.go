@@ -25,7 +25,7 @@ func BenchmarkHit(b *testing.B) {
 
 	r := resolver.New([]provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return creds("secret"), nil
-	})})
+	})}, func(o *resolver.Options) { o.AllowProfile = func(name string) bool { return name == "prod" } })
 	if _, err := r.Resolve(ctx, resolver.Request{}); err != nil {
 		b.Fatal(err)
 	}

@@ -26,6 +26,14 @@ var (
 	// defaulting, too long, or holds control characters.
 	ErrInvalidProfile = errors.New("resolver: invalid profile name")
 
+	// ErrProfileRefused is wrapped when a request names a profile that
+	// Options.AllowProfile does not offer.
+	ErrProfileRefused = errors.New("resolver: profile not offered to requests")
+
+	// ErrReferenceRefused is wrapped when a request passes a credential
+	// reference and Options.AllowReferences does not allow it.
+	ErrReferenceRefused = errors.New("resolver: credential reference refused by policy")
+
 	// ErrProviderPanicked is wrapped when a provider panicked. The panic
 	// value is not included: it could hold a secret.
 	ErrProviderPanicked = errors.New("resolver: provider panicked")

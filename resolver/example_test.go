@@ -63,7 +63,8 @@ func ExampleChainError() {
 	down := provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.Credentials{}, provider.Unavailable("vault", profile, "secret/mcp/prod", errors.New("connection refused"))
 	}))
-	_, err := resolver.New([]provider.Provider{down}).Resolve(context.Background(), resolver.Request{Profile: "prod"})
+	r := resolver.New([]provider.Provider{down}, func(o *resolver.Options) { o.Profile = "prod" })
+	_, err := r.Resolve(context.Background(), resolver.Request{})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, resolver.ErrNoCredentials), errors.Is(err, provider.ErrUnavailable))
 	// Output:

@@ -3,6 +3,8 @@ package resolver
 import (
 	"log/slog"
 	"time"
+
+	"github.com/mcpcred/mcpcred/provider"
 )
 
 // Defaults for [Options].
@@ -58,6 +60,27 @@ type Options struct {
 	// are accepted, validated, and never cached.
 	RefuseRequestCredentials bool
 
+	// AllowProfile decides which profile names a request may select with
+	// Request.Profile. A model-driven client can be steered by any text it
+	// reads, so by default (nil) a request may name only the default profile
+	// (Options.Profile): it cannot reach credentials the operator did not
+	// offer. MCP servers set it to profile.File.Has (the profiles in the
+	// profiles file); code that picks profiles itself can use [AnyProfile].
+	AllowProfile func(name string) bool
+
+	// References builds providers for credential references passed in
+	// Request.CredentialID (such as "vault:secret/data/mcp/aws"). nil, or an
+	// empty AllowReferences, refuses every reference.
+	References *provider.Schemes
+
+	// AllowReferences lists the references a request may use, as
+	// path.Match patterns over the whole canonical reference, where "*"
+	// does not cross "/": "vault:secret/data/mcp/*" allows
+	// vault:secret/data/mcp/aws but not vault:secret/data/mcp/a/b. A pattern
+	// ending in "**" is a literal prefix: "ssm:/mcp/prod/**". A reference
+	// must match one. Empty (the default) refuses every reference.
+	AllowReferences []string
+
 	// Logger receives one Debug record per chain walk, Warn records for
 	// refused requests, failed refreshes and stale serving. Records carry
 	// field names, providers and reasons, never values. Default: discard.
@@ -91,3 +114,7 @@ func (o *Options) setDefaults() {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
+
+// AnyProfile allows every profile name; use it as Options.AllowProfile when
+// profile names come from your own code rather than from a request.
+func AnyProfile(string) bool { return true }

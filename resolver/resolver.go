@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,11 @@ type Request struct {
 	// is set. They are validated, used for this request only and never
 	// cached.
 	Credentials provider.Credentials
+
+	// CredentialID is a credential reference (see provider.ParseRef), such
+	// as "vault:secret/data/mcp/aws". It comes after Credentials and before
+	// Profile, and is refused unless Options.AllowReferences allows it.
+	CredentialID string
 }
 
 // Result is a resolved credential with its attribution.
@@ -36,8 +42,12 @@ type Result struct {
 	Credentials provider.Credentials
 
 	// Profile is the profile that was resolved (empty for request
-	// credentials).
+	// credentials and references).
 	Profile string
+
+	// Reference is the credential reference that was resolved, in canonical
+	// form, when the request passed one.
+	Reference string
 
 	// Skipped lists, in chain order, each provider that was asked before
 	// the one that answered and why it was passed over. It is shared with
@@ -47,6 +57,8 @@ type Result struct {
 	// Stale is set when a refresh failed because a backend was unavailable
 	// and the last good value was served under Options.MaxStale.
 	Stale bool
+
+	key string // cache key, for InvalidateResult
 }
 
 // A Resolver resolves credentials for requests through an ordered chain of
@@ -65,8 +77,10 @@ type Resolver struct {
 	mu      sync.Mutex // serialises writers of entries
 	entries atomic.Pointer[map[string]*entry]
 	def     atomic.Pointer[entry] // the default profile's entry, skipping the map
-	gen     atomic.Uint64         // bumped by Invalidate; fetches started earlier are not cached
-	group   singleflight.Group
+
+	defProfile string
+	gen        atomic.Uint64 // bumped by Invalidate; fetches started earlier are not cached
+	group      singleflight.Group
 }
 
 type link struct {
@@ -104,7 +118,10 @@ func New(providers []provider.Provider, optFns ...func(*Options)) *Resolver {
 	}
 	o.setDefaults()
 	o.Required = append([]string(nil), o.Required...)
-	r := &Resolver{opts: o, clock: o.Clock}
+	r := &Resolver{opts: o, clock: o.Clock, defProfile: o.Profile}
+	if r.defProfile == "" {
+		r.defProfile = provider.DefaultProfile
+	}
 	if r.clock == nil {
 		r.clock = systemClock{}
 	} else {
@@ -130,12 +147,7 @@ func (r *Resolver) Providers() []string {
 }
 
 // DefaultProfile returns the profile resolved when a request names none.
-func (r *Resolver) DefaultProfile() string {
-	if r.opts.Profile == "" {
-		return provider.DefaultProfile
-	}
-	return r.opts.Profile
-}
+func (r *Resolver) DefaultProfile() string { return r.defProfile }
 
 // Resolve returns credentials for req: request credentials when present and
 // allowed, else the cached value for the profile, else the first provider in
@@ -149,12 +161,20 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 	if !req.Credentials.IsZero() {
 		return r.fromRequest(req)
 	}
+	if req.CredentialID != "" {
+		return r.fromReference(ctx, req.CredentialID)
+	}
 	key := req.Profile
 	var e *entry
-	if key == "" {
-		key = r.DefaultProfile()
+	if key == "" || key == r.defProfile {
+		key = r.defProfile
 		e = r.def.Load()
 	} else {
+		// Checked on hits too: a profile the operator stops offering is
+		// refused at once, not when its cache entry expires.
+		if err := r.allowProfile(ctx, key); err != nil {
+			return Result{}, err
+		}
 		e = (*r.entries.Load())[key]
 	}
 	if e != nil {
@@ -162,7 +182,21 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 			return st.res, nil
 		}
 	}
-	return r.resolveSlow(ctx, key)
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("resolver: profile %q: %w", key, err)
+	}
+	return r.cached(ctx, key, r.chain, key)
+}
+
+func (r *Resolver) allowProfile(ctx context.Context, name string) error {
+	if err := validateProfile(name); err != nil {
+		return err
+	}
+	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(name) {
+		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", name)
+		return fmt.Errorf("%w: the request named profile %q, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, name)
+	}
+	return nil
 }
 
 // fastNow returns a time that is not before now, cheaply, or MaxInt64 when it
@@ -181,10 +215,9 @@ func (r *Resolver) fastNow() int64 {
 	return c + int64(2*tick)
 }
 
-func (r *Resolver) resolveSlow(ctx context.Context, key string) (Result, error) {
-	if err := validateProfile(key); err != nil {
-		return Result{}, err
-	}
+// cached serves key from the cache or from a walk of chain, asking each
+// provider for profile.
+func (r *Resolver) cached(ctx context.Context, key string, chain []link, profile string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("resolver: profile %q: %w", key, err)
 	}
@@ -197,11 +230,11 @@ func (r *Resolver) resolveSlow(ctx context.Context, key string) (Result, error) 
 		case now < st.refreshAt:
 			return st.res, nil
 		case now < st.expireAt:
-			r.refreshInBackground(ctx, key, e)
+			r.refreshInBackground(ctx, key, e, chain, profile)
 			return st.res, nil
 		}
 	}
-	res, err := r.wait(ctx, key)
+	res, err := r.wait(ctx, key, chain, profile)
 	if err == nil {
 		return res, nil
 	}
@@ -223,8 +256,8 @@ func (r *Resolver) resolveSlow(ctx context.Context, key string) (Result, error) 
 
 // wait joins (or starts) the one chain walk for key and waits for it or for
 // ctx, whichever comes first.
-func (r *Resolver) wait(ctx context.Context, key string) (Result, error) {
-	ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key) })
+func (r *Resolver) wait(ctx context.Context, key string, chain []link, profile string) (Result, error) {
+	ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key, chain, profile) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -236,13 +269,13 @@ func (r *Resolver) wait(ctx context.Context, key string) (Result, error) {
 	}
 }
 
-func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry) {
+func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry, chain []link, profile string) {
 	if !e.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer e.refreshing.Store(false)
-		ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key) })
+		ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key, chain, profile) })
 		if res := <-ch; res.Err != nil {
 			r.opts.Logger.Warn("resolver: background refresh failed; serving the cached value until it expires",
 				"profile", key, "error", res.Err)
@@ -253,7 +286,7 @@ func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry
 // walk asks each provider in order. It runs once per singleflight flight, on
 // a context detached from the caller's cancellation (other callers may be
 // waiting on it) but bounded per provider by Options.ProviderTimeout.
-func (r *Resolver) walk(ctx context.Context, key string) (Result, error) {
+func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile string) (Result, error) {
 	ctx = context.WithoutCancel(ctx)
 	gen := r.gen.Load()
 	// A caller that missed just before the previous flight stored its answer
@@ -264,14 +297,14 @@ func (r *Resolver) walk(ctx context.Context, key string) (Result, error) {
 		}
 	}
 	var tried []Attempt
-	for _, l := range r.chain {
-		c, err := r.call(ctx, l, key)
+	for _, l := range chain {
+		c, err := r.call(ctx, l, profile)
 		if err == nil {
 			if missing := c.Missing(r.opts.Required...); len(missing) > 0 {
-				err = provider.NotFound(l.name, key, c.Source.Locator,
+				err = provider.NotFound(l.name, profile, c.Source.Locator,
 					"missing required field(s) "+strings.Join(missing, ", "))
 			} else if c.IsZero() {
-				err = provider.NotFound(l.name, key, c.Source.Locator, "returned no fields")
+				err = provider.NotFound(l.name, profile, c.Source.Locator, "returned no fields")
 			}
 		}
 		if err != nil {
@@ -288,14 +321,14 @@ func (r *Resolver) walk(ctx context.Context, key string) (Result, error) {
 		if c.FetchedAt.IsZero() {
 			c.FetchedAt = now
 		}
-		res := Result{Credentials: c, Profile: key, Skipped: tried}
+		res := Result{Credentials: c, Profile: profile, Skipped: tried, key: key}
 		r.store(key, res, now, gen)
-		r.opts.Logger.DebugContext(ctx, "resolver: resolved", "profile", key,
+		r.opts.Logger.DebugContext(ctx, "resolver: resolved", "profile", profile,
 			"source", c.Source.String(), "fields", c.Names(), "skipped", len(tried))
 		return res, nil
 	}
-	err := &ChainError{Profile: key, Attempts: tried}
-	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "profile", key, "error", err)
+	err := &ChainError{Profile: profile, Attempts: tried}
+	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "profile", profile, "error", err)
 	return Result{}, err
 }
 
@@ -389,6 +422,10 @@ func (r *Resolver) Invalidate(profile string) {
 	if profile == "" {
 		profile = r.DefaultProfile()
 	}
+	r.invalidate(profile)
+}
+
+func (r *Resolver) invalidate(profile string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.gen.Add(1)
@@ -407,6 +444,15 @@ func (r *Resolver) Invalidate(profile string) {
 		}
 	}
 	r.entries.Store(&next)
+}
+
+// InvalidateResult drops the cached value that res came from, whether it was
+// resolved for a profile or a reference. Request credentials are never
+// cached, so for them it does nothing.
+func (r *Resolver) InvalidateResult(res Result) {
+	if res.key != "" {
+		r.invalidate(res.key)
+	}
 }
 
 // InvalidateAll drops every cached value.
@@ -443,6 +489,58 @@ func (r *Resolver) startTicking(now int64) {
 			}
 		}
 	}()
+}
+
+// refKeyPrefix starts the cache keys of references. It is a control
+// character, which no valid profile name holds, so the two never collide.
+const refKeyPrefix = "\x00ref:"
+
+func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error) {
+	parsed, err := provider.ParseRef(ref)
+	if err != nil {
+		return Result{}, err
+	}
+	canonical := parsed.String()
+	allowed := false
+	for _, pat := range r.opts.AllowReferences {
+		if refMatch(pat, canonical) {
+			allowed = true
+			break
+		}
+	}
+	if !allowed || r.opts.References == nil {
+		why := "the operator allows no references (set Options.AllowReferences and Options.References)"
+		if len(r.opts.AllowReferences) > 0 {
+			why = "it matches none of the patterns in Options.AllowReferences"
+		}
+		r.opts.Logger.WarnContext(ctx, "resolver: refused credential reference", "scheme", parsed.Scheme)
+		return Result{}, fmt.Errorf("%w: %s: %s", ErrReferenceRefused, quoteRef(canonical), why)
+	}
+	p, _, err := r.opts.References.Provider(canonical)
+	if err != nil {
+		return Result{}, err
+	}
+	chain := []link{{name: provider.NameOf(p), p: p}}
+	res, err := r.cached(ctx, refKeyPrefix+canonical, chain, provider.DefaultProfile)
+	res.Profile, res.Reference = "", canonical
+	return res, err
+}
+
+// refMatch reports whether ref matches pat: path.Match syntax, where "*"
+// does not cross "/", or, for a pattern ending in "**", a literal prefix.
+func refMatch(pat, ref string) bool {
+	if prefix, ok := strings.CutSuffix(pat, "**"); ok {
+		return strings.HasPrefix(ref, prefix)
+	}
+	ok, _ := path.Match(pat, ref)
+	return ok
+}
+
+func quoteRef(s string) string {
+	if len(s) > 80 {
+		return fmt.Sprintf("reference of %d bytes", len(s))
+	}
+	return fmt.Sprintf("reference %q", s)
 }
 
 func (r *Resolver) fromRequest(req Request) (Result, error) {

@@ -111,7 +111,8 @@ func TestRequiredFieldsSkip(t *testing.T) {
 }
 
 func TestAllFailListsEveryProvider(t *testing.T) {
-	r := resolver.New([]provider.Provider{notFound("env"), unavailable("vault"), notFound("file")})
+	r := resolver.New([]provider.Provider{notFound("env"), unavailable("vault"), notFound("file")},
+		func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	_, err := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, resolver.ErrNoCredentials)
@@ -166,6 +167,7 @@ func TestCacheTTL(t *testing.T) {
 	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
 		o.TTL = time.Minute
 		o.RefreshWindow = time.Second
+		o.AllowProfile = resolver.AnyProfile
 	})
 	ctx := context.Background()
 	for range 100 {
@@ -299,7 +301,7 @@ func TestInvalidate(t *testing.T) {
 	p := &counting{name: "file", fn: func(_ context.Context, _ string, n int64) (provider.Credentials, error) {
 		return creds(fmt.Sprintf("secret-v%d", n)), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk))
+	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	ctx := context.Background()
 	get := func(profile string) string {
 		t.Helper()
@@ -473,7 +475,7 @@ func TestRequestCredentials(t *testing.T) {
 }
 
 func TestInvalidProfile(t *testing.T) {
-	r := resolver.New([]provider.Provider{answering("p", canary)})
+	r := resolver.New([]provider.Provider{answering("p", canary)}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	for _, name := range []string{strings.Repeat("a", 200), "prod\x00", "a\nb", "bad\xffutf8"} {
 		_, err := r.Resolve(context.Background(), resolver.Request{Profile: name})
 		assert.ErrorIs(t, err, resolver.ErrInvalidProfile, "%q", name)
@@ -558,3 +560,5 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	assert.NotContains(t, buf.String(), canary)
 	assert.Contains(t, buf.String(), "resolver: resolved")
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -1,0 +1,216 @@
+package resolver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/resolver"
+)
+
+// hostileProfiles are profile names a prompt-injected model might send.
+var hostileProfiles = []string{
+	"../../etc/passwd", "..", "/etc/shadow", `..\..\secrets`,
+	"prod\x00", "prod\n", "default\r\nX: y", "admin", "root", "*", "%", "?",
+	"${AWS_SECRET_ACCESS_KEY}", "$(id)", "prod; rm -rf /", "prod' OR '1'='1",
+	"DEFAULT", " default", "default ", "dеfault", // Cyrillic е
+	"pro\u200bd", "prod\u202e", "\ufeffprod",
+	strings.Repeat("p", 200), "vault:secret/data/mcp/aws", "file:#production",
+}
+
+func TestHostileProfilesRefused(t *testing.T) {
+	p := answering("file", canary)
+	offered := map[string]bool{"default": true, "prod": true}
+	var logs bytes.Buffer
+	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+		o.AllowProfile = func(n string) bool { return offered[n] }
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := context.Background()
+	for _, name := range hostileProfiles {
+		_, err := r.Resolve(ctx, resolver.Request{Profile: name})
+		require.Error(t, err, "%q", name)
+		assert.True(t, errIsAny(err, resolver.ErrProfileRefused, resolver.ErrInvalidProfile), "%q: %v", name, err)
+	}
+	assert.EqualValues(t, 0, p.calls.Load(), "no provider is asked for a refused profile")
+	assert.Contains(t, logs.String(), "refused profile selection")
+
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "prod"})
+	require.NoError(t, err)
+}
+
+func TestDefaultPolicyOffersOnlyTheDefaultProfile(t *testing.T) {
+	r := resolver.New([]provider.Provider{answering("file", canary)}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
+	ctx := context.Background()
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "mcp-prod"})
+	require.NoError(t, err)
+	_, err = r.Resolve(ctx, resolver.Request{Profile: "default"})
+	require.ErrorIs(t, err, resolver.ErrProfileRefused)
+	assert.Contains(t, err.Error(), "Options.AllowProfile")
+}
+
+func TestPolicyCheckedOnHits(t *testing.T) {
+	offered := map[string]bool{"prod": true}
+	r := resolver.New([]provider.Provider{answering("file", canary)}, func(o *resolver.Options) {
+		o.AllowProfile = func(n string) bool { return offered[n] }
+	})
+	ctx := context.Background()
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "prod"})
+	require.NoError(t, err)
+	delete(offered, "prod") // the operator withdraws it
+	_, err = r.Resolve(ctx, resolver.Request{Profile: "prod"})
+	assert.ErrorIs(t, err, resolver.ErrProfileRefused)
+}
+
+func refSchemes(calls *int) *provider.Schemes {
+	var s provider.Schemes
+	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+		return provider.WithName("vault", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			*calls++
+			return provider.NewCredentials(map[string]string{
+				provider.FieldAccessKeyID:     "AKID-" + ref.Body,
+				provider.FieldSecretAccessKey: fmt.Sprintf("%s-%d", canary, *calls),
+			}, provider.Source{Provider: "vault", Locator: ref.Body}), nil
+		})), nil
+	}))
+	return &s
+}
+
+func TestReferences(t *testing.T) {
+	calls := 0
+	ctx := context.Background()
+
+	// Default: refused, even with schemes registered.
+	r := resolver.New(nil, func(o *resolver.Options) { o.References = refSchemes(&calls) })
+	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
+	require.ErrorIs(t, err, resolver.ErrReferenceRefused)
+	assert.Contains(t, err.Error(), "allows no references")
+
+	r = resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.AllowProfile = resolver.AnyProfile
+	})
+	res, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws", Profile: "ignored"})
+	require.NoError(t, err)
+	assert.Equal(t, "vault", res.Credentials.Source.Provider)
+	assert.Equal(t, "vault:secret/data/mcp/aws", res.Reference)
+	assert.Equal(t, "", res.Profile)
+	_, err = r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, calls, "references are cached like profiles")
+	r.InvalidateResult(res)
+	res, err = r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
+	require.NoError(t, err)
+	assert.Equal(t, 2, calls)
+	assert.True(t, strings.HasSuffix(res.Credentials.Value(provider.FieldSecretAccessKey), "-2"))
+
+	// A profile with the same text as a reference key does not collide.
+	res, err = r.Resolve(ctx, resolver.Request{Profile: "vault:secret/data/mcp/aws"})
+	require.NoError(t, err)
+	assert.Equal(t, "env", res.Credentials.Source.Provider)
+
+	for _, ref := range []string{
+		"vault:secret/data/mcp/aws/../../sys/raw", "vault:secret/data/mcp/nested/deeper",
+		"vault:secret/data/other", "vault:sys/raw/core", "file:#production", "env:*", "env:",
+		"vault:secret/data/mcp/aws\u202e", "vault:secret/data/mcp/aws\x00", "secret/data/mcp/aws",
+		"keychain:mcpcred/ops", strings.Repeat("v", 5000),
+	} {
+		_, err := r.Resolve(ctx, resolver.Request{CredentialID: ref})
+		require.Error(t, err, "%q", ref)
+		assert.True(t, errIsAny(err, resolver.ErrReferenceRefused, provider.ErrInvalidRef), "%q: %v", ref, err)
+		assert.Less(t, len(err.Error()), 400)
+	}
+	assert.Equal(t, 2, calls)
+
+	// Allowed by pattern but the scheme is not registered: a clear error.
+	r = resolver.New(nil, func(o *resolver.Options) {
+		o.References = &provider.Schemes{}
+		o.AllowReferences = []string{"ssm:/mcp/**"}
+	})
+	_, err = r.Resolve(ctx, resolver.Request{CredentialID: "ssm:/mcp/prod/"})
+	require.ErrorIs(t, err, provider.ErrUnknownScheme)
+	assert.Contains(t, err.Error(), "provider/ssm")
+}
+
+func TestRequestOrder(t *testing.T) {
+	calls := 0
+	r := resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:*"}
+		o.AllowProfile = resolver.AnyProfile
+	})
+	ctx := context.Background()
+	inline := creds("inline-secret")
+	for _, tc := range []struct {
+		req  resolver.Request
+		want string
+	}{
+		{resolver.Request{Credentials: inline, CredentialID: "vault:x", Profile: "prod"}, "request"},
+		{resolver.Request{CredentialID: "vault:x", Profile: "prod"}, "vault"},
+		{resolver.Request{Profile: "prod"}, "env"},
+		{resolver.Request{}, "env"},
+	} {
+		res, err := r.Resolve(ctx, tc.req)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, res.Credentials.Source.Provider)
+	}
+}
+
+type addInput struct {
+	resolver.Selection
+	SecurityGroupID string `json:"security_group_id" jsonschema:"the security group"`
+}
+
+func TestSelection(t *testing.T) {
+	schema, err := jsonschema.For[addInput](nil)
+	require.NoError(t, err)
+	b, err := json.Marshal(schema)
+	require.NoError(t, err)
+	js := string(b)
+	for _, want := range []string{`"credentials"`, `"credential_profile"`, `"credential_id"`, `"access_key_id"`,
+		`"secret_access_key"`, `"session_token"`, `"region"`, "Optional: a named credential profile"} {
+		assert.Contains(t, js, want)
+	}
+	assert.Equal(t, []string{"security_group_id"}, schema.Required, "the selection is optional")
+	assert.Equal(t, "string", schema.Properties["credentials"].Properties["secret_access_key"].Type)
+
+	var in addInput
+	require.NoError(t, json.Unmarshal([]byte(`{"security_group_id":"sg-1","credential_profile":"prod",
+		"credentials":{"access_key_id":"AKIDX","secret_access_key":"`+canary+`","region":"eu-west-1"}}`), &in))
+	req := in.Request()
+	assert.Equal(t, "prod", req.Profile)
+	assert.Equal(t, canary, req.Credentials.Value(provider.FieldSecretAccessKey))
+	assert.Equal(t, "eu-west-1", req.Credentials.Value(provider.FieldRegion))
+	assert.False(t, req.Credentials.Has(provider.FieldSessionToken))
+
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("tool call", "input", in, "creds", in.Credentials)
+	out, err := json.Marshal(in)
+	require.NoError(t, err)
+	for _, s := range []string{fmt.Sprintf("%v", in), fmt.Sprintf("%+v", in), fmt.Sprintf("%#v", in),
+		fmt.Sprintf("%s", in.Credentials), fmt.Sprintf("%v", *in.Credentials), string(out), logs.String()} {
+		assert.NotContains(t, s, canary)
+		assert.NotContains(t, s, "AKIDX")
+	}
+	assert.Contains(t, string(out), "eu-west-1")
+	assert.Equal(t, resolver.Request{}, resolver.Selection{}.Request())
+}
+
+func errIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errorsIs(err, t) {
+			return true
+		}
+	}
+	return false
+}
