@@ -489,3 +489,24 @@ func TestCanceledMidWalk(t *testing.T) {
 		t.Fatalf("Retrieve = %v, want context.Canceled", err)
 	}
 }
+
+// The SSM client's own credentials failing (no AWS identity on this host)
+// is "unavailable", not a verdict on the profile.
+func TestClientWithoutCredentialsIsUnavailable(t *testing.T) {
+	f := newFakeSSM(t)
+	cfg := f.config(identityA)
+	cfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no EC2 IMDS role found")
+	}))
+	p, err := ssm.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Retrieve(context.Background(), "prod")
+	if !errors.Is(err, provider.ErrUnavailable) || !strings.Contains(err.Error(), "no usable AWS credentials") {
+		t.Fatalf("Retrieve = %v, want ErrUnavailable naming the client's credentials", err)
+	}
+	if n := len(f.Calls()); n != 0 {
+		t.Errorf("%d calls reached SSM unsigned", n)
+	}
+}
