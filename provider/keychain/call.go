@@ -131,6 +131,8 @@ func (p *Provider) classify(err error, profile, locator string, values ...string
 			provider.ErrUnavailable, ErrBusy))
 	case errors.Is(err, keyring.ErrSetDataTooBig):
 		return kindTooLarge, pe(wrapMsg("keychain: the OS keychain refused the value as too large", ErrTooLarge))
+	case errors.Is(err, keyring.ErrUnsupportedPlatform):
+		return kindNoKeyring, pe(wrapMsg("keychain: go-keyring has no keychain on this platform", provider.ErrNotFound, ErrNoKeyring))
 	case errors.Is(err, errPanic):
 		return kindUnavailable, pe(wrapMsg("keychain: the keyring library panicked (D-Bus connection lost?)", provider.ErrUnavailable, errPanic))
 	case errors.As(err, &de) || errors.As(err, &pde):
