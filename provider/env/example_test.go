@@ -98,3 +98,15 @@ func ExampleFileValue() {
 	// "s3cr3t"
 	// "two\n"
 }
+
+func ExamplePrefixField() {
+	for _, name := range []string{"MCP_CI_API_TOKEN", "MCP_CI_API_TOKEN_FILE", "MCP_CI_", "MCP_CI_BAD-NAME"} {
+		field, isFile, ok := env.PrefixField("MCP_CI_", name)
+		fmt.Println(name, field, isFile, ok)
+	}
+	// Output:
+	// MCP_CI_API_TOKEN api_token false true
+	// MCP_CI_API_TOKEN_FILE api_token true true
+	// MCP_CI_  false false
+	// MCP_CI_BAD-NAME  false false
+}
