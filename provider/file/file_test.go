@@ -91,7 +91,7 @@ func TestRetrieve(t *testing.T) {
 		errHas  []string
 	}{
 		{name: "default", profile: provider.DefaultProfile,
-			want: map[string]string{"access_key_id": "AKIADEFAULTEXAMPLE", "secret_access_key": canary, "region": "us-east-1"},
+			want:    map[string]string{"access_key_id": "AKIADEFAULTEXAMPLE", "secret_access_key": canary, "region": "us-east-1"},
 			locator: path + " [default]"},
 		{name: "empty profile means default", profile: "",
 			want: map[string]string{"access_key_id": "AKIADEFAULTEXAMPLE", "secret_access_key": canary, "region": "us-east-1"}},

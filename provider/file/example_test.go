@@ -1,0 +1,98 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/file"
+)
+
+// writeExample writes a credentials file the way a user should: mode 0600
+// in a directory of mode 0700. It returns the file's path.
+func writeExample(content string) (path string, cleanup func()) {
+	home, err := os.MkdirTemp("", "home")
+	if err != nil {
+		panic(err)
+	}
+	dir := filepath.Join(home, ".mcp")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		panic(err)
+	}
+	path = filepath.Join(dir, "credentials")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		panic(err)
+	}
+	return path, func() { os.RemoveAll(home) }
+}
+
+const exampleFile = `[default]
+aws_access_key_id = AKIAEXAMPLE
+aws_secret_access_key = wJalrXUtnFEMI/K7MDENG#bPxRfiCY
+region = us-east-1
+
+[github]
+token = ghp_example
+`
+
+func ExampleNew() {
+	path, cleanup := writeExample(exampleFile)
+	defer cleanup()
+
+	p := file.New(func(o *file.Options) { o.Path = path })
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Names())
+	fmt.Println(c.Get(provider.FieldSecretAccessKey)) // redacted
+	fmt.Println(len(c.Value(provider.FieldSecretAccessKey)))
+	fmt.Println(strings.TrimPrefix(c.Source.Locator, path))
+
+	_, err = p.Retrieve(context.Background(), "staging")
+	fmt.Println(provider.IsNotFound(err))
+	// Output:
+	// [access_key_id region secret_access_key]
+	// [REDACTED]
+	// 30
+	//  [default]
+	// true
+}
+
+// MCP_CREDENTIAL_PROFILE chooses the section for the default profile;
+// HOME (or MCP_CREDENTIALS_FILE) chooses the file.
+func ExampleNew_environment() {
+	path, cleanup := writeExample(exampleFile)
+	defer cleanup()
+	home := filepath.Dir(filepath.Dir(path))
+
+	vars := map[string]string{"HOME": home, "MCP_CREDENTIAL_PROFILE": "github"}
+	p := file.New(func(o *file.Options) { o.Getenv = func(k string) string { return vars[k] } })
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.Path() == path, p.Section(provider.DefaultProfile), c.Names())
+	// Output:
+	// true github [token]
+}
+
+func ExampleSyntaxError() {
+	path, cleanup := writeExample("[default]\naws_access_key_id = AKIAEXAMPLE\nwJalrXUtnFEMI/K7MDENG\n")
+	defer cleanup()
+
+	p := file.New(func(o *file.Options) { o.Path = path })
+	_, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	var se *file.SyntaxError
+	if errors.As(err, &se) {
+		fmt.Println(se) // the line number, never the line
+	}
+	// Output:
+	// file: line 3: expected KEY = VALUE, a [section] header or a # comment
+}
