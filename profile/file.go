@@ -1,0 +1,230 @@
+package profile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+// MaxNameLen is the longest profile name accepted, in bytes.
+const MaxNameLen = 64
+
+// ErrMalformed is wrapped by the errors for a profiles file that does not
+// parse or holds an invalid profile.
+var ErrMalformed = errors.New("profile: malformed profiles file")
+
+// Profile is one named entry of the profiles file. It says where its
+// credentials come from, by reference (Source), so the file itself need hold
+// no secret; or, for quick local use, holds them inline (Credentials).
+type Profile struct {
+	// Name is the profile's key in the file.
+	Name string `json:"-"`
+	// Source is a credential reference, such as "file:#production" or
+	// "vault:secret/data/mcp/aws" (see provider.ParseRef).
+	Source string `json:"source,omitempty"`
+	// Credentials are inline secret fields. A file holding any is held to
+	// the credentials file's permission rule (no access by group or others).
+	Credentials map[string]provider.Secret `json:"credentials,omitempty"`
+	// Region is added to the credentials when their source has none.
+	Region string `json:"region,omitempty"`
+	// Settings are other non-secret fields added when the source lacks them.
+	Settings map[string]string `json:"settings,omitempty"`
+	// Description is for people reading the file.
+	Description string `json:"description,omitempty"`
+}
+
+// File is a parsed profiles file. It is immutable.
+type File struct {
+	profiles map[string]Profile
+}
+
+type fileJSON struct {
+	Schema   string             `json:"$schema,omitempty"`
+	Profiles map[string]Profile `json:"profiles"`
+}
+
+// Parse parses a profiles file:
+//
+//	{
+//	  "profiles": {
+//	    "default": {"source": "env:", "region": "us-east-1"},
+//	    "prod":    {"source": "file:#production", "region": "us-west-2"},
+//	    "ops":     {"source": "keychain:mcpcred/ops"}
+//	  }
+//	}
+//
+// Unknown keys are errors, so a misspelt "sorce" is caught. Errors give the
+// line and column, and never quote the file's contents.
+func Parse(data []byte) (*File, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var fj fileJSON
+	if err := dec.Decode(&fj); err != nil {
+		return nil, decodeError(data, dec, err)
+	}
+	if dec.More() {
+		line, col := lineCol(data, dec.InputOffset())
+		return nil, fmt.Errorf("%w: %d:%d: unexpected data after the top-level object", ErrMalformed, line, col)
+	}
+	if fj.Profiles == nil {
+		return nil, fmt.Errorf(`%w: no "profiles" object`, ErrMalformed)
+	}
+	f := &File{profiles: make(map[string]Profile, len(fj.Profiles))}
+	for _, name := range slices.Sorted(maps.Keys(fj.Profiles)) {
+		p := fj.Profiles[name]
+		p.Name = name
+		if err := validate(p); err != nil {
+			return nil, err
+		}
+		f.profiles[name] = p
+	}
+	return f, nil
+}
+
+func validate(p Profile) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: profile %s: %s", ErrMalformed, quoteName(p.Name), fmt.Sprintf(format, args...))
+	}
+	if err := provider.ValidName(p.Name, MaxNameLen); err != nil {
+		return bad("invalid name: %v", err)
+	}
+	switch {
+	case p.Source == "" && len(p.Credentials) == 0:
+		return bad(`needs a "source" reference or inline "credentials"`)
+	case p.Source != "" && len(p.Credentials) > 0:
+		return bad(`has both "source" and "credentials"; use one`)
+	}
+	if p.Source != "" {
+		if _, err := provider.ParseRef(p.Source); err != nil {
+			return bad("source: %v", err)
+		}
+	}
+	for k, v := range p.Credentials {
+		if err := fieldName(k); err != nil {
+			return bad("credentials: %v", err)
+		}
+		if v.IsZero() {
+			return bad("credentials: field %s is empty", k)
+		}
+	}
+	for k := range p.Settings {
+		if err := fieldName(k); err != nil {
+			return bad("settings: %v", err)
+		}
+	}
+	if strings.ContainsFunc(p.Region, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) || len(p.Region) > 32 {
+		return bad("region %q is not an AWS-style region name", truncate(p.Region, 32))
+	}
+	return nil
+}
+
+func fieldName(k string) error {
+	if k == "" || len(k) > 64 || strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _", quoteName(k))
+	}
+	return nil
+}
+
+// Get returns the named profile.
+func (f *File) Get(name string) (Profile, bool) {
+	p, ok := f.profiles[name]
+	return p, ok
+}
+
+// Has reports whether the file defines the named profile.
+func (f *File) Has(name string) bool {
+	_, ok := f.profiles[name]
+	return ok
+}
+
+// Names returns the profile names in sorted order.
+func (f *File) Names() []string { return slices.Sorted(maps.Keys(f.profiles)) }
+
+// HasSecrets reports whether any profile holds inline credentials.
+func (f *File) HasSecrets() bool {
+	for _, p := range f.profiles {
+		if len(p.Credentials) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeError turns a json error into one with a line and column and no
+// file content. encoding/json's own messages can quote a character of the
+// input, or a value, so only their kind is kept.
+func decodeError(data []byte, dec *json.Decoder, err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		line, col := lineCol(data, syn.Offset)
+		return fmt.Errorf("%w: %d:%d: invalid JSON syntax", ErrMalformed, line, col)
+	case errors.As(err, &typ):
+		line, col := lineCol(data, typ.Offset)
+		return fmt.Errorf("%w: %d:%d: %s must be a JSON %s, not %s", ErrMalformed, line, col, fieldPath(typ.Field), jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || err.Error() == "unexpected EOF":
+		line, col := lineCol(data, int64(len(data)))
+		return fmt.Errorf("%w: %d:%d: unexpected end of file", ErrMalformed, line, col)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		line, col := lineCol(data, dec.InputOffset())
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return fmt.Errorf("%w: %d:%d: unknown key %s (known: source, credentials, region, settings, description)", ErrMalformed, line, col, truncate(field, 40))
+	default:
+		line, col := lineCol(data, dec.InputOffset())
+		return fmt.Errorf("%w: %d:%d: invalid value", ErrMalformed, line, col)
+	}
+}
+
+func fieldPath(f string) string {
+	if f == "" {
+		return "the value"
+	}
+	return truncate(f, 80)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "map", "struct":
+		return "object"
+	case "slice", "array":
+		return "array"
+	case "string":
+		return "string"
+	}
+	return goKind
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	// Offsets from encoding/json count the bytes read, the offending one
+	// included, so the offset itself is that byte's 1-based column.
+	col = max(int(off)-(bytes.LastIndexByte(before, '\n')+1), 1)
+	return line, col
+}
+
+func quoteName(s string) string {
+	if len(s) > MaxNameLen {
+		return fmt.Sprintf("(name of %d bytes)", len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,242 @@
+package profile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpcred/mcpcred/internal/securefile"
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+// Name is the provider name used in attribution and errors.
+const Name = "profile"
+
+// Environment variables read by this package.
+const (
+	EnvProfilesPath  = "MCP_PROFILES_PATH"  // the profiles file; default ~/.mcp/profiles.json
+	EnvActiveProfile = "MCP_ACTIVE_PROFILE" // the profile used when a request names none; default "default"
+	EnvInsecure      = "MCP_INSECURE_MODE"  // "1": log permission problems instead of refusing
+)
+
+var (
+	// ErrInsecurePermissions is wrapped when the profiles file or its
+	// directory can be written by group or others, or, when the file holds
+	// inline credentials, accessed by them at all.
+	ErrInsecurePermissions = securefile.ErrInsecurePermissions
+
+	// ErrSourceEmpty is wrapped when a profile's source has no credentials.
+	// It does not wrap provider.ErrNotFound: a profile the operator defined
+	// is a definite answer, and the resolver must not fall through to an
+	// unrelated provider that happens to know the same name.
+	ErrSourceEmpty = errors.New("profile: the profile's source has no credentials")
+)
+
+// ActiveProfile returns MCP_ACTIVE_PROFILE, or provider.DefaultProfile.
+// Pass it to resolver.Options.Profile. getenv nil means os.Getenv.
+func ActiveProfile(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if p := getenv(EnvActiveProfile); p != "" {
+		return p
+	}
+	return provider.DefaultProfile
+}
+
+// Options configure a [Provider].
+type Options struct {
+	// Path of the profiles file. Default: MCP_PROFILES_PATH, else
+	// ~/.mcp/profiles.json. A leading "~/" means the home directory.
+	Path string
+	// Getenv reads the environment; default os.Getenv.
+	Getenv func(string) string
+	// Insecure turns permission refusals into logged warnings. Default:
+	// MCP_INSECURE_MODE=1.
+	Insecure bool
+	// Logger; default discard.
+	Logger *slog.Logger
+	// MaxSize of the file; default 1 MiB.
+	MaxSize int64
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Provider serves the profiles of a profiles file: for a profile the file
+// defines, it resolves the profile's source reference through the Schemes
+// it was given, or returns its inline credentials, and adds the profile's
+// region and settings. It is also the operator's policy of which profiles a
+// request may name: pass [Provider.Has] as resolver.Options.AllowProfile.
+//
+// The file is checked (permissions, size) on every Retrieve and parsed again
+// only when it changed, so edits apply without a restart.
+type Provider struct {
+	file    *securefile.File[*File]
+	schemes *provider.Schemes
+	now     func() time.Time
+	last    atomic.Pointer[snapshot]
+}
+
+type snapshot struct {
+	f  *File
+	at time.Time
+}
+
+// New returns a Provider for the profiles file. schemes resolves the
+// profiles' source references; nil allows only inline credentials.
+func New(schemes *provider.Schemes, optFns ...func(*Options)) (*Provider, error) {
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Getenv(EnvInsecure) == "1" {
+		o.Insecure = true
+	}
+	if o.Path == "" {
+		o.Path = o.Getenv(EnvProfilesPath)
+	}
+	if o.Path == "" {
+		o.Path = "~/.mcp/profiles.json"
+	}
+	if rest, ok := strings.CutPrefix(o.Path, "~/"); ok {
+		home := o.Getenv("HOME")
+		if home == "" {
+			var err error
+			if home, err = os.UserHomeDir(); err != nil {
+				return nil, fmt.Errorf("profile: cannot expand %s: %w", o.Path, err)
+			}
+		}
+		o.Path = filepath.Join(home, rest)
+	}
+	if schemes == nil {
+		schemes = &provider.Schemes{}
+	}
+	return &Provider{
+		file: securefile.New(securefile.Options{
+			Path: o.Path, MaxSize: o.MaxSize, Policy: securefile.NotWritable, Insecure: o.Insecure,
+			Logger: o.Logger, Prefix: "profile: ", What: "profiles file", Now: o.Now,
+		}, Parse),
+		schemes: schemes,
+		now:     o.Now,
+	}, nil
+}
+
+// Name returns "profile".
+func (p *Provider) Name() string { return Name }
+
+// Path returns the profiles file's path.
+func (p *Provider) Path() string { return p.file.Path() }
+
+// Load checks and returns the profiles file. A missing file is an error
+// wrapping fs.ErrNotExist.
+func (p *Provider) Load() (*File, error) {
+	f, err := p.load()
+	if errors.Is(err, ErrMalformed) {
+		err = fmt.Errorf("%s: %w", p.file.Path(), err)
+	}
+	return f, err
+}
+
+func (p *Provider) load() (*File, error) {
+	f, err := p.file.Load()
+	if err != nil {
+		return nil, err
+	}
+	if f.HasSecrets() {
+		if err := p.file.CheckPrivate(); err != nil {
+			return nil, fmt.Errorf("%w (it holds inline credentials)", err)
+		}
+	}
+	p.last.Store(&snapshot{f: f, at: p.now()})
+	return f, nil
+}
+
+// hasInterval is how long Has trusts the file as last loaded.
+const hasInterval = time.Second
+
+// Has reports whether the profiles file defines name. Use it as
+// resolver.Options.AllowProfile: requests may then name exactly the
+// profiles the operator wrote in the file. It reads the file at most once a
+// second; a missing or broken file offers nothing.
+func (p *Provider) Has(name string) bool {
+	s := p.last.Load()
+	if s == nil || p.now().Sub(s.at) > hasInterval {
+		f, err := p.load()
+		if err != nil {
+			p.last.Store(&snapshot{f: &File{}, at: p.now()})
+			return false
+		}
+		return f.Has(name)
+	}
+	return s.f.Has(name)
+}
+
+// Retrieve returns the named profile's credentials. A profile the file does
+// not define, or a missing file, is provider.ErrNotFound; everything else
+// about a defined profile is a definite answer.
+func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credentials, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Err: err}
+	}
+	path := p.file.Path()
+	f, err := p.load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return provider.Credentials{}, provider.NotFound(Name, name, path, "no profiles file")
+	case err != nil:
+		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: path, Err: err}
+	}
+	prof, ok := f.Get(name)
+	if !ok {
+		return provider.Credentials{}, provider.NotFound(Name, name, path,
+			fmt.Sprintf("not defined (profiles: %s)", strings.Join(f.Names(), ", ")))
+	}
+	locator := fmt.Sprintf("%s [%s]", path, name)
+	var c provider.Credentials
+	if len(prof.Credentials) > 0 {
+		c = provider.NewCredentialsFromSecrets(prof.Credentials, provider.Source{Provider: Name, Locator: locator + " inline"})
+		c.FetchedAt = p.now()
+	} else {
+		src, _, err := p.schemes.Provider(prof.Source)
+		if err != nil {
+			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator, Err: err}
+		}
+		c, err = src.Retrieve(ctx, provider.DefaultProfile)
+		switch {
+		case err == nil:
+		case provider.IsNotFound(err):
+			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
+				Err: fmt.Errorf("%w: source %s: %s", ErrSourceEmpty, prof.Source, err)}
+		default:
+			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
+				Err: fmt.Errorf("source %s: %w", prof.Source, err)}
+		}
+		c.Source = provider.Source{Provider: Name, Locator: locator + " via " + c.Source.String()}
+	}
+	extra := map[string]string{}
+	if prof.Region != "" && !c.Has(provider.FieldRegion) {
+		extra[provider.FieldRegion] = prof.Region
+	}
+	for k, v := range prof.Settings {
+		if !c.Has(k) {
+			extra[k] = v
+		}
+	}
+	if len(extra) > 0 {
+		c = c.Merge(provider.NewCredentials(extra, provider.Source{}))
+	}
+	return c, nil
+}
