@@ -455,27 +455,37 @@ func TestOwner(t *testing.T) {
 	if !permChecks {
 		t.Skip("no permission checks on " + runtime.GOOS)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the file to another user")
-	}
 	path := install(t, "credentials.ini")
-	if err := os.Chown(path, 4242, 4242); err != nil {
-		t.Fatal(err)
+	// The file's owner must be the current user (or root). As root, give the
+	// file away; otherwise, pretend to be someone else.
+	owner, other := os.Geteuid(), 4242
+	p := newAt(path)
+	if owner == 0 {
+		if err := os.Chown(path, other, other); err != nil {
+			t.Fatal(err)
+		}
+		owner = other
+	} else {
+		p.uid = other
 	}
-	_, err := newAt(path).Retrieve(context.Background(), "default")
+	_, err := p.Retrieve(context.Background(), "default")
 	var perr *PermissionError
-	if !errors.As(err, &perr) || perr.Owner != 4242 || !errors.Is(err, ErrInsecurePermissions) {
-		t.Fatalf("err = %v, want a *PermissionError for owner 4242", err)
+	if !errors.As(err, &perr) || perr.Owner != owner || perr.Dir || !errors.Is(err, ErrInsecurePermissions) {
+		t.Fatalf("err = %v, want a *PermissionError for the file's owner %d", err, owner)
 	}
-	if !strings.Contains(err.Error(), "owned by uid 4242") {
+	if !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d", owner)) || !strings.Contains(err.Error(), path) {
 		t.Errorf("err = %v", err)
+	}
+	noLeakErr(t, err)
+	if os.Geteuid() != 0 {
+		return
 	}
 	// A file owned by root is accepted, whoever runs: root owns system paths.
 	if err := os.Chown(path, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	p := newAt(path)
-	p.uid = 4242
+	p = newAt(path)
+	p.uid = other
 	if _, err := p.Retrieve(context.Background(), "default"); err != nil {
 		t.Errorf("root-owned file refused: %v", err)
 	}
