@@ -58,6 +58,27 @@
 // "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY_FILE". Values never appear in
 // Locators, errors or log records.
 //
+// # References
+//
+// [Scheme] serves credential references (see provider.ParseRef) in a
+// provider.Schemes, for the "source" of a profile in a profiles file and a
+// request's credential_id:
+//
+//	env:                    AWS's variables, as New() reads them
+//	env:MCP_CI_*            prefix mode with Prefix "MCP_CI_": MCP_CI_TOKEN is field token
+//	env:GITHUB_TOKEN        the variable GITHUB_TOKEN as the field github_token
+//	env:GITHUB_TOKEN#token  the variable GITHUB_TOKEN as the field token
+//	env:JIRA_USER,JIRA_PASSWORD  fields jira_user and jira_password, both required
+//
+// Variable names are ASCII letters, digits and '_', not starting with a
+// digit; a prefix is such a name followed by one '*'. A #fragment names the
+// field of a single listed variable (a-z, 0-9, '_'); with env:, a prefix or
+// a list it is an error. NAME_FILE indirection applies to every form. A
+// provider built for a reference answers every profile it is asked for,
+// since the reference already says which values it means. Malformed
+// references are refused with an error wrapping provider.ErrInvalidRef
+// that names the part (body or fragment) that is wrong.
+//
 // # Testing
 //
 // [Options.Getenv], [Options.Environ] and [Options.OpenFile] replace the

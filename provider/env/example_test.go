@@ -110,3 +110,38 @@ func ExamplePrefixField() {
 	// MCP_CI_  false false
 	// MCP_CI_BAD-NAME  false false
 }
+
+// Scheme serves "env:" references, such as the sources of a profiles file
+// or a request's credential_id.
+func ExampleScheme() {
+	getenv, environ := fakeEnv(map[string]string{
+		"MCP_CI_TOKEN":    "ci-token",
+		"MCP_CI_USERNAME": "ci-bot",
+		"GITHUB_TOKEN":    "ghp_example",
+	})
+	var schemes provider.Schemes
+	schemes.Register("env", env.Scheme(func(o *env.Options) { o.Getenv, o.Environ = getenv, environ }))
+
+	for _, ref := range []string{"env:MCP_CI_*", "env:GITHUB_TOKEN#token"} {
+		p, _, err := schemes.Provider(ref)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+		fmt.Println(ref, "=>", c, err)
+	}
+
+	// env: is AWS's variables; none is set here.
+	p, _, _ := schemes.Provider("env:")
+	_, err := p.Retrieve(context.Background(), "prod")
+	fmt.Println(provider.IsNotFound(err))
+
+	_, _, err = schemes.Provider("env:MCP-CI_*")
+	fmt.Println(err)
+	// Output:
+	// env:MCP_CI_* => credentials{token, username} from env (MCP_CI_TOKEN, MCP_CI_USERNAME) <nil>
+	// env:GITHUB_TOKEN#token => credentials{token} from env (GITHUB_TOKEN) <nil>
+	// true
+	// provider: reference env:MCP-CI_*: provider: invalid credential reference: env: body: "MCP-CI_*": a prefix must be a variable name followed by one *, such as MCP_CI_*
+}
