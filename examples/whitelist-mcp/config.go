@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/keychain"
+)
+
+// config is the server's configuration, read from the environment once at
+// start. See README.md for what each variable does.
+type config struct {
+	// DryRun validates, resolves credentials and reports the EC2 call each
+	// tool would make, without making it. --dry-run or WHITELIST_DRY_RUN=1.
+	DryRun bool
+
+	// AllowRequestCredentials accepts the credentials object in tool calls.
+	// MCP_ALLOW_REQUEST_CREDENTIALS=false turns it off. Default true.
+	AllowRequestCredentials bool
+
+	// AllowedProfiles are the values credential_profile may take.
+	// MCP_ALLOWED_PROFILES, comma-separated. Default: only "default".
+	// (When the profile package lands: the profiles in the profiles file.)
+	AllowedProfiles []string
+
+	// CredentialSource picks the optional sources of the chain:
+	// "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets).
+	// MCP_CREDENTIAL_SOURCE.
+	CredentialSource string
+
+	// Region is used when neither the request nor the resolved credentials
+	// name one: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
+	Region     string
+	RegionFrom string // the variable Region came from, for messages
+
+	// Endpoint overrides the EC2 endpoint: AWS_ENDPOINT_URL_EC2, else
+	// AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true.
+	Endpoint string
+
+	// LogLevel for stderr: WHITELIST_LOG_LEVEL (debug, info, warn, error).
+	LogLevel slog.Level
+
+	// Getenv reads the environment, for the providers too.
+	Getenv func(string) string
+
+	// keyring replaces the OS keychain; tests set it.
+	keyring keychain.Keyring
+}
+
+const defaultRegion = "us-east-1"
+
+// loadConfig reads the configuration through getenv.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{Getenv: getenv, AllowRequestCredentials: true, Region: defaultRegion, RegionFrom: "default"}
+	var err error
+	if c.DryRun, err = boolVar(getenv, "WHITELIST_DRY_RUN", false); err != nil {
+		return c, err
+	}
+	if c.AllowRequestCredentials, err = boolVar(getenv, "MCP_ALLOW_REQUEST_CREDENTIALS", true); err != nil {
+		return c, err
+	}
+	c.AllowedProfiles = []string{provider.DefaultProfile}
+	if v := getenv("MCP_ALLOWED_PROFILES"); strings.TrimSpace(v) != "" {
+		c.AllowedProfiles = nil
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.AllowedProfiles = append(c.AllowedProfiles, p)
+			}
+		}
+	}
+	switch c.CredentialSource = getenv("MCP_CREDENTIAL_SOURCE"); c.CredentialSource {
+	case "", "docker-secrets":
+	default:
+		return c, fmt.Errorf(`MCP_CREDENTIAL_SOURCE=%s: want "docker-secrets" or unset`, quote(c.CredentialSource))
+	}
+	for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if v := getenv(name); v != "" {
+			if err := validateRegion(v, name); err != nil {
+				return c, err
+			}
+			c.Region, c.RegionFrom = v, name
+			break
+		}
+	}
+	if ignore, err := boolVar(getenv, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", false); err != nil {
+		return c, err
+	} else if !ignore {
+		for _, name := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"} {
+			if v := getenv(name); v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return c, fmt.Errorf("%s=%s is not an http(s) URL", name, quote(v))
+				}
+				c.Endpoint = v
+				break
+			}
+		}
+	}
+	if v := getenv("WHITELIST_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("WHITELIST_LOG_LEVEL=%s: want debug, info, warn or error", quote(v))
+		}
+	}
+	return c, nil
+}
+
+func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("%s=%s: want true or false", name, quote(v))
+	}
+	return b, nil
+}

@@ -1,0 +1,47 @@
+// Command whitelist-mcp is an MCP server, over stdio, that manages the
+// ingress rules of AWS EC2 security groups: whitelist_add, whitelist_remove,
+// whitelist_list and whitelist_check.
+//
+// Tool calls need no credentials: the server resolves them through mcpcred's
+// provider chain (environment, ~/.mcp/credentials, secret files, the OS
+// keychain) and caches them; a call may still pass its own credentials or
+// pick a credential_profile the operator offers. See README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+const version = "0.1.0"
+
+func main() {
+	dryRun := flag.Bool("dry-run", false, "validate and resolve credentials, report the EC2 call each tool would make, and make none (also WHITELIST_DRY_RUN=1)")
+	flag.Parse()
+
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whitelist-mcp:", err)
+		os.Exit(2)
+	}
+	cfg.DryRun = cfg.DryRun || *dryRun
+
+	// stdout carries the MCP protocol: logs go to stderr, always.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log.Info("whitelist-mcp starting", "version", version, "dry_run", cfg.DryRun, "region", cfg.Region,
+		"request_credentials", cfg.AllowRequestCredentials, "profiles", cfg.AllowedProfiles)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newServer(cfg, log, version).Run(ctx, &mcp.StdioTransport{}); err != nil && ctx.Err() == nil {
+		log.Error("server stopped", "error", err)
+		os.Exit(1)
+	}
+}

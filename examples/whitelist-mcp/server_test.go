@@ -1,0 +1,653 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/zalando/go-keyring"
+
+	"github.com/mcpcred/mcpcred/examples/whitelist-mcp/internal/fakeec2"
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/keychain"
+)
+
+// Every secret in these tests contains canary, and no output may.
+const (
+	canary = "CANARY-SECRET-d3adb33f"
+	sg     = "sg-0123456789abcdef0"
+	sg2    = "sg-0a1b2c3d"
+)
+
+func identity_(name string) aws.Credentials {
+	id := "AKIA" + strings.ToUpper(name) + strings.Repeat("X", 16-len(name))
+	return aws.Credentials{AccessKeyID: id, SecretAccessKey: canary + "-" + name}
+}
+
+var (
+	envKey      = identity_("env")
+	fileKey     = identity_("file")
+	stagingKey  = identity_("staging")
+	workKey     = identity_("work")
+	requestKey  = identity_("request")
+	rotatedKey  = identity_("rotated")
+	keychainKey = identity_("keychain")
+	secretKey   = identity_("secretfile")
+	allKeys     = []aws.Credentials{envKey, fileKey, stagingKey, workKey, requestKey, rotatedKey, keychainKey, secretKey}
+)
+
+// harness runs the server in process, connected to an MCP client through
+// the SDK's in-memory transports, against a fakeec2 endpoint.
+type harness struct {
+	t    *testing.T
+	ec2  *fakeec2.Server
+	home string
+
+	mu   sync.Mutex
+	env  map[string]string
+	seen []string // every result as JSON, for the leak check
+
+	logs syncBuffer
+	cs   *mcp.ClientSession
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// memKeyring is an in-memory keychain.Keyring.
+type memKeyring struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (k *memKeyring) Get(service, account string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[service+"\x00"+account]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *memKeyring) Set(service, account, value string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[service+"\x00"+account] = value
+	return nil
+}
+
+func (k *memKeyring) Delete(service, account string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, service+"\x00"+account)
+	return nil
+}
+
+// start runs a server configured by env (plus AWS_ENDPOINT_URL pointing at
+// the fake endpoint and an empty HOME) and the keyring kr (nil: empty).
+func start(t *testing.T, env map[string]string, kr keychain.Keyring) *harness {
+	t.Helper()
+	h := &harness{t: t, ec2: fakeec2.New("us-east-1", allKeys...), home: t.TempDir()}
+	h.ec2.AddGroup(sg)
+	h.ec2.AddGroup(sg2)
+	ts := httptest.NewServer(h.ec2)
+	t.Cleanup(ts.Close)
+	h.env = map[string]string{"AWS_ENDPOINT_URL": ts.URL, "HOME": h.home}
+	maps.Copy(h.env, env)
+	cfg, err := loadConfig(h.getenv)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if kr == nil {
+		kr = &memKeyring{m: map[string]string{}}
+	}
+	cfg.keyring = kr
+	log := slog.New(slog.NewTextHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := newServer(cfg, log, "test")
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, err := srv.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cs = cs
+	t.Cleanup(func() {
+		cs.Close()
+		ss.Wait()
+		h.checkNoLeak()
+	})
+	return h
+}
+
+func (h *harness) getenv(k string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.env[k]
+}
+
+func (h *harness) setenv(k, v string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.env[k] = v
+}
+
+// call calls tool and returns the result, whose text and structured content
+// are kept for the leak check.
+func (h *harness) call(tool string, args map[string]any) *mcp.CallToolResult {
+	h.t.Helper()
+	res, err := h.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		h.t.Fatalf("%s: protocol error: %v", tool, err)
+	}
+	b, _ := json.Marshal(res)
+	h.mu.Lock()
+	h.seen = append(h.seen, string(b))
+	h.mu.Unlock()
+	return res
+}
+
+// ok calls tool, fails the test on a tool error, and decodes the structured
+// content into a map.
+func (h *harness) ok(tool string, args map[string]any) map[string]any {
+	h.t.Helper()
+	res := h.call(tool, args)
+	if res.IsError {
+		h.t.Fatalf("%s(%v): tool error: %s", tool, args, text(res))
+	}
+	var out map[string]any
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &out); err != nil {
+		h.t.Fatalf("%s: structured content: %v", tool, err)
+	}
+	return out
+}
+
+// fails calls tool and expects a tool error holding every string in want.
+func (h *harness) fails(tool string, args map[string]any, want ...string) string {
+	h.t.Helper()
+	res := h.call(tool, args)
+	if !res.IsError {
+		h.t.Fatalf("%s(%v) succeeded, want a tool error: %s", tool, args, text(res))
+	}
+	msg := text(res)
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			h.t.Errorf("%s error %q does not contain %q", tool, msg, w)
+		}
+	}
+	return msg
+}
+
+func text(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
+}
+
+// signers returns the access key ID that signed each call, in order.
+func (h *harness) signers() []string {
+	var out []string
+	for _, c := range h.ec2.Calls() {
+		out = append(out, c.AccessKeyID+" "+c.Action+" "+c.Code)
+	}
+	return out
+}
+
+func (h *harness) checkNoLeak() {
+	h.t.Helper()
+	h.mu.Lock()
+	all := strings.Join(h.seen, "\n")
+	h.mu.Unlock()
+	for name, s := range map[string]string{"tool results": all, "logs": h.logs.String()} {
+		if strings.Contains(s, "d3adb33f") {
+			h.t.Errorf("a canary secret appears in the %s:\n%s", name, s)
+		}
+	}
+}
+
+func withFile(t *testing.T, dir, content string) string {
+	t.Helper()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func section(name string, c aws.Credentials, extra ...string) string {
+	s := "[" + name + "]\naws_access_key_id = " + c.AccessKeyID + "\naws_secret_access_key = " + c.SecretAccessKey + "\n"
+	for _, e := range extra {
+		s += e + "\n"
+	}
+	return s
+}
+
+func envOf(c aws.Credentials) map[string]string {
+	return map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
+}
+
+func TestToolsList(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	res, err := h.cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range res.Tools {
+		names = append(names, tool.Name)
+		b, _ := json.Marshal(tool.InputSchema)
+		var schema struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+			Required   []string                   `json:"required"`
+		}
+		json.Unmarshal(b, &schema)
+		for _, p := range []string{"security_group_id", "credentials", "credential_profile"} {
+			if _, ok := schema.Properties[p]; !ok {
+				t.Errorf("%s: no argument %s", tool.Name, p)
+			}
+		}
+		if !slices.Contains(schema.Required, "security_group_id") || slices.Contains(schema.Required, "credentials") || slices.Contains(schema.Required, "credential_profile") {
+			t.Errorf("%s: required = %v", tool.Name, schema.Required)
+		}
+		if tool.OutputSchema == nil {
+			t.Errorf("%s: no output schema", tool.Name)
+		}
+	}
+	slices.Sort(names)
+	if want := []string{"whitelist_add", "whitelist_check", "whitelist_list", "whitelist_remove"}; !slices.Equal(names, want) {
+		t.Fatalf("tools = %v, want %v", names, want)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	rule := map[string]any{"security_group_id": sg, "ip_address": "203.0.113.7"}
+	with := func(extra map[string]any) map[string]any {
+		m := maps.Clone(rule)
+		maps.Copy(m, extra)
+		return m
+	}
+
+	if out := h.ok("whitelist_add", with(map[string]any{"description": "office VPN"})); out["status"] != "added" {
+		t.Fatalf("add: %v", out)
+	}
+	if out := h.ok("whitelist_add", rule); out["status"] != "already_present" || !strings.Contains(out["message"].(string), "already present") {
+		t.Fatalf("second add: %v", out)
+	}
+	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "2001:db8::7", "port": 22})
+	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "10.0.0.0/8", "protocol": "udp", "port": 53})
+	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "198.51.100.0/24", "protocol": "icmp"})
+
+	list := h.ok("whitelist_list", map[string]any{"security_group_id": sg})
+	rules := list["rules"].([]any)
+	if len(rules) != 4 {
+		t.Fatalf("list: %d rules, want 4: %v", len(rules), list)
+	}
+	first := rules[0].(map[string]any)
+	if first["cidr"] != "203.0.113.7/32" || first["protocol"] != "tcp" || first["from_port"] != 443.0 || first["description"] != "office VPN" {
+		t.Errorf("first rule = %v", first)
+	}
+	if v6 := rules[1].(map[string]any); v6["cidr"] != "2001:db8::7/128" || v6["from_port"] != 22.0 {
+		t.Errorf("IPv6 rule = %v", v6)
+	}
+
+	checks := []struct {
+		args    map[string]any
+		allowed bool
+	}{
+		{rule, true},
+		{with(map[string]any{"port": 444}), false},
+		{with(map[string]any{"protocol": "udp"}), false},
+		{map[string]any{"security_group_id": sg, "ip_address": "10.20.30.40", "protocol": "udp", "port": 53}, true},
+		{map[string]any{"security_group_id": sg, "ip_address": "10.20.0.0/16", "protocol": "udp", "port": 53}, true},
+		{map[string]any{"security_group_id": sg, "ip_address": "11.0.0.1", "protocol": "udp", "port": 53}, false},
+		{map[string]any{"security_group_id": sg, "ip_address": "2001:db8::7", "port": 22}, true},
+		{map[string]any{"security_group_id": sg, "ip_address": "198.51.100.9", "protocol": "icmp"}, true},
+		{map[string]any{"security_group_id": sg2, "ip_address": "203.0.113.7"}, false},
+	}
+	for _, c := range checks {
+		out := h.ok("whitelist_check", c.args)
+		if out["allowed"] != c.allowed {
+			t.Errorf("check %v: allowed = %v, want %v (%v)", c.args, out["allowed"], c.allowed, out["message"])
+		}
+	}
+
+	if out := h.ok("whitelist_remove", rule); out["status"] != "removed" {
+		t.Fatalf("remove: %v", out)
+	}
+	if out := h.ok("whitelist_remove", rule); out["status"] != "not_present" || !strings.Contains(out["message"].(string), "nothing was removed") {
+		t.Fatalf("second remove: %v", out)
+	}
+	if out := h.ok("whitelist_check", rule); out["allowed"] != false {
+		t.Fatalf("check after remove: %v", out)
+	}
+	if n := len(h.ec2.Rules(sg)); n != 3 {
+		t.Fatalf("group holds %d rules, want 3", n)
+	}
+	for _, c := range h.ec2.Calls() {
+		if c.AccessKeyID != envKey.AccessKeyID {
+			t.Fatalf("call %s signed by %q, want the env key", c.Action, c.AccessKeyID)
+		}
+	}
+}
+
+func TestCredentialSources(t *testing.T) {
+	dir := t.TempDir()
+	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey, "region = us-east-1")+section("work", workKey))
+	list := map[string]any{"security_group_id": sg}
+	withArgs := func(extra map[string]any) map[string]any {
+		m := maps.Clone(list)
+		maps.Copy(m, extra)
+		return m
+	}
+	reqCreds := map[string]any{"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}
+
+	tests := []struct {
+		name       string
+		env        map[string]string
+		keyring    func(*testing.T) keychain.Keyring
+		args       map[string]any
+		wantKey    string // access key that must sign the one call
+		wantSource string
+		wantErr    []string // a tool error with these strings, and no AWS call
+	}{
+		{name: "env", env: envOf(envKey), args: list, wantKey: envKey.AccessKeyID, wantSource: "env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"},
+		{name: "request overrides env", env: envOf(envKey), args: withArgs(map[string]any{"credentials": reqCreds}), wantKey: requestKey.AccessKeyID, wantSource: "request"},
+		{name: "request refused by operator", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "MCP_ALLOW_REQUEST_CREDENTIALS": "false"},
+			args: withArgs(map[string]any{"credentials": reqCreds}), wantErr: []string{"MCP_ALLOW_REQUEST_CREDENTIALS=false"}},
+		{name: "request without secret", env: envOf(envKey), args: withArgs(map[string]any{"credentials": map[string]any{"access_key_id": requestKey.AccessKeyID}}),
+			wantErr: []string{"secret_access_key"}},
+		{name: "file default section", env: map[string]string{"MCP_CREDENTIALS_FILE": file}, args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
+		{name: "file MCP_CREDENTIAL_PROFILE", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_CREDENTIAL_PROFILE": "work"}, args: list, wantKey: workKey.AccessKeyID},
+		{name: "env wins over file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}, args: list, wantKey: envKey.AccessKeyID},
+		{name: "profile offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "default, staging", "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey},
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "[staging]"},
+		{name: "profile not offered by default", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`"staging" is not offered`, "MCP_ALLOWED_PROFILES", `"default"`}},
+		{name: "profile not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "staging"},
+			args: withArgs(map[string]any{"credential_profile": "work"}), wantErr: []string{`"work" is not offered`}},
+		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "staging"},
+			args: list, wantKey: fileKey.AccessKeyID},
+		{name: "profile and credentials", env: map[string]string{"MCP_ALLOWED_PROFILES": "default,staging"},
+			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not both"}},
+		{name: "keychain", keyring: func(t *testing.T) keychain.Keyring {
+			kr := &memKeyring{m: map[string]string{}}
+			err := keychain.New(func(o *keychain.Options) { o.Keyring = kr }).Store(context.Background(), "default", map[string]provider.Secret{
+				"access_key_id": provider.NewSecret(keychainKey.AccessKeyID), "secret_access_key": provider.NewSecret(keychainKey.SecretAccessKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kr
+		}, args: list, wantKey: keychainKey.AccessKeyID, wantSource: "keychain"},
+		{name: "nothing anywhere", args: list, wantErr: []string{"no AWS credentials found", "env: ", "AWS_ACCESS_KEY_ID", "file: ", "keychain: "}},
+		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"AWS_SECRET_ACCESS_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var kr keychain.Keyring
+			if tt.keyring != nil {
+				kr = tt.keyring(t)
+			}
+			h := start(t, tt.env, kr)
+			if tt.wantErr != nil {
+				h.fails("whitelist_list", tt.args, tt.wantErr...)
+				if calls := h.ec2.Calls(); len(calls) != 0 {
+					t.Fatalf("an invalid call reached AWS: %v", h.signers())
+				}
+				return
+			}
+			out := h.ok("whitelist_list", tt.args)
+			calls := h.ec2.Calls()
+			if len(calls) != 1 || calls[0].AccessKeyID != tt.wantKey || calls[0].Code != "" {
+				t.Fatalf("calls = %v, want one signed by %s", h.signers(), tt.wantKey)
+			}
+			if src, _ := out["credential_source"].(string); !strings.Contains(src, tt.wantSource) {
+				t.Errorf("credential_source = %q, want it to contain %q", src, tt.wantSource)
+			}
+		})
+	}
+}
+
+func TestRegion(t *testing.T) {
+	dir := t.TempDir()
+	file := withFile(t, dir, section("default", fileKey, "region = eu-west-1"))
+	tests := []struct {
+		name string
+		env  map[string]string
+		args map[string]any
+		want string
+	}{
+		{"default", envOf(envKey), nil, "us-east-1"},
+		{"AWS_REGION", map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "AWS_REGION": "ap-south-1"}, nil, "ap-south-1"},
+		{"profile region", map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_REGION": "ap-south-1"}, nil, "eu-west-1"},
+		{"request region alone", map[string]string{"MCP_CREDENTIALS_FILE": file}, map[string]any{"credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := maps.Clone(tt.env)
+			env["WHITELIST_DRY_RUN"] = "1"
+			h := start(t, env, nil)
+			args := map[string]any{"security_group_id": sg}
+			maps.Copy(args, tt.args)
+			out := h.ok("whitelist_list", args)
+			if out["region"] != tt.want || out["dry_run"].(map[string]any)["region"] != tt.want {
+				t.Fatalf("region = %v, want %s", out["region"], tt.want)
+			}
+		})
+	}
+}
+
+func TestRotation(t *testing.T) {
+	dir := t.TempDir()
+	file := withFile(t, dir, section("default", fileKey))
+	h := start(t, map[string]string{"MCP_CREDENTIALS_FILE": file}, nil)
+	list := map[string]any{"security_group_id": sg}
+	h.ok("whitelist_list", list)
+
+	// The key is rotated: AWS no longer accepts the old one, the file holds
+	// the new one, and the server still has the old one cached.
+	h.ec2.Revoke(fileKey.AccessKeyID)
+	withFile(t, dir, section("default", rotatedKey))
+	h.ec2.ResetCalls()
+	out := h.ok("whitelist_list", list)
+	want := []string{
+		fileKey.AccessKeyID + " DescribeSecurityGroups AuthFailure",
+		rotatedKey.AccessKeyID + " DescribeSecurityGroups ",
+	}
+	if got := h.signers(); !slices.Equal(got, want) {
+		t.Fatalf("calls = %q, want %q", got, want)
+	}
+	if !strings.Contains(h.logs.String(), "retrying once") {
+		t.Errorf("no log line about the retry")
+	}
+	_ = out
+
+	// The next call uses the new key straight from the cache.
+	h.ec2.ResetCalls()
+	h.ok("whitelist_list", list)
+	if got := h.signers(); len(got) != 1 || !strings.HasPrefix(got[0], rotatedKey.AccessKeyID) {
+		t.Fatalf("after rotation: calls = %q", got)
+	}
+
+	// Rejected again and the file still holds the same key: one call, no
+	// pointless retry, and an error that says what to do.
+	h.ec2.Revoke(rotatedKey.AccessKeyID)
+	h.ec2.ResetCalls()
+	h.fails("whitelist_list", list, "AuthFailure", "What it means", "still holds the same access key", "file (")
+	if got := h.signers(); len(got) != 1 {
+		t.Fatalf("calls = %q, want exactly one", got)
+	}
+}
+
+func TestRotationRequestCredentialsNotRetried(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	h.ec2.Revoke(requestKey.AccessKeyID)
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credentials": map[string]any{
+		"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}}, "AuthFailure", "credentials from request")
+	if got := h.signers(); len(got) != 1 {
+		t.Fatalf("calls = %q, want exactly one", got)
+	}
+}
+
+func TestAWSErrors(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	h.ec2.FailNext("AuthorizeSecurityGroupIngress", "UnauthorizedOperation")
+	h.fails("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "203.0.113.7"},
+		"EC2 error UnauthorizedOperation", "IAM policy", "Request ID: ", "credentials from env")
+	h.fails("whitelist_list", map[string]any{"security_group_id": "sg-00000000"}, "InvalidGroup.NotFound", "check the ID and the region")
+	h.fails("whitelist_add", map[string]any{"security_group_id": "sg-00000000", "ip_address": "203.0.113.7"}, "InvalidGroup.NotFound")
+}
+
+func TestUnreachableEndpoint(t *testing.T) {
+	h := start(t, map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey,
+		"AWS_ENDPOINT_URL_EC2": "http://127.0.0.1:1"}, nil)
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "could not reach EC2 at http://127.0.0.1:1")
+}
+
+func TestInvalidInput(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	base := map[string]any{"security_group_id": sg, "ip_address": "203.0.113.7"}
+	with := func(kv ...any) map[string]any {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	huge := strings.Repeat("A", 100<<10)
+	tests := []struct {
+		name string
+		tool string
+		args map[string]any
+		want []string
+	}{
+		{"sg missing", "whitelist_add", with("security_group_id", nil), []string{"security_group_id"}},
+		{"sg empty", "whitelist_add", with("security_group_id", ""), []string{"security_group_id is required"}},
+		{"sg no prefix", "whitelist_add", with("security_group_id", "0123456789abcdef0"), []string{`"sg-" followed by 8 or 17`}},
+		{"sg 9 digits", "whitelist_remove", with("security_group_id", "sg-012345678"), []string{"not a security group ID"}},
+		{"sg upper case", "whitelist_check", with("security_group_id", "sg-0123456789ABCDEF0"), []string{"lowercase hex"}},
+		{"sg control chars", "whitelist_list", map[string]any{"security_group_id": "sg-01234567\n\x1b[31m"}, []string{`\n\x1b[31m`}},
+		{"sg bidi override", "whitelist_list", map[string]any{"security_group_id": "sg-0123\u202e4567"}, []string{`\u202e`}},
+		{"ip missing", "whitelist_add", with("ip_address", nil), []string{"ip_address"}},
+		{"ip garbage", "whitelist_add", with("ip_address", "not-an-ip"), []string{"not an IP address"}},
+		{"ip out of range", "whitelist_add", with("ip_address", "256.1.1.1"), []string{"not an IP address"}},
+		{"ip host bits", "whitelist_add", with("ip_address", "10.0.0.1/8"), []string{"did you mean 10.0.0.0/8?"}},
+		{"ip bad prefix", "whitelist_check", with("ip_address", "10.0.0.0/33"), []string{"not a CIDR block"}},
+		{"ip zone", "whitelist_add", with("ip_address", "fe80::1%eth0"), []string{"zone"}},
+		{"ip fullwidth digits", "whitelist_add", with("ip_address", "１.２.３.４"), []string{`\uff11`}},
+		{"ip everything", "whitelist_add", with("ip_address", "0.0.0.0/0"), []string{"refusing to open"}},
+		{"ip6 everything", "whitelist_add", with("ip_address", "::/0"), []string{"refusing to open"}},
+		{"port zero", "whitelist_add", with("port", 0), []string{"port 0 is out of range"}},
+		{"port too big", "whitelist_check", with("port", 65536), []string{"port 65536 is out of range"}},
+		{"port negative", "whitelist_remove", with("port", -1), []string{"out of range"}},
+		{"port string", "whitelist_add", with("port", "443"), []string{"port"}},
+		{"protocol", "whitelist_add", with("protocol", "sctp"), []string{`protocol "sctp" is not supported`}},
+		{"protocol all", "whitelist_add", with("protocol", "-1"), []string{"not supported"}},
+		{"description chars", "whitelist_add", with("description", "<script>"), []string{`"<"`, "does not allow"}},
+		{"description long", "whitelist_add", with("description", strings.Repeat("a", 256)), []string{"at most 255"}},
+		{"huge argument", "whitelist_add", with("ip_address", huge), []string{"at most"}},
+		{"huge description", "whitelist_add", with("description", strings.Repeat("a", 2000)), []string{"argument description is"}},
+		{"unknown argument", "whitelist_add", with("security_group_name", "web"), []string{"unknown argument", "security_group_id"}},
+		{"credentials as string", "whitelist_add", with("credentials", canary), []string{"credentials must be an object"}},
+		{"secret as number", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": 12345}), []string{"credentials.secret_access_key must be a string"}},
+		{"secret as array", "whitelist_add", with("credentials", map[string]any{"secret_access_key": []string{canary}}), []string{"must be a string"}},
+		{"credentials unknown field", "whitelist_add", with("credentials", map[string]any{"password": canary}), []string{"unknown field"}},
+		{"secret control chars", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": canary + "\x00"}), []string{"control characters"}},
+		{"secret too long", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": canary + strings.Repeat("x", 5000)}), []string{"longer than"}},
+		{"access key id malformed", "whitelist_add", with("credentials", map[string]any{"access_key_id": canary, "secret_access_key": canary}), []string{"not an AWS access key ID"}},
+		{"region malformed", "whitelist_add", with("credentials", map[string]any{"region": "mars-1\n"}), []string{"not an AWS region"}},
+		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`"x\x00y" is not offered`}},
+		{"arguments not an object", "whitelist_list", nil, []string{"security_group_id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := h.fails(tt.tool, tt.args, tt.want...)
+			if len(msg) > 2000 {
+				t.Errorf("error message is %d bytes long", len(msg))
+			}
+			if strings.Contains(msg, canary) {
+				t.Errorf("error reveals the canary: %q", msg)
+			}
+		})
+	}
+	if calls := h.ec2.Calls(); len(calls) != 0 {
+		t.Fatalf("invalid calls reached AWS: %v", h.signers())
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	h := start(t, map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "WHITELIST_DRY_RUN": "1"}, nil)
+	out := h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "2001:db8::/64", "port": 8443, "description": "ci runners"})
+	if out["status"] != "dry_run" {
+		t.Fatalf("status = %v", out["status"])
+	}
+	dry := out["dry_run"].(map[string]any)
+	params := dry["parameters"].(map[string]any)
+	want := map[string]any{
+		"Action": "AuthorizeSecurityGroupIngress", "Version": "2016-11-15", "GroupId": sg,
+		"IpPermissions.1.IpProtocol": "tcp", "IpPermissions.1.FromPort": "8443", "IpPermissions.1.ToPort": "8443",
+		"IpPermissions.1.Ipv6Ranges.1.CidrIpv6": "2001:db8::/64", "IpPermissions.1.Ipv6Ranges.1.Description": "ci runners",
+	}
+	if !maps.Equal(params, want) {
+		t.Errorf("parameters = %v\nwant %v", params, want)
+	}
+	if dry["action"] != "AuthorizeSecurityGroupIngress" || dry["endpoint"] != h.getenv("AWS_ENDPOINT_URL") || out["credential_source"] == "" {
+		t.Errorf("dry run = %v", out)
+	}
+	rule := map[string]any{"security_group_id": sg, "ip_address": "203.0.113.7"}
+	for tool, action := range map[string]string{"whitelist_remove": "RevokeSecurityGroupIngress", "whitelist_check": "DescribeSecurityGroups"} {
+		if out := h.ok(tool, rule); out["dry_run"].(map[string]any)["action"] != action {
+			t.Errorf("%s: dry run = %v", tool, out)
+		}
+	}
+	if out := h.ok("whitelist_list", map[string]any{"security_group_id": sg}); out["dry_run"].(map[string]any)["parameters"].(map[string]any)["GroupId.1"] != sg {
+		t.Errorf("list: dry run = %v", out)
+	}
+	if calls := h.ec2.Calls(); len(calls) != 0 {
+		t.Fatalf("dry run reached AWS: %v", h.signers())
+	}
+	// Credentials are still resolved: with none, a dry run fails too.
+	none := start(t, map[string]string{"WHITELIST_DRY_RUN": "true"}, nil)
+	none.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no AWS credentials found")
+}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/resolver"
+)
+
+// Tool inputs. Field comments become the JSON schema's descriptions.
+
+// RuleArgs name one ingress rule.
+type RuleArgs struct {
+	SecurityGroupID string `json:"security_group_id" jsonschema:"Security group ID: sg- followed by 8 or 17 hex digits"`
+	IPAddress       string `json:"ip_address" jsonschema:"IPv4 or IPv6 address or CIDR block; a bare address means /32 or /128"`
+	Port            *int   `json:"port,omitempty" jsonschema:"Port 1-65535 (default 443); ignored for icmp, which allows all ICMP types"`
+	Protocol        string `json:"protocol,omitempty" jsonschema:"tcp, udp or icmp (default tcp)"`
+}
+
+// AddInput is whitelist_add's input.
+type AddInput struct {
+	RuleArgs
+	Description string `json:"description,omitempty" jsonschema:"Optional rule description, up to 255 characters"`
+	Auth
+}
+
+// RuleInput is whitelist_remove's and whitelist_check's input.
+type RuleInput struct {
+	RuleArgs
+	Auth
+}
+
+// ListInput is whitelist_list's input.
+type ListInput struct {
+	SecurityGroupID string `json:"security_group_id" jsonschema:"Security group ID: sg- followed by 8 or 17 hex digits"`
+	Auth
+}
+
+// Tool outputs.
+
+// Rule is one ingress rule for one address range.
+type Rule struct {
+	CIDR        string `json:"cidr"`
+	Protocol    string `json:"protocol" jsonschema:"tcp, udp, icmp, icmpv6, all, or an IP protocol number"`
+	FromPort    int32  `json:"from_port" jsonschema:"first port, or -1 for all (ICMP: type)"`
+	ToPort      int32  `json:"to_port" jsonschema:"last port, or -1 for all (ICMP: code)"`
+	Description string `json:"description,omitempty"`
+}
+
+// Call is the EC2 request a dry run would have sent.
+type Call struct {
+	Action     string            `json:"action"`
+	Endpoint   string            `json:"endpoint"`
+	Region     string            `json:"region"`
+	Parameters map[string]string `json:"parameters" jsonschema:"the EC2 query parameters of the request body"`
+}
+
+// Context is what every result reports about where and as whom it ran.
+type Context struct {
+	SecurityGroupID  string `json:"security_group_id"`
+	Region           string `json:"region"`
+	CredentialSource string `json:"credential_source" jsonschema:"where the credentials came from (never their values)"`
+	DryRun           *Call  `json:"dry_run,omitempty" jsonschema:"set in dry-run mode: the call that was not made"`
+}
+
+// ChangeOutput is whitelist_add's and whitelist_remove's output.
+type ChangeOutput struct {
+	Context
+	Rule    Rule   `json:"rule"`
+	Status  string `json:"status" jsonschema:"added, already_present, removed, not_present or dry_run"`
+	Message string `json:"message"`
+}
+
+// ListOutput is whitelist_list's output.
+type ListOutput struct {
+	Context
+	Rules []Rule `json:"rules"`
+}
+
+// CheckOutput is whitelist_check's output.
+type CheckOutput struct {
+	Context
+	Allowed       bool   `json:"allowed" jsonschema:"whether an ingress rule covers the address, protocol and port"`
+	MatchingRules []Rule `json:"matching_rules"`
+	Message       string `json:"message"`
+}
+
+// server holds what the tool handlers share. It has no per-request state.
+type server struct {
+	cfg      config
+	resolver *resolver.Resolver
+	ec2      *ec2.Client
+	log      *slog.Logger
+}
+
+// callTimeout bounds one tool call, AWS retries included.
+const callTimeout = 30 * time.Second
+
+// newServer returns the MCP server with the four tools.
+func newServer(cfg config, log *slog.Logger, version string) *mcp.Server {
+	s := &server{cfg: cfg, resolver: newResolver(cfg, log), ec2: newEC2Client(cfg), log: log}
+	var sdkLog *slog.Logger // the SDK's session events, at debug level only
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		sdkLog = log
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "whitelist-mcp", Version: version}, &mcp.ServerOptions{Logger: sdkLog})
+
+	arguments := map[string][]string{} // tool name -> argument names, for guardArguments
+	addTool(srv, arguments, "whitelist_add",
+		"Allow an IP address or CIDR block into a security group on one port (default tcp/443). Adding a rule that exists already succeeds.",
+		s.add)
+	addTool(srv, arguments, "whitelist_remove",
+		"Remove the ingress rule for an IP address or CIDR block, port and protocol from a security group.",
+		s.remove)
+	addTool(srv, arguments, "whitelist_list",
+		"List a security group's ingress rules (IPv4 and IPv6): CIDR, protocol, ports and description.",
+		s.list)
+	addTool(srv, arguments, "whitelist_check",
+		"Check whether a security group's ingress rules let an IP address or CIDR block in on a port and protocol.",
+		s.check)
+	srv.AddReceivingMiddleware(guardArguments(arguments))
+	return srv
+}
+
+// addTool registers a typed tool. Its input schema is inferred from In, with
+// provider.Secret described as the string it is on the wire.
+func addTool[In, Out any](srv *mcp.Server, arguments map[string][]string, name, desc string, h mcp.ToolHandlerFor[In, Out]) {
+	schema, err := jsonschema.For[In](&jsonschema.ForOptions{TypeSchemas: map[reflect.Type]*jsonschema.Schema{
+		reflect.TypeFor[provider.Secret](): {Type: "string"},
+	}})
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: %v", name, err))
+	}
+	arguments[name] = propertyNames(schema)
+	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc, InputSchema: schema}, h)
+}
+
+func propertyNames(s *jsonschema.Schema) []string {
+	var names []string
+	for k := range s.Properties {
+		names = append(names, k)
+	}
+	return names
+}
+
+// The handlers. Each validates its input, then resolves credentials, then
+// calls EC2; a returned error becomes a tool error result (isError).
+
+func (s *server) add(ctx context.Context, _ *mcp.CallToolRequest, in AddInput) (*mcp.CallToolResult, ChangeOutput, error) {
+	r, err := parseRuleArgs(in.RuleArgs)
+	if err == nil {
+		err = validateDescription(in.Description)
+	}
+	if err == nil && r.cidr.Bits() == 0 {
+		err = fmt.Errorf("refusing to open %s to every address (%s); whitelist specific addresses or blocks", in.SecurityGroupID, r.cidr)
+	}
+	if err != nil {
+		return nil, ChangeOutput{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var added bool
+	id, dry, err := s.call(ctx, in.Auth, s.authorize(in.SecurityGroupID, r, in.Description, &added))
+	out := ChangeOutput{Context: s.context(in.SecurityGroupID, id, dry), Rule: ruleOut(r, in.Description)}
+	switch {
+	case err != nil:
+	case dry != nil:
+		out.Status, out.Message = "dry_run", "dry run: would call "+dry.Action+"; nothing was changed"
+	case added:
+		out.Status, out.Message = "added", fmt.Sprintf("added %s to %s", describeRule(r), in.SecurityGroupID)
+	default:
+		out.Status, out.Message = "already_present", fmt.Sprintf("%s is already present in %s; nothing changed", describeRule(r), in.SecurityGroupID)
+	}
+	return finish(s, ctx, "whitelist_add", id, out, out.Status, err)
+}
+
+func (s *server) remove(ctx context.Context, _ *mcp.CallToolRequest, in RuleInput) (*mcp.CallToolResult, ChangeOutput, error) {
+	r, err := parseRuleArgs(in.RuleArgs)
+	if err != nil {
+		return nil, ChangeOutput{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var removed bool
+	id, dry, err := s.call(ctx, in.Auth, s.revoke(in.SecurityGroupID, r, &removed))
+	out := ChangeOutput{Context: s.context(in.SecurityGroupID, id, dry), Rule: ruleOut(r, "")}
+	switch {
+	case err != nil:
+	case dry != nil:
+		out.Status, out.Message = "dry_run", "dry run: would call "+dry.Action+"; nothing was changed"
+	case removed:
+		out.Status, out.Message = "removed", fmt.Sprintf("removed %s from %s", describeRule(r), in.SecurityGroupID)
+	default:
+		out.Status, out.Message = "not_present", fmt.Sprintf("%s has no rule for %s; nothing was removed", in.SecurityGroupID, describeRule(r))
+	}
+	return finish(s, ctx, "whitelist_remove", id, out, out.Status, err)
+}
+
+func (s *server) list(ctx context.Context, _ *mcp.CallToolRequest, in ListInput) (*mcp.CallToolResult, ListOutput, error) {
+	if err := validateGroupID(in.SecurityGroupID); err != nil {
+		return nil, ListOutput{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	rules := []Rule{}
+	id, dry, err := s.call(ctx, in.Auth, s.describe(in.SecurityGroupID, &rules))
+	out := ListOutput{Context: s.context(in.SecurityGroupID, id, dry), Rules: rules}
+	if out.Rules == nil {
+		out.Rules = []Rule{}
+	}
+	return finish(s, ctx, "whitelist_list", id, out, fmt.Sprintf("%d rules", len(out.Rules)), err)
+}
+
+func (s *server) check(ctx context.Context, _ *mcp.CallToolRequest, in RuleInput) (*mcp.CallToolResult, CheckOutput, error) {
+	r, err := parseRuleArgs(in.RuleArgs)
+	if err != nil {
+		return nil, CheckOutput{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var rules []Rule
+	id, dry, err := s.call(ctx, in.Auth, s.describe(in.SecurityGroupID, &rules))
+	out := CheckOutput{Context: s.context(in.SecurityGroupID, id, dry), MatchingRules: []Rule{}}
+	if err == nil && dry == nil {
+		for _, have := range rules {
+			if covers(have, r) {
+				out.MatchingRules = append(out.MatchingRules, have)
+			}
+		}
+		out.Allowed = len(out.MatchingRules) > 0
+		if out.Allowed {
+			out.Message = fmt.Sprintf("%s allows %s", in.SecurityGroupID, describeRule(r))
+		} else {
+			out.Message = fmt.Sprintf("%s does not allow %s", in.SecurityGroupID, describeRule(r))
+		}
+	} else if dry != nil {
+		out.Message = "dry run: would call " + dry.Action + " and match the rules against the address"
+	}
+	return finish(s, ctx, "whitelist_check", id, out, out.Message, err)
+}
+
+func parseRuleArgs(a RuleArgs) (rule, error) {
+	if err := validateGroupID(a.SecurityGroupID); err != nil {
+		return rule{}, err
+	}
+	return parseRule(a.IPAddress, a.Port, a.Protocol)
+}
+
+func (s *server) context(group string, id identity, dry *Call) Context {
+	return Context{SecurityGroupID: group, Region: id.region, CredentialSource: id.source(), DryRun: dry}
+}
+
+// finish logs the call and returns its result. Errors are tool errors.
+func finish[Out any](s *server, ctx context.Context, tool string, id identity, out Out, outcome string, err error) (*mcp.CallToolResult, Out, error) {
+	if err != nil {
+		s.log.WarnContext(ctx, "tool call failed", "tool", tool, "source", id.source(), "error", err)
+		var zero Out
+		return nil, zero, err
+	}
+	s.log.InfoContext(ctx, "tool call", "tool", tool, "outcome", outcome, "region", id.region, "source", id.source(), "dry_run", s.cfg.DryRun)
+	return nil, out, nil
+}
+
+func ruleOut(r rule, description string) Rule {
+	return Rule{CIDR: r.cidr.String(), Protocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, Description: description}
+}
+
+func describeRule(r rule) string {
+	if r.fromPort < 0 {
+		return fmt.Sprintf("%s %s (all types)", r.cidr, r.protocol)
+	}
+	return fmt.Sprintf("%s %s/%d", r.cidr, r.protocol, r.fromPort)
+}
+
+// covers reports whether the existing rule have lets want in.
+func covers(have Rule, want rule) bool {
+	p, err := netip.ParsePrefix(have.CIDR)
+	if err != nil || p.Addr().Is4() != want.cidr.Addr().Is4() || p.Bits() > want.cidr.Bits() || !p.Contains(want.cidr.Addr()) {
+		return false
+	}
+	switch have.Protocol {
+	case "all":
+		return true
+	case want.protocol:
+		switch {
+		case want.fromPort < 0: // ICMP, all types: only an all-types rule covers it
+			return have.FromPort < 0
+		case have.FromPort < 0: // all ports
+			return true
+		}
+		return have.FromPort <= want.fromPort && want.toPort <= have.ToPort
+	}
+	return false
+}
