@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,7 +143,12 @@ func classify(ctx context.Context, err error) classified {
 	if errors.As(err, &dnsErr) {
 		return classified{kind: kindUnavailable, reason: "cannot resolve host " + dnsErr.Name}
 	}
-	return classified{kind: kindOther, reason: fmt.Sprintf("request failed (%T)", errors.Unwrap(err))}
+	var se *json.SyntaxError
+	var ue *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &ue) {
+		return classified{kind: kindOther, reason: "malformed response from Vault"}
+	}
+	return classified{kind: kindOther, reason: fmt.Sprintf("request failed (%T)", err)}
 }
 
 // toError turns a classified failure of op on path into the error Retrieve

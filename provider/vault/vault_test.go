@@ -47,7 +47,7 @@ func TestRetrieveErrors(t *testing.T) {
 		{"boom", provider.ErrUnavailable, nil, "HTTP 500"},
 		{"standby", provider.ErrUnavailable, nil, "HTTP 429"},
 		{"bad", nil, []error{provider.ErrNotFound, provider.ErrUnavailable}, "HTTP 400"},
-		{"garbage", nil, []error{provider.ErrNotFound, provider.ErrUnavailable}, "secret/data/mcp/garbage"},
+		{"garbage", nil, []error{provider.ErrNotFound, provider.ErrUnavailable}, "malformed response from Vault"},
 		{"../etc", provider.ErrNotFound, nil, "cannot be used in a Vault path"},
 		{"a b", provider.ErrNotFound, nil, "cannot be used in a Vault path"},
 	}
