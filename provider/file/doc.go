@@ -111,6 +111,29 @@
 // parsed again only when its SHA-256 differs. Files larger than
 // [Options.MaxSize] (default 1 MiB) are refused with [ErrTooLarge].
 //
+// # References
+//
+// [Scheme] serves credential references (see provider.ParseRef) in a
+// provider.Schemes, for the "source" of a profile in a profiles file and a
+// request's credential_id:
+//
+//	file:#production                    section [production] of the default file
+//	file:~/.mcp/work-credentials#ops    section [ops] of another file
+//	file:/etc/mcp/credentials           section [default] of that file
+//	file:                               section [default] of the default file
+//
+// The default file is the one New picks (MCP_CREDENTIALS_FILE, else
+// ~/.mcp/credentials). A path must be absolute or start with "~/", which is
+// the home directory; relative paths, "~user/" and paths ending in "/" are
+// refused, so a reference means the same file whatever the working
+// directory. A reference names its section (default: [default]), so
+// MCP_CREDENTIAL_PROFILE does not apply; [profile NAME] sections are found
+// as for Retrieve. Every rule above (permissions, format, rotation) applies
+// unchanged. All the references to one file share one Provider and its
+// cache. Malformed references are refused with an error wrapping
+// provider.ErrInvalidRef that names the part (body or fragment) that is
+// wrong.
+//
 // # Errors
 //
 // A missing file, section or value wraps [provider.ErrNotFound], so a

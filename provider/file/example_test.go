@@ -96,3 +96,35 @@ func ExampleSyntaxError() {
 	// Output:
 	// file: line 3: expected KEY = VALUE, a [section] header or a # comment
 }
+
+// Scheme serves "file:" references, such as the sources of a profiles file
+// or a request's credential_id. The references to one file share one
+// Provider, so the file is read and parsed once for all of its sections.
+func ExampleScheme() {
+	path, cleanup := writeExample(exampleFile)
+	defer cleanup()
+	home := filepath.Dir(filepath.Dir(path)) // the file is ~/.mcp/credentials
+
+	var schemes provider.Schemes
+	schemes.Register("file", file.Scheme(func(o *file.Options) {
+		o.Getenv = func(k string) string { return map[string]string{"HOME": home}[k] }
+	}))
+
+	for _, ref := range []string{"file:#github", "file:~/.mcp/credentials", "file:" + path + "#staging"} {
+		p, _, err := schemes.Provider(ref)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+		fmt.Println(c.Names(), provider.IsNotFound(err))
+	}
+
+	_, _, err := schemes.Provider("file:credentials#github")
+	fmt.Println(err)
+	// Output:
+	// [token] false
+	// [access_key_id region secret_access_key] false
+	// [] true
+	// provider: reference file:credentials#github: provider: invalid credential reference: file: body: "credentials" is a relative path; use an absolute path or one starting with ~/
+}
