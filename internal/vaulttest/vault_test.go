@@ -14,6 +14,7 @@ import (
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/providertest"
 	"github.com/mcpcred/mcpcred/provider/vault"
+	"github.com/mcpcred/mcpcred/resolver"
 )
 
 const canary = "CANARY-SECRET-d3adb33f"
@@ -39,6 +40,7 @@ func TestVault(t *testing.T) {
 		{"Leased", testLeased},
 		{"Canary", testCanary},
 		{"Sealed", testSealed},
+		{"Resolver", testResolver},
 		{"Stopped", testStopped},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, s) })
@@ -501,4 +503,70 @@ func testStopped(t *testing.T, s *server) {
 	if _, err := p2.Retrieve(ctx, "stopped"); err != nil {
 		t.Fatalf("login after restart: %v", err)
 	}
+}
+
+// testResolver runs the provider under the resolver: a "vault:" reference
+// through provider.Schemes, and the last good value served while Vault is
+// down.
+func testResolver(t *testing.T, s *server) {
+	s.putKV2("mcp/resolved", map[string]any{"token": "resolved-value"})
+	tok := s.token("1h", true)
+	envm := map[string]string{"VAULT_ADDR": s.URL, "VAULT_TOKEN": tok, "VAULT_MAX_RETRIES": "0", "HOME": t.TempDir()}
+	getenv := func(k string) string { return envm[k] }
+	p := newProvider(t, s, nil, func(o *vault.Options) { o.Getenv = getenv })
+	var schemes provider.Schemes
+	schemes.Register("vault", vault.Scheme(func(o *vault.Options) { o.Getenv = getenv }))
+	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+		o.TTL = 300 * time.Millisecond
+		o.MaxStale = time.Minute
+		o.AllowProfile = resolver.AnyProfile
+		o.References = &schemes
+		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+	})
+	ctx := context.Background()
+	res, err := r.Resolve(ctx, resolver.Request{Profile: "resolved"})
+	if err != nil || res.Credentials.Value("token") != "resolved-value" {
+		t.Fatalf("resolve: %v %v", res.Credentials, err)
+	}
+	res, err = r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/resolved#token"})
+	if err != nil || res.Credentials.Value("token") != "resolved-value" {
+		t.Fatalf("reference: %v %v", res.Credentials, err)
+	}
+	if _, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/other/x"}); err == nil {
+		t.Fatal("reference outside AllowReferences accepted")
+	}
+
+	s.stop()
+	time.Sleep(500 * time.Millisecond) // past the TTL
+	res, err = r.Resolve(ctx, resolver.Request{Profile: "resolved"})
+	if err != nil {
+		t.Fatalf("while Vault is down: %v", err)
+	}
+	if res.Credentials.Value("token") != "resolved-value" {
+		t.Fatal("stale value wrong")
+	}
+	// A refresh may run in the background first; the value is stale
+	// once it has failed.
+	deadline := time.Now().Add(5 * time.Second)
+	for !res.Stale && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		res, err = r.Resolve(ctx, resolver.Request{Profile: "resolved"})
+		if err != nil {
+			t.Fatalf("while Vault is down: %v", err)
+		}
+	}
+	if !res.Stale {
+		t.Error("value served while Vault is down is not marked stale")
+	}
+	s.restart()
+	s.putKV2("mcp/resolved", map[string]any{"token": "rotated-value"})
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err = r.Resolve(ctx, resolver.Request{Profile: "resolved"})
+		if err == nil && !res.Stale && res.Credentials.Value("token") == "rotated-value" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no fresh value after Vault came back: stale=%v err=%v", res.Stale, err)
 }

@@ -343,3 +343,26 @@ func TestCanceled(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestScheme(t *testing.T) {
+	f := newFakeVault(t)
+	var s provider.Schemes
+	s.Register("vault", Scheme(func(o *Options) {
+		o.Getenv = env(map[string]string{"VAULT_ADDR": f.URL, "VAULT_TOKEN": f.token, "VAULT_MAX_RETRIES": "0"})
+	}))
+	p, _, err := s.Provider("vault:secret/data/mcp/work#secret_access_key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.Run(t, p, providertest.Options{Profile: "anything", WantFields: []string{"secret_access_key"}, Secrets: []string{canary, f.token}})
+	p2, _, err := s.Provider("vault:secret/data/mcp/absent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Retrieve(context.Background(), "default"); !errors.Is(err, provider.ErrNotFound) {
+		t.Fatalf("absent: %v", err)
+	}
+	if _, _, err := s.Provider("vault:secret/x?version=x"); err == nil {
+		t.Fatal("bad version accepted")
+	}
+}

@@ -1,0 +1,61 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+// Scheme returns the [provider.Scheme] for "vault:" references, to register
+// in a [provider.Schemes]:
+//
+//	s.Register("vault", vault.Scheme())
+//
+// The forms are those of [ParseRef]:
+//
+//	vault:secret/data/mcp/aws                 every key of the secret
+//	vault:secret/data/mcp/aws#access_key_id   one key of it
+//	vault:secret/data/mcp/aws?version=3       a KV v2 version
+//	vault:aws/creds/deploy                    a dynamic (leased) secret
+//
+// optFns configure the one [Provider] that every reference shares, so all
+// references use one client, one login and one token renewal. Its Close is
+// never called: a Scheme lives as long as the program.
+func Scheme(optFns ...func(*Options)) provider.Scheme {
+	return &scheme{optFns: optFns}
+}
+
+type scheme struct {
+	optFns []func(*Options)
+	once   sync.Once
+	p      *Provider
+	err    error
+}
+
+func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
+	r, err := ParseRef(ref.String())
+	if err != nil {
+		return nil, err
+	}
+	s.once.Do(func() { s.p, s.err = New(s.optFns...) })
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &refProvider{p: s.p, ref: r}, nil
+}
+
+// refProvider answers every profile with the secret its reference names.
+type refProvider struct {
+	p   *Provider
+	ref Ref
+}
+
+func (r *refProvider) Name() string { return Name }
+
+func (r *refProvider) Retrieve(ctx context.Context, profile string) (provider.Credentials, error) {
+	return r.p.RetrieveRef(ctx, r.ref)
+}
+
+func (r *refProvider) String() string { return fmt.Sprintf("vault provider for %s", r.ref) }
