@@ -68,6 +68,25 @@
 // where a file belongs with [ErrNotRegular]. Errors name files, lines and
 // keys, never values.
 //
+// # References
+//
+// [Scheme] serves credential references (see provider.ParseRef) in a
+// provider.Schemes, for the "source" of a profile in a profiles file and a
+// request's credential_id:
+//
+//	secretfile:aws-prod             profile aws-prod in /run/secrets (or Options.Dir)
+//	secretfile:                     the default profile there
+//	secretfile:/var/run/mcp#aws     profile aws in the directory /var/run/mcp
+//	secretfile:/var/run/mcp         the default profile in that directory
+//
+// A body that does not start with "/" is a secret name and must pass
+// [ValidName]; otherwise it is an absolute directory and the #fragment is
+// the name. The name is read exactly as Retrieve reads a profile, with
+// every layout and all the safety rules above; the provider built for a
+// reference answers with it whatever profile it is asked for. Malformed
+// references are refused with an error wrapping provider.ErrInvalidRef that
+// names the part (body or fragment) that is wrong.
+//
 // # Rotation
 //
 // The provider keeps nothing between calls: every Retrieve re-reads the

@@ -87,3 +87,29 @@ func ExampleCanonicalField() {
 	// SessionToken -> session_token
 	// db_password -> db_password
 }
+
+// Scheme serves "secretfile:" references, such as the sources of a profiles
+// file or a request's credential_id.
+func ExampleScheme() {
+	var schemes provider.Schemes
+	// A real program keeps the default directory, /run/secrets.
+	schemes.Register("secretfile", secretfile.Scheme(func(o *secretfile.Options) { o.Dir = "testdata/secrets" }))
+
+	for _, ref := range []string{"secretfile:prod", "secretfile:staging", "secretfile:"} {
+		p, _, err := schemes.Provider(ref)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+		fmt.Println(ref, "=>", c, err)
+	}
+
+	_, _, err := schemes.Provider("secretfile:secrets/prod")
+	fmt.Println(err)
+	// Output:
+	// secretfile:prod => credentials{access_key_id, note, secret_access_key} from secretfile (testdata/secrets/prod.json) <nil>
+	// secretfile:staging => credentials{access_key_id, region, secret_access_key} from secretfile (testdata/secrets/staging.ini) <nil>
+	// secretfile: => credentials{access_key_id, secret_access_key} from secretfile (testdata/secrets/{access_key_id,secret_access_key}) <nil>
+	// provider: reference secretfile:secrets/prod: provider: invalid credential reference: secretfile: body: "secrets/prod" is neither a secret name (name contains a path separator) nor an absolute directory
+}
