@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -28,10 +31,23 @@ func newEC2Client(cfg config) *ec2.Client {
 		Credentials: aws.CredentialsProviderFunc(noCredentials),
 		AppID:       "mcpcred-whitelist-mcp",
 	}, func(o *ec2.Options) {
+		o.HTTPSignerV4 = freshSigner{}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
+}
+
+// freshSigner signs every request with a new SigV4 signer. The SDK's signer
+// caches the derived signing key per region and service and reuses it when
+// the access key ID and the day match, without comparing the secret: with
+// one signer shared by every call, a call passing a known access key ID
+// (which is not a secret) with a wrong secret would be signed with the
+// secret of an earlier caller. A new signer costs four HMACs per request.
+type freshSigner struct{}
+
+func (freshSigner) SignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, t time.Time, optFns ...func(*v4.SignerOptions)) error {
+	return v4.NewSigner().SignHTTP(ctx, creds, r, payloadHash, service, region, t, optFns...)
 }
 
 func noCredentials(context.Context) (aws.Credentials, error) {

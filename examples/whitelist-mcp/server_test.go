@@ -651,3 +651,18 @@ func TestDryRun(t *testing.T) {
 	none := start(t, map[string]string{"WHITELIST_DRY_RUN": "true"}, nil)
 	none.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no AWS credentials found")
 }
+
+// The SDK's SigV4 signer caches signing keys by access key ID, region and
+// day, not by secret. A caller who knows another caller's access key ID (not
+// a secret) must not get requests signed with that caller's secret.
+func TestKnownKeyIDWithWrongSecretIsNotSignedWithCachedSecret(t *testing.T) {
+	h := start(t, envOf(envKey), nil)
+	creds := func(secret string) map[string]any {
+		return map[string]any{"security_group_id": sg, "credentials": map[string]any{"access_key_id": requestKey.AccessKeyID, "secret_access_key": secret}}
+	}
+	h.ok("whitelist_list", creds(requestKey.SecretAccessKey))
+	h.fails("whitelist_list", creds(requestKey.SecretAccessKey+"-wrong"), "AuthFailure")
+	// The same for the env key, used by the server itself.
+	h.ok("whitelist_list", map[string]any{"security_group_id": sg})
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credentials": map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": "guess-" + canary}}, "AuthFailure")
+}

@@ -1,0 +1,151 @@
+// End-to-end test: drives the whitelist-mcp binary over stdio with the
+// official TypeScript MCP SDK, against the fakeec2 endpoint (which verifies
+// every request's SigV4 signature). Run by .ci/whitelist-e2e.sh:
+//
+//   WHITELIST_BIN=/path/whitelist-mcp FAKEEC2_BIN=/path/fakeec2 node e2e.mjs
+//
+// Prints one line per check and a final "N passed, N failed"; exits 1 on
+// any failure.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const CANARY = "d3adb33f";
+const SG = "sg-0123456789abcdef0";
+const ENV_ID = { key: "AKIAE2EENVXXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-env` };
+const FILE_ID = { key: "AKIAE2EFILEXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-file` };
+const REQ_ID = { key: "AKIAE2EREQUESTXXXXXX", secret: `CANARY-SECRET-${CANARY}-request` };
+
+const bin = process.env.WHITELIST_BIN;
+const fakeBin = process.env.FAKEEC2_BIN;
+if (!bin || !fakeBin) {
+  console.error("set WHITELIST_BIN and FAKEEC2_BIN");
+  process.exit(2);
+}
+
+let passed = 0, failed = 0;
+const seen = []; // every result and every stderr chunk, for the leak check
+function check(name, ok, detail = "") {
+  if (ok) { passed++; console.log(`ok   ${name}`); }
+  else { failed++; console.log(`FAIL ${name}${detail ? ": " + detail : ""}`); }
+}
+
+// The local EC2 endpoint: prints its URL on its first line.
+const fake = spawn(fakeBin, ["-groups", SG], {
+  env: { ...process.env, FAKEEC2_IDENTITIES: [ENV_ID, FILE_ID, REQ_ID].map((i) => `${i.key}:${i.secret}`).join(",") },
+  stdio: ["pipe", "pipe", "pipe"],
+});
+fake.stderr.on("data", (d) => seen.push(String(d)));
+const endpoint = await new Promise((resolve, reject) => {
+  createInterface({ input: fake.stdout }).once("line", resolve);
+  fake.once("exit", (code) => reject(new Error(`fakeec2 exited with ${code}`)));
+});
+
+// A home with ~/.mcp/credentials holding a "staging" profile.
+const home = mkdtempSync(join(tmpdir(), "whitelist-e2e-"));
+chmodSync(home, 0o700);
+mkdirSync(join(home, ".mcp"), { mode: 0o700 });
+writeFileSync(join(home, ".mcp", "credentials"),
+  `[staging]\naws_access_key_id = ${FILE_ID.key}\naws_secret_access_key = ${FILE_ID.secret}\n`, { mode: 0o600 });
+
+async function connect(args, extraEnv = {}) {
+  const transport = new StdioClientTransport({
+    command: bin,
+    args,
+    env: {
+      HOME: home,
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: ENV_ID.key,
+      AWS_SECRET_ACCESS_KEY: ENV_ID.secret,
+      MCP_ALLOWED_PROFILES: "default,staging",
+      WHITELIST_LOG_LEVEL: "debug",
+      ...extraEnv,
+    },
+    stderr: "pipe",
+  });
+  transport.stderr.on("data", (d) => seen.push(String(d)));
+  const client = new Client({ name: "whitelist-e2e", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
+async function call(client, name, args) {
+  const res = await client.callTool({ name, arguments: args });
+  seen.push(JSON.stringify(res));
+  return res;
+}
+
+const rule = { security_group_id: SG, ip_address: "203.0.113.7", port: 443, protocol: "tcp" };
+
+try {
+  const client = await connect([]);
+
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name).sort();
+  check("tools/list has the four tools", JSON.stringify(names) === JSON.stringify(["whitelist_add", "whitelist_check", "whitelist_list", "whitelist_remove"]), names.join(","));
+  const add = tools.find((t) => t.name === "whitelist_add");
+  check("whitelist_add schema takes credentials and credential_profile",
+    add && add.inputSchema.properties.credentials && add.inputSchema.properties.credential_profile &&
+    JSON.stringify(add.inputSchema.required) === JSON.stringify(["security_group_id", "ip_address"]));
+
+  let r = await call(client, "whitelist_add", { ...rule, description: "e2e" });
+  check("whitelist_add adds", !r.isError && r.structuredContent?.status === "added", JSON.stringify(r.content));
+  check("credentials came from the environment", r.structuredContent?.credential_source?.startsWith("env"), r.structuredContent?.credential_source);
+  r = await call(client, "whitelist_add", rule);
+  check("whitelist_add again is already present", !r.isError && r.structuredContent?.status === "already_present", JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG });
+  const rules = r.structuredContent?.rules ?? [];
+  check("whitelist_list shows the rule", !r.isError && rules.length === 1 && rules[0].cidr === "203.0.113.7/32" && rules[0].description === "e2e", JSON.stringify(rules));
+  r = await call(client, "whitelist_check", rule);
+  check("whitelist_check allowed", !r.isError && r.structuredContent?.allowed === true, JSON.stringify(r.content));
+  r = await call(client, "whitelist_check", { ...rule, port: 22 });
+  check("whitelist_check other port not allowed", !r.isError && r.structuredContent?.allowed === false, JSON.stringify(r.content));
+  r = await call(client, "whitelist_remove", rule);
+  check("whitelist_remove removes", !r.isError && r.structuredContent?.status === "removed", JSON.stringify(r.content));
+  r = await call(client, "whitelist_remove", rule);
+  check("whitelist_remove again is not present", !r.isError && r.structuredContent?.status === "not_present", JSON.stringify(r.content));
+
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "staging" });
+  check("credential_profile staging uses the credentials file", !r.isError && r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: REQ_ID.secret } });
+  check("request credentials are used", !r.isError && r.structuredContent?.credential_source?.startsWith("request"), JSON.stringify(r.content));
+
+  r = await call(client, "whitelist_add", { security_group_id: "sg-nothex!", ip_address: "203.0.113.7" });
+  check("invalid security group is isError", r.isError === true && /security_group_id/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "10.0.0.1/8" });
+  check("invalid CIDR is isError", r.isError === true && /did you mean 10.0.0.0\/8/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "prod" });
+  check("profile not offered is isError", r.isError === true && /not offered/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credentials: `CANARY-SECRET-${CANARY}` });
+  check("credentials as a string is isError", r.isError === true, JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: "CANARY-SECRET-" + CANARY + "-wrong" } });
+  check("wrong secret is an AWS AuthFailure", r.isError === true && /AuthFailure/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  await client.close();
+
+  const dry = await connect(["--dry-run"]);
+  r = await call(dry, "whitelist_add", rule);
+  const p = r.structuredContent?.dry_run?.parameters ?? {};
+  check("--dry-run reports the call", !r.isError && r.structuredContent?.status === "dry_run" &&
+    p.Action === "AuthorizeSecurityGroupIngress" && p["IpPermissions.1.IpRanges.1.CidrIp"] === "203.0.113.7/32", JSON.stringify(r.structuredContent));
+  await dry.close();
+  const after = await connect([]);
+  r = await call(after, "whitelist_list", { security_group_id: SG });
+  check("--dry-run changed nothing", !r.isError && r.structuredContent?.rules?.length === 0, JSON.stringify(r.structuredContent));
+  await after.close();
+} catch (e) {
+  check("no exception", false, String(e?.stack ?? e));
+} finally {
+  fake.stdin.end();
+  fake.kill();
+}
+
+const leaks = seen.filter((s) => s.includes(CANARY));
+check("no canary secret in any result or log line", leaks.length === 0, leaks.join("\n").slice(0, 2000));
+check("server logged to stderr", seen.some((s) => s.includes("whitelist-mcp starting")));
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
