@@ -32,6 +32,10 @@ type config struct {
 	// MCP_CREDENTIAL_SOURCE.
 	CredentialSource string
 
+	// SecretsDir is the secrets directory for docker-secrets: MCP_SECRETS_DIR,
+	// default /run/secrets.
+	SecretsDir string
+
 	// Region is used when neither the request nor the resolved credentials
 	// name one: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
 	Region     string
@@ -77,6 +81,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		return c, fmt.Errorf(`MCP_CREDENTIAL_SOURCE=%s: want "docker-secrets" or unset`, quote(c.CredentialSource))
 	}
+	c.SecretsDir = getenv("MCP_SECRETS_DIR")
 	for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if v := getenv(name); v != "" {
 			if err := validateRegion(v, name); err != nil {

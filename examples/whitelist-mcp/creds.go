@@ -13,6 +13,7 @@ import (
 	"github.com/mcpcred/mcpcred/provider/env"
 	"github.com/mcpcred/mcpcred/provider/file"
 	"github.com/mcpcred/mcpcred/provider/keychain"
+	"github.com/mcpcred/mcpcred/provider/secretfile"
 	"github.com/mcpcred/mcpcred/resolver"
 )
 
@@ -26,7 +27,11 @@ func credentialChain(cfg config, log *slog.Logger) []provider.Provider {
 	}
 	switch cfg.CredentialSource {
 	case "docker-secrets":
-		chain = append(chain, secretFiles(cfg, log))
+		chain = append(chain, secretfile.New(func(o *secretfile.Options) {
+			o.Dir = cfg.SecretsDir                                                  // default /run/secrets
+			o.Files = map[string]string{provider.DefaultProfile: "aws_credentials"} // seed 6.2's secret, if present
+			o.Logger = log
+		}))
 	default:
 		chain = append(chain, keychain.New(func(o *keychain.Options) { o.Keyring = cfg.keyring; o.Logger = log }))
 	}

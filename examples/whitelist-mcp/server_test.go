@@ -259,6 +259,16 @@ func section(name string, c aws.Credentials, extra ...string) string {
 	return s
 }
 
+func secretsDir(t *testing.T, files map[string]string) string {
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func envOf(c aws.Credentials) map[string]string {
 	return map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
 }
@@ -416,6 +426,17 @@ func TestCredentialSources(t *testing.T) {
 			}
 			return kr
 		}, args: list, wantKey: keychainKey.AccessKeyID, wantSource: "keychain"},
+		{name: "docker secret aws_credentials (seed 6.2)", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "MCP_SECRETS_DIR": secretsDir(t, map[string]string{
+			"aws_credentials": `{"aws_access_key_id": "` + secretKey.AccessKeyID + `", "aws_secret_access_key": "` + secretKey.SecretAccessKey + `"}`})},
+			args: list, wantKey: secretKey.AccessKeyID, wantSource: "secretfile"},
+		{name: "docker secrets one file per field", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "MCP_SECRETS_DIR": secretsDir(t, map[string]string{
+			"access_key_id": secretKey.AccessKeyID + "\n", "secret_access_key": secretKey.SecretAccessKey + "\n"})},
+			args: list, wantKey: secretKey.AccessKeyID, wantSource: "secretfile"},
+		{name: "docker secrets: env still first", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey,
+			"MCP_SECRETS_DIR": secretsDir(t, map[string]string{"access_key_id": secretKey.AccessKeyID, "secret_access_key": secretKey.SecretAccessKey})},
+			args: list, wantKey: envKey.AccessKeyID},
+		{name: "docker secrets: nothing", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "MCP_SECRETS_DIR": secretsDir(t, nil)},
+			args: list, wantErr: []string{"env: ", "file: ", "secretfile: "}},
 		{name: "nothing anywhere", args: list, wantErr: []string{"no AWS credentials found", "env: ", "AWS_ACCESS_KEY_ID", "file: ", "keychain: "}},
 		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"AWS_SECRET_ACCESS_KEY"}},
 	}
