@@ -36,6 +36,30 @@
 // joins service and account with ":", so a ":" in either would let two
 // different (profile, field) pairs name the same credential.
 //
+// # References
+//
+// [Scheme] serves credential references (see provider.ParseRef) in a
+// provider.Schemes, for the "source" of a profile in a profiles file and a
+// request's credential_id. They map onto the naming above:
+//
+//	keychain:ops                    profile ops: the items of service mcpcred:ops
+//	keychain:ops#github_pat         one item: service mcpcred:ops, account github_pat
+//	keychain:mcpcred/ops            the same as keychain:ops: SERVICE/PROFILE is service SERVICE:PROFILE
+//	keychain:acme/ops#token         service acme:ops, account token
+//	keychain:                       profile default
+//
+// The prefix before "/" replaces Options.Service (default "mcpcred") for
+// that reference; it is not an account name. A whole profile is read as
+// Retrieve reads it (the fields its index item lists, else the probed
+// Options.Fields), so hand-made items under other names need the #FIELD
+// form, which reads that one item whether or not an index lists it. Profile,
+// prefix and field names follow the rules above (no ":", spaces or control
+// characters; field names cannot start with "_", so the index items cannot
+// be read this way). A resolver allowlist pattern "keychain:*" admits bare
+// profiles only, since "*" does not cross "/". Malformed references are
+// refused with an error wrapping provider.ErrInvalidRef that names the part
+// (body or fragment) that is wrong.
+//
 // # Listing
 //
 // go-keyring cannot enumerate items, so the package keeps two index items,

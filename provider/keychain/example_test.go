@@ -108,3 +108,33 @@ func ExampleProvider_Retrieve_notFound() {
 	// Output:
 	// true
 }
+
+// Scheme serves "keychain:" references, such as the sources of a profiles
+// file or a request's credential_id.
+func ExampleScheme() {
+	kr := &memKeyring{m: map[string]string{}}
+	// An item stored by hand: secret-tool store service mcpcred:ops username github_pat
+	kr.Set("mcpcred:ops", "github_pat", "ghp_example")
+	kr.Set("mcpcred:ops", "username", "octocat")
+
+	var schemes provider.Schemes
+	// In a real program: schemes.Register("keychain", keychain.Scheme())
+	schemes.Register("keychain", keychain.Scheme(func(o *keychain.Options) { o.Keyring = kr }))
+
+	for _, ref := range []string{"keychain:ops", "keychain:mcpcred/ops#github_pat"} {
+		p, _, err := schemes.Provider(ref)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+		fmt.Println(ref, "=>", c, err)
+	}
+
+	_, _, err := schemes.Provider("keychain:ops:prod")
+	fmt.Println(err)
+	// Output:
+	// keychain:ops => credentials{username} from keychain (mcpcred:ops) <nil>
+	// keychain:mcpcred/ops#github_pat => credentials{github_pat} from keychain (mcpcred:ops/github_pat) <nil>
+	// provider: reference keychain:ops:prod: provider: invalid credential reference: keychain: body: "ops:prod": profile name contains ":", which keychain names use as a separator
+}
