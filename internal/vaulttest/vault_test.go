@@ -37,6 +37,7 @@ func TestVault(t *testing.T) {
 		{"ReloginAfterRevoke", testReloginAfterRevoke},
 		{"Renewal", testRenewal},
 		{"PermissionDenied", testPermissionDenied},
+		{"MinimalPolicy", testMinimalPolicy},
 		{"Leased", testLeased},
 		{"Canary", testCanary},
 		{"Sealed", testSealed},
@@ -569,4 +570,18 @@ func testResolver(t *testing.T, s *server) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("no fresh value after Vault came back: stale=%v err=%v", res.Stale, err)
+}
+
+// testMinimalPolicy checks the README's policy: a token with only
+// mcp-read (no default policy) can read, including the mount lookup.
+func testMinimalPolicy(t *testing.T, s *server) {
+	s.putKV2("mcp/minimal", map[string]any{"token": "minimal-value"})
+	roleID, secretID := s.appRole("minimal", map[string]any{"token_no_default_policy": true})
+	p := newProvider(t, s, nil, func(o *vault.Options) {
+		o.Auth = vault.AppRoleAuth(vault.AppRole{RoleID: roleID, SecretID: secretID})
+	})
+	c, err := p.Retrieve(context.Background(), "minimal")
+	if err != nil || c.Value("token") != "minimal-value" {
+		t.Fatalf("%v %v", c, err)
+	}
 }
