@@ -27,8 +27,9 @@
 // credentials file's rule: no access at all for group or others, on the
 // file and its directory. A file of references only must not be writable by
 // group or others, since whoever can edit it can redirect the server to
-// other credentials. MCP_INSECURE_MODE=1 turns these refusals into logged
-// warnings. Errors name the file, line and column, and never quote content.
+// other credentials. MCP_INSECURE_MODE set to a true value ("1", "true")
+// turns these refusals into logged warnings. Errors name the file, line and
+// column, and never quote content.
 // Edits take effect on the next resolve, without a restart.
 //
 // # Selection policy

@@ -21,9 +21,9 @@ const Name = "profile"
 
 // Environment variables read by this package.
 const (
-	EnvProfilesPath  = "MCP_PROFILES_PATH"  // the profiles file; default ~/.mcp/profiles.json
-	EnvActiveProfile = "MCP_ACTIVE_PROFILE" // the profile used when a request names none; default "default"
-	EnvInsecure      = "MCP_INSECURE_MODE"  // "1": log permission problems instead of refusing
+	EnvProfilesPath  = "MCP_PROFILES_PATH"    // the profiles file; default ~/.mcp/profiles.json
+	EnvActiveProfile = "MCP_ACTIVE_PROFILE"   // the profile used when a request names none; default "default"
+	EnvInsecure      = securefile.EnvInsecure // a true value ("1", "true"): log permission problems instead of refusing
 )
 
 var (
@@ -58,8 +58,9 @@ type Options struct {
 	Path string
 	// Getenv reads the environment; default os.Getenv.
 	Getenv func(string) string
-	// Insecure turns permission refusals into logged warnings. Default:
-	// MCP_INSECURE_MODE=1.
+	// Insecure turns permission refusals into logged warnings. It is also
+	// set when MCP_INSECURE_MODE is a true value ("1", "true"), as
+	// strconv.ParseBool reads it.
 	Insecure bool
 	// Logger; default discard.
 	Logger *slog.Logger
@@ -102,7 +103,7 @@ func New(schemes *provider.Schemes, optFns ...func(*Options)) (*Provider, error)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Getenv(EnvInsecure) == "1" {
+	if securefile.InsecureFromEnv(o.Getenv) {
 		o.Insecure = true
 	}
 	if o.Path == "" {

@@ -1,7 +1,3 @@
-// Package securefile reads small configuration files that hold, or point
-// at, credentials: it resolves symlinks, refuses a file or directory that
-// others can access, bounds the size, and parses a file again only when its
-// contents changed.
 package securefile
 
 import (
@@ -14,10 +10,32 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// EnvInsecure, set to a true value ("1", "true"), turns permission refusals
+// into logged warnings. See [InsecureFromEnv].
+const EnvInsecure = "MCP_INSECURE_MODE"
+
+// InsecureFromEnv reports whether getenv(EnvInsecure) is a true value as
+// strconv.ParseBool reads it ("1", "t", "true", ...). getenv nil means
+// os.Getenv.
+func InsecureFromEnv(getenv func(string) string) bool {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	on, _ := strconv.ParseBool(getenv(EnvInsecure))
+	return on
+}
+
+// PermChecks says whether this platform checks permissions and owners:
+// Windows and other non-Unix systems express access with ACLs, not mode
+// bits, so there the checks are skipped.
+const PermChecks = permChecks
+
+// DefaultMaxSize is the default for Options.MaxSize: 1 MiB.
+const DefaultMaxSize = 1 << 20
 
 // ErrInsecurePermissions is wrapped by every [*PermissionError].
 var ErrInsecurePermissions = errors.New("insecure permissions")
@@ -46,7 +64,8 @@ func (p Policy) mask() fs.FileMode {
 }
 
 // PermissionError reports a file or directory that group or others can
-// access beyond the policy, or that another user owns.
+// access beyond the policy, or that another user owns. It unwraps to
+// [ErrInsecurePermissions] and names the path, its mode and the fix.
 type PermissionError struct {
 	Prefix string      // package prefix for the message, such as "file: "
 	Path   string      // the offending file or directory, symlinks resolved
@@ -91,31 +110,53 @@ func ShellQuote(p string) string {
 	return p
 }
 
+// notExistError is a missing file: its message is the whole reason, and it
+// unwraps to fs.ErrNotExist.
+type notExistError struct{ msg string }
+
+func (e *notExistError) Error() string { return e.msg }
+func (e *notExistError) Unwrap() error { return fs.ErrNotExist }
+
+// tooLargeError is a file over Options.MaxSize; it unwraps to ErrTooLarge.
+type tooLargeError struct {
+	prefix, what, path string
+	size, max          int64
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("%s%s too large: %s is %d bytes, over the %d-byte limit; a %s this big is not one",
+		e.prefix, e.what, e.path, e.size, e.max, e.what)
+}
+func (e *tooLargeError) Unwrap() error { return ErrTooLarge }
+
 // statKey identifies one version of a file's contents as far as stat can
-// tell.
+// tell: any write changes the size, the modification time or the change
+// time, unless it lands in the same timestamp tick (see [File.Load]).
 type statKey struct {
 	dev, ino     uint64
 	size         int64
 	mtime, ctime int64 // Unix nanoseconds
 }
 
+// changed returns the later of the modification and change times.
 func (k statKey) changed() time.Time { return time.Unix(0, max(k.mtime, k.ctime)) }
 
 // racyWindow is how long after a file's last change its stat data is not
-// trusted to reveal a further write (timestamps have coarse ticks on some
-// file systems); within it, contents are hashed on every load.
+// trusted on its own to tell a later write apart: longer than the coarsest
+// timestamp tick of common file systems (FAT's 2 s).
 const racyWindow = 3 * time.Second
 
 // Options configure a [File].
 type Options struct {
 	Path     string
-	MaxSize  int64 // default 1 MiB
+	MaxSize  int64 // default DefaultMaxSize
 	Policy   Policy
-	Insecure bool         // log refusals as warnings instead of failing
-	Logger   *slog.Logger // default discard
+	Insecure bool         // log refusals as warnings instead of failing; see InsecureFromEnv
+	Logger   *slog.Logger // warnings and a debug line per parse; default discard
 	Prefix   string       // error prefix, such as "profile: "
-	What     string       // "profiles file", used in messages
-	Now      func() time.Time
+	What     string       // "profiles file", used in messages; default "file"
+	// Now is the clock compared with file timestamps. Default time.Now.
+	Now func() time.Time
 }
 
 // File loads and parses one file, caching the parsed value until the file
@@ -123,27 +164,33 @@ type Options struct {
 type File[T any] struct {
 	o     Options
 	parse func([]byte) (T, error)
-	uid   int
 
-	mu       sync.Mutex
-	cache    *entry[T]
+	cache    atomic.Pointer[entry[T]]
 	lastWarn atomic.Pointer[string]
-	reads    atomic.Int64
+	reads    atomic.Int64 // file contents read
+	parses   atomic.Int64 // contents parsed
+
+	// Hooks for tests.
+	uid   int
+	keyOf func(fs.FileInfo) statKey
 }
 
+// entry is one cached reading of the file. It is immutable.
 type entry[T any] struct {
-	real    string
+	real    string // the path read, symlinks resolved
 	key     statKey
-	sum     [32]byte
-	settled bool
+	sum     [sha256.Size]byte
+	settled bool // key was seen long enough after the file's last change
 	val     T
-	err     error
+	err     error // what parse returned
 }
 
-// New returns a File for o.Path parsed by parse.
+// New returns a File for o.Path parsed by parse. If the value parse
+// returns has a method DebugAttrs() []any, its attributes are added to the
+// debug line logged after each successful parse.
 func New[T any](o Options, parse func([]byte) (T, error)) *File[T] {
 	if o.MaxSize <= 0 {
-		o.MaxSize = 1 << 20
+		o.MaxSize = DefaultMaxSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -154,7 +201,7 @@ func New[T any](o Options, parse func([]byte) (T, error)) *File[T] {
 	if o.What == "" {
 		o.What = "file"
 	}
-	return &File[T]{o: o, parse: parse, uid: currentUID()}
+	return &File[T]{o: o, parse: parse, uid: currentUID(), keyOf: keyOf}
 }
 
 // Path returns the configured path.
@@ -163,23 +210,33 @@ func (f *File[T]) Path() string { return f.o.Path }
 // Reads returns how many times the contents were read, for tests.
 func (f *File[T]) Reads() int64 { return f.reads.Load() }
 
-// Load checks the file and returns its parsed value. A missing file is an
-// error wrapping fs.ErrNotExist. The parse error, if any, is returned as
-// parse returned it, and cached with the contents that caused it.
+// Parses returns how many times the contents were parsed, for tests.
+func (f *File[T]) Parses() int64 { return f.parses.Load() }
+
+// Load checks the file and returns its parsed value, reading and parsing
+// only what changed since the last call (see the package documentation).
+// A missing file is an error wrapping fs.ErrNotExist whose message is the
+// whole reason, such as "file: no credentials file at PATH". The parse
+// error, if any, is returned as parse returned it, and cached with the
+// contents that caused it.
 func (f *File[T]) Load() (T, error) {
 	var zero T
 	path := f.o.Path
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return zero, fmt.Errorf("%sno %s at %s: %w", f.o.Prefix, f.o.What, path, fs.ErrNotExist)
+			msg := f.o.Prefix + "no " + f.o.What + " at " + path
+			if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				msg = f.o.Prefix + path + " is a symlink to a missing file"
+			}
+			return zero, &notExistError{msg}
 		}
 		return zero, fmt.Errorf("%s%w", f.o.Prefix, err)
 	}
 	file, err := os.OpenFile(real, openFlags, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return zero, fmt.Errorf("%sno %s at %s: %w", f.o.Prefix, f.o.What, path, fs.ErrNotExist)
+			return zero, &notExistError{f.o.Prefix + "no " + f.o.What + " at " + path}
 		}
 		return zero, fmt.Errorf("%s%w", f.o.Prefix, err)
 	}
@@ -198,10 +255,8 @@ func (f *File[T]) Load() (T, error) {
 		return zero, f.tooLarge(real, fi.Size())
 	}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key := keyOf(fi)
-	old := f.cache
+	key := f.keyOf(fi)
+	old := f.cache.Load()
 	if old != nil && old.real == real && old.key == key && old.settled {
 		return old.val, old.err
 	}
@@ -219,14 +274,22 @@ func (f *File[T]) Load() (T, error) {
 	if old != nil && old.sum == e.sum {
 		e.val, e.err = old.val, old.err
 	} else {
+		f.parses.Add(1)
 		e.val, e.err = f.parse(data)
+		if e.err == nil {
+			args := []any{"path", real}
+			if d, ok := any(e.val).(interface{ DebugAttrs() []any }); ok {
+				args = append(args, d.DebugAttrs()...)
+			}
+			f.o.Logger.Debug(f.o.Prefix+"read "+f.o.What, args...)
+		}
 	}
-	f.cache = e
+	f.cache.Store(e)
 	return e.val, e.err
 }
 
 func (f *File[T]) tooLarge(path string, size int64) error {
-	return fmt.Errorf("%w: %s%s is %d bytes, over the %d-byte limit", ErrTooLarge, f.o.Prefix, path, size, f.o.MaxSize)
+	return &tooLargeError{prefix: f.o.Prefix, what: f.o.What, path: path, size: size, max: f.o.MaxSize}
 }
 
 // CheckPrivate applies the Private policy to the file, for callers that
@@ -290,12 +353,13 @@ func (f *File[T]) checkOne(path string, fi fs.FileInfo, policy Policy) *Permissi
 	return perr
 }
 
-// warn logs a permission problem once per distinct message.
-func (f *File[T]) warn(err error) {
-	msg := err.Error()
+// warn logs a permission problem once per distinct message, naming the
+// offending path and its mode, never content.
+func (f *File[T]) warn(perr *PermissionError) {
+	msg := perr.Error()
 	if last := f.lastWarn.Load(); last == nil || *last != msg {
 		f.lastWarn.Store(&msg)
-		f.o.Logger.Warn(f.o.Prefix+"using a "+f.o.What+" with insecure permissions because MCP_INSECURE_MODE is set",
-			"path", f.o.Path, "problem", msg)
+		f.o.Logger.Warn(f.o.Prefix+"using a "+f.o.What+" with insecure permissions because "+EnvInsecure+" is set",
+			"path", perr.Path, "mode", Octal(perr.Mode), "problem", msg)
 	}
 }

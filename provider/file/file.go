@@ -2,10 +2,8 @@ package file
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,9 +11,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -30,16 +28,11 @@ const (
 	EnvProfile = "MCP_CREDENTIAL_PROFILE"
 	// EnvInsecure, set to a true value ("1", "true"), turns permission
 	// refusals into logged warnings.
-	EnvInsecure = "MCP_INSECURE_MODE"
+	EnvInsecure = securefile.EnvInsecure
 )
 
 // DefaultMaxSize is the default for [Options.MaxSize]: 1 MiB.
-const DefaultMaxSize = 1 << 20
-
-// racyWindow is how long after a file's last change its stat data is not
-// trusted on its own to tell a later write apart: longer than the coarsest
-// timestamp tick of common file systems (FAT's 2 s).
-const racyWindow = 3 * time.Second
+const DefaultMaxSize = securefile.DefaultMaxSize
 
 // Options configures a [Provider]. The zero value means the defaults.
 type Options struct {
@@ -78,32 +71,20 @@ type Provider struct {
 	path     string // as configured; "" if it could not be worked out
 	pathErr  string // why path is empty
 	defSect  string // section for provider.DefaultProfile
-	insecure bool
-	maxSize  int64
 	required []string
-	log      *slog.Logger
 	now      func() time.Time
-	uid      int
-
-	cache    atomic.Pointer[entry]
-	lastWarn atomic.Pointer[string]
+	file     *securefile.File[*parsed] // nil if path is ""
 
 	// Hooks for tests.
-	wallNow func() time.Time          // compared with file timestamps; time.Now
-	keyOf   func(fs.FileInfo) statKey // keyOf
-	reads   atomic.Int64              // file contents read
-	parses  atomic.Int64              // contents parsed
+	wallNow func() time.Time // the clock compared with file timestamps; time.Now
+	parses  counter          // how often the file was parsed: parses.Load()
 }
 
-// entry is one cached reading of the file. It is immutable.
-type entry struct {
-	real    string // the path read, symlinks resolved
-	key     statKey
-	sum     [sha256.Size]byte
-	settled bool // key was seen long enough after the file's last change
-	parsed  *parsed
-	err     error // a *SyntaxError, if the file did not parse
-}
+// counter reads a count kept elsewhere, in the manner of atomic.Int64.
+type counter func() int64
+
+// Load returns the count.
+func (c counter) Load() int64 { return c() }
 
 // New returns a Provider for the credentials file described by optFns.
 // Environment variables are read here, not on every Retrieve.
@@ -141,13 +122,9 @@ func New(optFns ...func(*Options)) *Provider {
 	p := &Provider{
 		path:     o.Path,
 		defSect:  provider.DefaultProfile,
-		maxSize:  o.MaxSize,
 		required: append([]string(nil), o.Required...),
-		log:      o.Logger,
 		now:      o.Now,
-		uid:      currentUID(),
 		wallNow:  time.Now,
-		keyOf:    keyOf,
 	}
 	if p.path == "" {
 		p.path = o.Getenv(EnvFile)
@@ -162,7 +139,21 @@ func New(optFns ...func(*Options)) *Provider {
 	if s := strings.TrimSpace(o.Getenv(EnvProfile)); s != "" {
 		p.defSect = s
 	}
-	p.insecure, _ = strconv.ParseBool(o.Getenv(EnvInsecure))
+	if p.path != "" {
+		p.file = securefile.New(securefile.Options{
+			Path:     p.path,
+			MaxSize:  o.MaxSize,
+			Policy:   securefile.Private,
+			Insecure: securefile.InsecureFromEnv(o.Getenv),
+			Logger:   o.Logger,
+			Prefix:   "file: ",
+			What:     "credentials file",
+			Now:      func() time.Time { return p.wallNow() },
+		}, parse)
+		p.parses = p.file.Parses
+	} else {
+		p.parses = func() int64 { return 0 }
+	}
 	return p
 }
 
@@ -193,22 +184,32 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 		return provider.Credentials{}, provider.NotFound(Name, profile, "", "file: "+p.pathErr)
 	}
 	name := p.Section(profile)
-	e, err := p.load(profile)
-	if err != nil {
-		return provider.Credentials{}, err
+	// The file is checked (symlinks, permissions, owner, size) on every
+	// call and read and parsed again only when it changed; see
+	// internal/securefile.
+	f, err := p.file.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return provider.Credentials{}, provider.NotFound(Name, profile, p.path, err.Error())
+	case err != nil && !errors.Is(err, ErrMalformed):
+		return provider.Credentials{}, p.fail(profile, p.path, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, p.fail(profile, p.path, err)
 	}
-	if e.err != nil {
-		var se *SyntaxError
-		loc := p.path
-		if errors.As(e.err, &se) && se.Line > 0 {
-			loc += ":" + strconv.Itoa(se.Line)
-		}
-		return provider.Credentials{}, p.fail(profile, loc, e.err)
+	if err != nil { // the file did not parse: a *SyntaxError
+		return provider.Credentials{}, p.fail(profile, p.syntaxLocator(err), err)
 	}
-	return p.credentials(e.parsed, profile, name)
+	return p.credentials(f, profile, name)
+}
+
+// syntaxLocator returns the path and, if err names one, the line.
+func (p *Provider) syntaxLocator(err error) string {
+	var se *SyntaxError
+	if errors.As(err, &se) && se.Line > 0 {
+		return p.path + ":" + strconv.Itoa(se.Line)
+	}
+	return p.path
 }
 
 // credentials returns the fields of section name in f.
@@ -265,121 +266,4 @@ func (p *Provider) find(f *parsed, profile, name string) (*section, error) {
 
 func (p *Provider) fail(profile, locator string, err error) error {
 	return &provider.Error{Provider: Name, Profile: profile, Locator: locator, Err: err}
-}
-
-// load checks the file's permissions and returns its parsed contents,
-// reading and parsing only what changed since the last call.
-//
-// Every call resolves symlinks, opens the file and checks the file and its
-// directories. The contents are read again unless the stat data (device,
-// inode, size, mtime, ctime) matches the cached entry and that entry is
-// settled: it was read more than racyWindow after the file's last change,
-// so any later write has a later timestamp. Otherwise the contents are read
-// and hashed, and parsed only if the hash differs. This catches a same-size
-// rewrite within one timestamp tick, on any file system.
-func (p *Provider) load(profile string) (*entry, error) {
-	real, err := filepath.EvalSymlinks(p.path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			reason := "file: no credentials file at " + p.path
-			if fi, lerr := os.Lstat(p.path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				reason = "file: " + p.path + " is a symlink to a missing file"
-			}
-			return nil, provider.NotFound(Name, profile, p.path, reason)
-		}
-		return nil, p.fail(profile, p.path, fmt.Errorf("file: %w", err))
-	}
-	f, err := os.OpenFile(real, openFlags, 0)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, provider.NotFound(Name, profile, p.path, "file: no credentials file at "+p.path)
-		}
-		return nil, p.fail(profile, p.path, fmt.Errorf("file: %w", err))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, p.fail(profile, p.path, fmt.Errorf("file: %w", err))
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, p.fail(profile, p.path, fmt.Errorf("file: %s is not a regular file (mode %s)", real, fi.Mode().Type()))
-	}
-	if err := p.checkPerms(real, fi); err != nil {
-		return nil, p.fail(profile, p.path, err)
-	}
-	if fi.Size() > p.maxSize {
-		return nil, p.fail(profile, p.path, p.tooLarge(real, fi.Size()))
-	}
-
-	key := p.keyOf(fi)
-	old := p.cache.Load()
-	if old != nil && old.real == real && old.key == key && old.settled {
-		return old, nil
-	}
-	settled := p.wallNow().Sub(key.changed()) > racyWindow
-	p.reads.Add(1)
-	data, err := io.ReadAll(io.LimitReader(f, p.maxSize+1))
-	if err != nil {
-		return nil, p.fail(profile, p.path, fmt.Errorf("file: reading %s: %w", real, err))
-	}
-	defer clear(data)
-	if int64(len(data)) > p.maxSize {
-		return nil, p.fail(profile, p.path, p.tooLarge(real, int64(len(data))))
-	}
-	e := &entry{real: real, key: key, sum: sha256.Sum256(data), settled: settled}
-	if old != nil && old.sum == e.sum {
-		e.parsed, e.err = old.parsed, old.err
-	} else {
-		p.parses.Add(1)
-		e.parsed, e.err = parse(data)
-		if e.err == nil {
-			p.log.Debug("file: read credentials file", "path", real, "sections", len(e.parsed.names))
-		}
-	}
-	p.cache.Store(e)
-	return e, nil
-}
-
-func (p *Provider) tooLarge(path string, size int64) error {
-	return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit; a credentials file this big is not one", ErrTooLarge, path, size, p.maxSize)
-}
-
-// checkPerms checks the file, the directory it really is in and, when the
-// configured path is a symlink from elsewhere, the directory holding the
-// link (whoever can write there can repoint the link).
-func (p *Provider) checkPerms(real string, fi fs.FileInfo) error {
-	if !permChecks {
-		return nil
-	}
-	perr := checkPerm(real, fi, p.uid)
-	if perr == nil {
-		dir := filepath.Dir(real)
-		di, err := os.Stat(dir)
-		if err != nil {
-			return fmt.Errorf("file: %w", err)
-		}
-		perr = checkPerm(dir, di, p.uid)
-		if linkDir := filepath.Dir(p.path); perr == nil && filepath.Clean(p.path) != real {
-			li, err := os.Stat(linkDir)
-			if err != nil {
-				return fmt.Errorf("file: %w", err)
-			}
-			if !os.SameFile(li, di) {
-				perr = checkPerm(linkDir, li, p.uid)
-			}
-		}
-	}
-	if perr == nil {
-		return nil
-	}
-	if !p.insecure {
-		return perr
-	}
-	msg := perr.Error()
-	if last := p.lastWarn.Load(); last == nil || *last != msg {
-		p.lastWarn.Store(&msg)
-		p.log.Warn("file: using a credentials file with insecure permissions because "+EnvInsecure+" is set",
-			"path", perr.Path, "mode", octal(perr.Mode), "problem", msg)
-	}
-	return nil
 }

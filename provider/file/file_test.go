@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/providertest"
 )
@@ -327,7 +328,7 @@ func TestPathFromEnv(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
-	if !permChecks {
+	if !securefile.PermChecks {
 		t.Skip("no permission checks on " + runtime.GOOS)
 	}
 	content, err := os.ReadFile("testdata/credentials.ini")
@@ -381,41 +382,6 @@ func TestPermissions(t *testing.T) {
 			chmod(t, filepath.Dir(p), 0o711)
 			return setup{p, filepath.Dir(p), "0711", "chmod 700 " + filepath.Dir(p)}
 		}},
-		{"symlink to an insecure file", func(t *testing.T) setup {
-			target := secure(t)
-			chmod(t, target, 0o644)
-			link := filepath.Join(filepath.Dir(secure(t)), "link")
-			symlink(t, target, link)
-			return setup{link, realpath(t, target), "0644", "chmod 600"}
-		}},
-		{"symlink to a file in an insecure directory", func(t *testing.T) setup {
-			target := secure(t)
-			chmod(t, filepath.Dir(target), 0o755)
-			link := filepath.Join(filepath.Dir(secure(t)), "link")
-			symlink(t, target, link)
-			return setup{link, realpath(t, filepath.Dir(target)), "0755", "chmod 700"}
-		}},
-		{"symlink in an insecure directory to a secure file", func(t *testing.T) setup {
-			target := secure(t)
-			dir := t.TempDir()
-			chmod(t, dir, 0o755)
-			link := filepath.Join(dir, "link")
-			symlink(t, target, link)
-			return setup{link, dir, "0755", "chmod 700 " + dir}
-		}},
-		{"symlink in a secure directory to a secure file", func(t *testing.T) setup {
-			target := secure(t)
-			link := filepath.Join(filepath.Dir(secure(t)), "link")
-			symlink(t, target, link)
-			return setup{path: link}
-		}},
-		{"secure file through a symlinked directory", func(t *testing.T) setup {
-			target := secure(t)
-			home := t.TempDir()
-			chmod(t, home, 0o755) // home directories are often world-listable
-			symlink(t, filepath.Dir(target), filepath.Join(home, ".mcp"))
-			return setup{path: filepath.Join(home, ".mcp", "credentials")}
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,56 +417,8 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
-func TestOwner(t *testing.T) {
-	if !permChecks {
-		t.Skip("no permission checks on " + runtime.GOOS)
-	}
-	path := install(t, "credentials.ini")
-	// The file's owner must be the current user (or root). As root, give the
-	// file away; otherwise, pretend to be someone else.
-	owner, other := os.Geteuid(), 4242
-	p := newAt(path)
-	if owner == 0 {
-		if err := os.Chown(path, other, other); err != nil {
-			t.Fatal(err)
-		}
-		owner = other
-	} else {
-		p.uid = other
-	}
-	_, err := p.Retrieve(context.Background(), "default")
-	var perr *PermissionError
-	if !errors.As(err, &perr) || perr.Owner != owner || perr.Dir || !errors.Is(err, ErrInsecurePermissions) {
-		t.Fatalf("err = %v, want a *PermissionError for the file's owner %d", err, owner)
-	}
-	if !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d", owner)) || !strings.Contains(err.Error(), path) {
-		t.Errorf("err = %v", err)
-	}
-	noLeakErr(t, err)
-	if os.Geteuid() != 0 {
-		return
-	}
-	// A file owned by root is accepted, whoever runs: root owns system paths.
-	if err := os.Chown(path, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	p = newAt(path)
-	p.uid = other
-	if _, err := p.Retrieve(context.Background(), "default"); err != nil {
-		t.Errorf("root-owned file refused: %v", err)
-	}
-	// The directory's owner is checked too.
-	if err := os.Chown(filepath.Dir(path), 4343, 4343); err != nil {
-		t.Fatal(err)
-	}
-	_, err = newAt(path).Retrieve(context.Background(), "default")
-	if !errors.As(err, &perr) || perr.Owner != 4343 || !perr.Dir {
-		t.Fatalf("err = %v, want a *PermissionError for the directory's owner", err)
-	}
-}
-
 func TestInsecureMode(t *testing.T) {
-	if !permChecks {
+	if !securefile.PermChecks {
 		t.Skip("no permission checks on " + runtime.GOOS)
 	}
 	for _, val := range []string{"1", "true", "0", ""} {
@@ -637,69 +555,6 @@ func write(t testing.TB, path, data string) {
 	}
 }
 
-func TestRotation(t *testing.T) {
-	v1 := "[default]\ntoken = AAAA-first-token\n"
-	v2 := "[default]\ntoken = BBBB-other-token\n" // same size
-	tests := []struct {
-		name   string
-		coarse bool // timestamps of one-second resolution
-		rotate func(t *testing.T, path, data string)
-	}{
-		{"rewrite in place", false, func(t *testing.T, path, data string) { write(t, path, data) }},
-		{"rewrite in place, coarse timestamps", true, func(t *testing.T, path, data string) { write(t, path, data) }},
-		{"rewrite in place, mtime restored", true, func(t *testing.T, path, data string) {
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			write(t, path, data)
-			if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"atomic rename", false, func(t *testing.T, path, data string) {
-			tmp := path + ".tmp"
-			write(t, tmp, data)
-			if err := os.Rename(tmp, path); err != nil {
-				t.Fatal(err)
-			}
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := installBytes(t, []byte(v1))
-			p := newAt(path)
-			if tt.coarse {
-				p.keyOf = func(fi os.FileInfo) statKey {
-					k := keyOf(fi)
-					k.mtime -= k.mtime % 1e9
-					k.ctime -= k.ctime % 1e9
-					return k
-				}
-			}
-			get := func() string {
-				t.Helper()
-				c, err := p.Retrieve(context.Background(), "default")
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c.Value("token")
-			}
-			if got := get(); got != "AAAA-first-token" {
-				t.Fatalf("token = %q", got)
-			}
-			tt.rotate(t, path, v2)
-			if got := get(); got != "BBBB-other-token" {
-				t.Fatalf("after rotation token = %q, want the new one", got)
-			}
-			tt.rotate(t, path, v1)
-			if got := get(); got != "AAAA-first-token" {
-				t.Fatalf("after second rotation token = %q", got)
-			}
-		})
-	}
-}
-
 func TestRotationToBroken(t *testing.T) {
 	path := install(t, "credentials.ini")
 	p := newAt(path)
@@ -722,41 +577,6 @@ func TestRotationToBroken(t *testing.T) {
 	}
 	if _, err := p.Retrieve(context.Background(), "default"); !provider.IsNotFound(err) {
 		t.Errorf("after removing the file: err = %v", err)
-	}
-}
-
-func TestCache(t *testing.T) {
-	path := install(t, "credentials.ini")
-	p := newAt(path)
-	now := time.Now()
-	p.wallNow = func() time.Time { return now }
-	for range 5 {
-		if _, err := p.Retrieve(context.Background(), "default"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Just written: the stat data cannot be trusted yet, so every call reads
-	// and hashes, but parses once.
-	if r, n := p.reads.Load(), p.parses.Load(); r != 5 || n != 1 {
-		t.Errorf("fresh file: %d reads, %d parses; want 5, 1", r, n)
-	}
-	now = now.Add(time.Hour)
-	for range 5 {
-		if _, err := p.Retrieve(context.Background(), "production"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// One more read settles the entry; then stat alone answers.
-	if r, n := p.reads.Load(), p.parses.Load(); r != 6 || n != 1 {
-		t.Errorf("settled file: %d reads, %d parses; want 6, 1", r, n)
-	}
-	write(t, path, "[default]\ntoken = changed\n")
-	c, err := p.Retrieve(context.Background(), "default")
-	if err != nil || c.Value("token") != "changed" {
-		t.Fatalf("after change: %v, %v", c, err)
-	}
-	if n := p.parses.Load(); n != 2 {
-		t.Errorf("%d parses, want 2", n)
 	}
 }
 
@@ -891,20 +711,4 @@ func chmod(t testing.TB, path string, mode os.FileMode) {
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func symlink(t testing.TB, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func realpath(t testing.TB, p string) string {
-	t.Helper()
-	r, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }

@@ -223,3 +223,7 @@ func lint(data []byte) error {
 	}
 	return nil
 }
+
+// DebugAttrs adds the number of sections to the debug line logged when the
+// file is parsed.
+func (f *parsed) DebugAttrs() []any { return []any{"sections", len(f.names)} }
