@@ -50,7 +50,7 @@ var (
 // harness runs the server in process, connected to an MCP client through
 // the SDK's in-memory transports, against a fakeec2 endpoint.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	ec2  *fakeec2.Server
 	home string
 
@@ -111,7 +111,7 @@ func (k *memKeyring) Delete(service, account string) error {
 
 // start runs a server configured by env (plus AWS_ENDPOINT_URL pointing at
 // the fake endpoint and an empty HOME) and the keyring kr (nil: empty).
-func start(t *testing.T, env map[string]string, kr keychain.Keyring) *harness {
+func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 	t.Helper()
 	h := &harness{t: t, ec2: fakeec2.New("us-east-1", allKeys...), home: t.TempDir()}
 	h.ec2.AddGroup(sg)
