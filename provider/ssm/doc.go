@@ -22,6 +22,27 @@
 // Every call sets WithDecryption, so SecureString values arrive in clear
 // text over TLS and are held in [provider.Secret] values from then on.
 //
+// # References
+//
+// [Scheme] (or [SchemeFromDefaultConfig]) serves credential references
+// (see provider.ParseRef) in a provider.Schemes, for the "source" of a
+// profile in a profiles file and a request's credential_id:
+//
+//	ssm:/mcp/prod/                       every parameter under /mcp/prod/, one path walk
+//	ssm:/mcp/prod/token#token            the parameter /mcp/prod/token as the field token
+//	ssm:/mcp/prod/token:3#token          version 3 of it
+//	ssm:/mcp/prod/token:current#token    the version labelled current
+//	ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/mcp/prod/token#token
+//
+// A body ending in "/" is a path and takes no #fragment; any other body is
+// one parameter and needs #FIELD (a-z, 0-9, '_') to name its field.
+// "ssm:/" is refused: it would read the whole account and region. All
+// references share one Provider and so one SSM client; the provider built
+// for a reference answers with it whatever profile it is asked for.
+// Malformed references are refused with an error wrapping
+// provider.ErrInvalidRef (and [ErrInvalidName] for a bad name) that names
+// the part (body or fragment) that is wrong.
+//
 // # The SSM client's own credentials
 //
 // The SSM client signs its calls with the AWS credentials of the aws.Config

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/ssm"
 )
 
@@ -93,4 +94,32 @@ func ExampleParseRef() {
 	// "/mcp/prod/token" version=3 label="" err=<nil>
 	// "/mcp/prod/token" version=0 label="current" err=<nil>
 	// "" version=0 label="" err=ssm: invalid parameter name: "/mcp/prod/token:": empty selector after ':'
+}
+
+// Scheme serves "ssm:" references, such as the sources of a profiles file
+// or a request's credential_id. Real programs pass the aws.Config from
+// config.LoadDefaultConfig, or register SchemeFromDefaultConfig().
+func ExampleScheme() {
+	srv := exampleEndpoint()
+	defer srv.Close()
+
+	var schemes provider.Schemes
+	schemes.Register("ssm", ssm.Scheme(exampleConfig(srv.URL)))
+
+	for _, ref := range []string{"ssm:/mcp/prod/", "ssm:/shared/github-token:3#token"} {
+		p, _, err := schemes.Provider(ref)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+		fmt.Println(ref, "=>", c, err)
+	}
+
+	_, _, err := schemes.Provider("ssm:/shared/github-token")
+	fmt.Println(err)
+	// Output:
+	// ssm:/mcp/prod/ => credentials{access_key_id, secret_access_key} from ssm (/mcp/prod/) <nil>
+	// ssm:/shared/github-token:3#token => credentials{token} from ssm (/shared/github-token:3) <nil>
+	// provider: reference ssm:/shared/github-token: provider: invalid credential reference: ssm: fragment: missing: "/shared/github-token" names one parameter; add #FIELD to name its field (such as ssm:/shared/github-token#token), or end a path with / to read every parameter under it
 }
