@@ -29,7 +29,7 @@ var ErrUnknownScheme = errors.New("provider: credential reference scheme not reg
 //	file:#production                      section [production] of ~/.mcp/credentials
 //	file:~/.mcp/work-credentials#ops      section [ops] of another file
 //	secretfile:aws-prod                   /run/secrets/aws-prod(.json|.ini|/)
-//	keychain:mcpcred/ops                  keychain service mcpcred, account ops
+//	keychain:ops                          keychain profile ops (service mcpcred:ops)
 //	vault:secret/data/mcp/aws             every field of a Vault secret
 //	vault:secret/data/mcp/aws#access_key_id  one field of it
 //	ssm:/mcp/prod/                        every parameter under a path
@@ -93,6 +93,16 @@ func ParseRef(s string) (Ref, error) {
 		}
 	}
 	return Ref{Scheme: scheme, Body: body, Fragment: frag}, nil
+}
+
+// quoteRefShort names a reference in an error: quoted when short, else by
+// its scheme and length.
+func quoteRefShort(ref string) string {
+	if len(ref) <= 80 {
+		return fmt.Sprintf("reference %q", ref)
+	}
+	scheme, _, _ := strings.Cut(ref, ":")
+	return fmt.Sprintf("%s: reference of %d bytes", scheme, len(ref))
 }
 
 // quoteShort quotes s for an error message when it is short, and otherwise
@@ -230,7 +240,7 @@ func (s *Schemes) Provider(ref string) (Provider, Ref, error) {
 	}
 	p, err = sc.Provider(r)
 	if err != nil {
-		return nil, r, fmt.Errorf("provider: reference %s: %w", key, err)
+		return nil, r, fmt.Errorf("provider: %s: %w", quoteRefShort(key), err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
