@@ -126,5 +126,5 @@ func ExampleScheme() {
 	// [token] false
 	// [access_key_id region secret_access_key] false
 	// [] true
-	// provider: reference file:credentials#github: provider: invalid credential reference: file: body: "credentials" is a relative path; use an absolute path or one starting with ~/
+	// provider: reference "file:credentials#github": provider: invalid credential reference: file: body: "credentials" is a relative path; use an absolute path or one starting with ~/
 }

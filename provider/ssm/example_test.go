@@ -121,5 +121,5 @@ func ExampleScheme() {
 	// Output:
 	// ssm:/mcp/prod/ => credentials{access_key_id, secret_access_key} from ssm (/mcp/prod/) <nil>
 	// ssm:/shared/github-token:3#token => credentials{token} from ssm (/shared/github-token:3) <nil>
-	// provider: reference ssm:/shared/github-token: provider: invalid credential reference: ssm: fragment: missing: "/shared/github-token" names one parameter; add #FIELD to name its field (such as ssm:/shared/github-token#token), or end a path with / to read every parameter under it
+	// provider: reference "ssm:/shared/github-token": provider: invalid credential reference: ssm: fragment: missing: "/shared/github-token" names one parameter; add #FIELD to name its field (such as ssm:/shared/github-token#token), or end a path with / to read every parameter under it
 }
