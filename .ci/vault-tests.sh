@@ -12,8 +12,7 @@
 # Environment:
 #   CI=true            a missing piece (go, the Vault module) fails the run
 #                      instead of skipping the server tests
-#   VAULT_TESTS_RACE=1 also build the server tests with -race (a second
-#                      cold build of Vault; see the comment below)
+#   VAULT_TESTS_RACE=0 build the server tests without -race (see below)
 #   FUZZTIME           fuzz time for FuzzParseRef, default 10s
 set -eu
 
@@ -40,16 +39,18 @@ if ! go mod download github.com/hashicorp/vault >/dev/null 2>&1; then
 	missing "cannot download github.com/hashicorp/vault (module proxy unreachable?); run 'cd internal/vaulttest && go mod download'"
 fi
 
-# The server tests run without -race by default. The race detector would
-# only instrument code already covered: provider/vault's own concurrency
-# (sessions, watchers, lease cache) is run with -race by its unit tests
-# above, while a -race build of the test module recompiles all of Vault a
-# second time (about as long as the plain cold build again, on 2 cores)
-# and runs the in-process server several times slower.
-race=""
-if [ "${VAULT_TESTS_RACE:-}" = "1" ]; then
-	race="-race"
+# The server tests run with -race. A -race build is its own build cache, so
+# what costs time is building Vault once in whichever mode is used: about
+# 8.5 minutes cold on 2 shared cores either way (measured 8m50s plain,
+# 8m16s -race), 20-25 seconds warm (-race adds ~5s to the run). Building
+# only the -race variant keeps it to one cold build; that is also why there
+# is no separate 'go vet' here (it would need the plain build too; go test
+# runs its own vet checks). The race detector earns its place here: token
+# renewal, re-login and lease watchers run in goroutines against a real
+# server. VAULT_TESTS_RACE=0 turns it off.
+race="-race"
+if [ "${VAULT_TESTS_RACE:-1}" = "0" ]; then
+	race=""
 fi
 echo "== internal/vaulttest against an in-process Vault ${race}"
-go vet .
 go test ${race} -count=1 -timeout 30m ./...
