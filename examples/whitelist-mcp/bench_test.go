@@ -71,7 +71,11 @@ func BenchmarkStartToToolsList(b *testing.B) {
 		}
 		cfg.keyring = &memKeyring{m: map[string]string{}}
 		ct, st := mcp.NewInMemoryTransports()
-		ss, err := newServer(cfg, log, "bench").Connect(ctx, st, nil)
+		srv, err := newServer(cfg, log, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss, err := srv.Connect(ctx, st, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 
+	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/keychain"
 )
@@ -22,10 +25,17 @@ type config struct {
 	// MCP_ALLOW_REQUEST_CREDENTIALS=false turns it off. Default true.
 	AllowRequestCredentials bool
 
-	// AllowedProfiles are the values credential_profile may take.
-	// MCP_ALLOWED_PROFILES, comma-separated. Default: only "default".
-	// (When the profile package lands: the profiles in the profiles file.)
-	AllowedProfiles []string
+	// ActiveProfile is the profile used when a call names none:
+	// MCP_ACTIVE_PROFILE, default "default". Which other profiles a call may
+	// name with credential_profile is up to the profiles file
+	// (MCP_PROFILES_PATH, default ~/.mcp/profiles.json): exactly those it
+	// defines.
+	ActiveProfile string
+
+	// AllowedReferences are the patterns a credential_id must match
+	// (resolver.Options.AllowReferences): MCP_ALLOWED_REFERENCES,
+	// comma-separated. Default none: credential_id is refused.
+	AllowedReferences []string
 
 	// CredentialSource picks the optional sources of the chain:
 	// "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets).
@@ -51,6 +61,10 @@ type config struct {
 	// Getenv reads the environment, for the providers too.
 	Getenv func(string) string
 
+	// Environ lists the environment as KEY=VALUE, for env:PREFIX_*
+	// references. main sets os.Environ; nil lists nothing.
+	Environ func() []string
+
 	// keyring replaces the OS keychain; tests set it.
 	keyring keychain.Keyring
 }
@@ -67,14 +81,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.AllowRequestCredentials, err = boolVar(getenv, "MCP_ALLOW_REQUEST_CREDENTIALS", true); err != nil {
 		return c, err
 	}
-	c.AllowedProfiles = []string{provider.DefaultProfile}
-	if v := getenv("MCP_ALLOWED_PROFILES"); strings.TrimSpace(v) != "" {
-		c.AllowedProfiles = nil
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				c.AllowedProfiles = append(c.AllowedProfiles, p)
-			}
-		}
+	if getenv("MCP_ALLOWED_PROFILES") != "" {
+		return c, errors.New("MCP_ALLOWED_PROFILES is no longer read: a call may name the profiles defined in the profiles file " +
+			"(MCP_PROFILES_PATH, default ~/.mcp/profiles.json); define them there and unset MCP_ALLOWED_PROFILES")
+	}
+	c.ActiveProfile = profile.ActiveProfile(getenv)
+	if err := provider.ValidName(c.ActiveProfile, profile.MaxNameLen); err != nil {
+		return c, fmt.Errorf("%s=%s is not a profile name: %v", profile.EnvActiveProfile, quote(c.ActiveProfile), err)
+	}
+	if c.AllowedReferences, err = referencePatterns(getenv("MCP_ALLOWED_REFERENCES")); err != nil {
+		return c, err
 	}
 	switch c.CredentialSource = getenv("MCP_CREDENTIAL_SOURCE"); c.CredentialSource {
 	case "", "docker-secrets":
@@ -110,6 +126,29 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	return c, nil
+}
+
+// referencePatterns parses MCP_ALLOWED_REFERENCES: comma-separated
+// resolver.Options.AllowReferences patterns, each starting with a literal
+// scheme ("file:*", "vault:secret/data/mcp/*", "ssm:/mcp/prod/**").
+func referencePatterns(v string) ([]string, error) {
+	var pats []string
+	for pat := range strings.SplitSeq(v, ",") {
+		if pat = strings.TrimSpace(pat); pat == "" {
+			continue
+		}
+		scheme, _, ok := strings.Cut(pat, ":")
+		if !ok || scheme == "" || strings.TrimLeft(scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %s must start with a scheme, such as file:* or vault:secret/data/mcp/*", quote(pat))
+		}
+		if !strings.HasSuffix(pat, "**") {
+			if _, err := path.Match(pat, ""); err != nil {
+				return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %s is malformed: %v", quote(pat), err)
+			}
+		}
+		pats = append(pats, pat)
+	}
+	return pats, nil
 }
 
 func boolVar(getenv func(string) string, name string, def bool) (bool, error) {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/env"
 	"github.com/mcpcred/mcpcred/provider/file"
@@ -17,11 +21,37 @@ import (
 	"github.com/mcpcred/mcpcred/resolver"
 )
 
+// credentialSchemes returns the credential references the server
+// understands, for the profiles file's "source" entries and for
+// credential_id. Each scheme reads through the server's Getenv, keyring and
+// logger.
+func credentialSchemes(cfg config, log *slog.Logger) *provider.Schemes {
+	environ := cfg.Environ
+	if environ == nil {
+		environ = func() []string { return nil }
+	}
+	aws := []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
+	var s provider.Schemes
+	s.Register("env", env.Scheme(func(o *env.Options) { o.Getenv = cfg.Getenv; o.Environ = environ; o.Logger = log }))
+	s.Register("file", file.Scheme(func(o *file.Options) { o.Getenv = cfg.Getenv; o.Required = aws; o.Logger = log }))
+	s.Register("secretfile", secretfile.Scheme(func(o *secretfile.Options) { o.Dir = cfg.SecretsDir; o.Logger = log }))
+	s.Register("keychain", keychain.Scheme(func(o *keychain.Options) { o.Keyring = cfg.keyring; o.Logger = log }))
+	return &s
+}
+
+// newProfiles returns the provider of the profiles file (MCP_PROFILES_PATH,
+// default ~/.mcp/profiles.json), whose profiles resolve through schemes.
+func newProfiles(cfg config, schemes *provider.Schemes, log *slog.Logger) (*profile.Provider, error) {
+	return profile.New(schemes, func(o *profile.Options) { o.Getenv = cfg.Getenv; o.Logger = log })
+}
+
 // credentialChain returns the providers asked, in order, when a tool call
-// carries no credentials. This is the one place to add or remove a source.
-func credentialChain(cfg config, log *slog.Logger) []provider.Provider {
+// carries no credentials: the profiles file first, then the sources that
+// need no file of profiles. This is the one place to add or remove a source.
+func credentialChain(cfg config, profiles *profile.Provider, log *slog.Logger) []provider.Provider {
 	aws := []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	chain := []provider.Provider{
+		profiles,
 		env.New(func(o *env.Options) { o.Getenv = cfg.Getenv; o.Logger = log }),
 		file.New(func(o *file.Options) { o.Getenv = cfg.Getenv; o.Required = aws; o.Logger = log }),
 	}
@@ -38,14 +68,24 @@ func credentialChain(cfg config, log *slog.Logger) []provider.Provider {
 	return chain
 }
 
-// newResolver returns the caching resolver over the chain.
-func newResolver(cfg config, log *slog.Logger) *resolver.Resolver {
-	return resolver.New(credentialChain(cfg, log), func(o *resolver.Options) {
+// newResolver returns the caching resolver over the chain, and the profiles
+// file's provider, which is its policy for credential_profile.
+func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Provider, error) {
+	schemes := credentialSchemes(cfg, log)
+	profiles, err := newProfiles(cfg, schemes, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := resolver.New(credentialChain(cfg, profiles, log), func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.RefuseRequestCredentials = !cfg.AllowRequestCredentials
-		o.AllowProfile = func(name string) bool { return slices.Contains(cfg.AllowedProfiles, name) }
+		o.Profile = cfg.ActiveProfile
+		o.AllowProfile = profiles.Has // exactly the profiles the operator wrote in the file
+		o.References = schemes
+		o.AllowReferences = cfg.AllowedReferences
 		o.Logger = log
 	})
+	return r, profiles, nil
 }
 
 // Credentials is the optional credentials object every tool takes (seed
@@ -58,11 +98,13 @@ type Credentials struct {
 	Region          string          `json:"region,omitempty" jsonschema:"AWS region, such as eu-west-1; may be given alone to pick the region"`
 }
 
-// Auth holds the credential arguments every tool takes. Neither is required:
-// by default the server's configured credentials are used.
+// Auth holds the credential arguments every tool takes. None is required:
+// by default the server's configured credentials are used. A call gives at
+// most one of Credentials (with keys), CredentialID and CredentialProfile.
 type Auth struct {
 	Credentials       *Credentials `json:"credentials,omitempty" jsonschema:"Optional: AWS credentials for this call only, overriding the server's configured credentials (the operator may refuse them)"`
-	CredentialProfile string       `json:"credential_profile,omitempty" jsonschema:"Optional: a named credential profile the operator offers"`
+	CredentialID      string       `json:"credential_id,omitempty" jsonschema:"Optional: a credential reference such as file:#staging, if the operator allows references (MCP_ALLOWED_REFERENCES)"`
+	CredentialProfile string       `json:"credential_profile,omitempty" jsonschema:"Optional: a named credential profile the operator offers in the server's profiles file"`
 }
 
 // identity is a resolved credential with the region to use it in.
@@ -73,62 +115,72 @@ type identity struct {
 }
 
 // fromRequest reports whether the credentials came in the tool call (and so
-// are neither cached nor worth resolving again).
-func (id identity) fromRequest() bool { return id.res.Profile == "" }
+// are neither cached nor worth resolving again). Results for a profile or a
+// reference are cached and name it.
+func (id identity) fromRequest() bool { return id.res.Profile == "" && id.res.Reference == "" }
 
 func (id identity) source() string { return id.creds.Source.String() }
 
 var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
-// resolve picks the credentials for one tool call: those in the request
-// (unless refused), else the chain's for credential_profile (only profiles
-// the operator offers), else the chain's for the default profile.
+// resolve picks the credentials for one tool call, in the resolver's order:
+// those in the request (unless refused), else the reference in
+// credential_id (only if the operator allows it), else the profile in
+// credential_profile (only a profile the profiles file defines), else the
+// active profile. The resolver enforces the policy; resolve explains its
+// refusals.
 func (s *server) resolve(ctx context.Context, a Auth) (identity, error) {
 	var req resolver.Request
 	region, regionFrom := "", ""
-	if c := a.Credentials; c != nil {
+	var given []string
+	c := a.Credentials
+	if c != nil {
 		if c.Region != "" {
 			region, regionFrom = c.Region, "credentials.region"
 		}
 		if c.AccessKeyID != "" || !c.SecretAccessKey.IsZero() || !c.SessionToken.IsZero() {
-			if a.CredentialProfile != "" {
-				return identity{}, errors.New("give either credentials or credential_profile, not both")
-			}
-			if !s.cfg.AllowRequestCredentials {
-				return identity{}, errors.New("this server does not accept credentials in tool calls (MCP_ALLOW_REQUEST_CREDENTIALS=false): " +
-					"leave out the credentials object and the server uses the credentials its operator configured")
-			}
-			if c.AccessKeyID != "" && !accessKeyIDRE.MatchString(c.AccessKeyID) {
-				return identity{}, errors.New("credentials.access_key_id is not an AWS access key ID (16-128 upper-case letters and digits)")
-			}
-			req.Credentials = provider.NewCredentialsFromSecrets(map[string]provider.Secret{
-				provider.FieldAccessKeyID:     provider.NewSecret(c.AccessKeyID),
-				provider.FieldSecretAccessKey: c.SecretAccessKey,
-				provider.FieldSessionToken:    c.SessionToken,
-			}, provider.Source{})
+			given = append(given, "credentials")
 		}
 	}
-	if req.Credentials.IsZero() {
-		p := a.CredentialProfile
-		if p == "" {
-			p = s.resolver.DefaultProfile()
+	if a.CredentialID != "" {
+		given = append(given, "credential_id")
+	}
+	if a.CredentialProfile != "" {
+		given = append(given, "credential_profile")
+	}
+	switch len(given) {
+	case 2:
+		return identity{}, fmt.Errorf("give either %s or %s, not both", given[0], given[1])
+	case 3:
+		return identity{}, errors.New("give one of credentials, credential_id or credential_profile, not all three")
+	}
+	switch {
+	case slices.Contains(given, "credentials"):
+		if !s.cfg.AllowRequestCredentials {
+			return identity{}, errors.New("this server does not accept credentials in tool calls (MCP_ALLOW_REQUEST_CREDENTIALS=false): " +
+				"leave out the credentials object and the server uses the credentials its operator configured")
 		}
-		// The default profile is the operator's own choice and always allowed;
-		// the resolver enforces the same policy through Options.AllowProfile.
-		if p != s.resolver.DefaultProfile() && !slices.Contains(s.cfg.AllowedProfiles, p) {
-			return identity{}, fmt.Errorf("credential_profile %s is not offered by this server (offered: %s); the operator lists profiles in MCP_ALLOWED_PROFILES",
-				quote(p), quoteList(s.cfg.AllowedProfiles))
+		if c.AccessKeyID != "" && !accessKeyIDRE.MatchString(c.AccessKeyID) {
+			return identity{}, errors.New("credentials.access_key_id is not an AWS access key ID (16-128 upper-case letters and digits)")
 		}
-		req.Profile = p
+		req.Credentials = provider.NewCredentialsFromSecrets(map[string]provider.Secret{
+			provider.FieldAccessKeyID:     provider.NewSecret(c.AccessKeyID),
+			provider.FieldSecretAccessKey: c.SecretAccessKey,
+			provider.FieldSessionToken:    c.SessionToken,
+		}, provider.Source{})
+	case a.CredentialID != "":
+		req.CredentialID = a.CredentialID
+	default:
+		req.Profile = a.CredentialProfile // "" is the active profile, always allowed
 	}
 	res, err := s.resolver.Resolve(ctx, req)
 	if err != nil {
-		return identity{}, explainResolveError(err)
+		return identity{}, s.explainResolveError(err, a)
 	}
 	id := identity{creds: res.Credentials, res: res}
 	switch {
 	case region != "":
-	case res.Credentials.Has(provider.FieldRegion):
+	case res.Credentials.Has(provider.FieldRegion): // the source's region, else the profile's
 		region, regionFrom = res.Credentials.Value(provider.FieldRegion), res.Credentials.Source.String()
 	default:
 		region, regionFrom = s.cfg.Region, s.cfg.RegionFrom
@@ -143,19 +195,94 @@ func (s *server) resolve(ctx context.Context, a Auth) (identity, error) {
 	return id, nil
 }
 
-func explainResolveError(err error) error {
+// explainResolveError turns the resolver's error into one the client (a
+// person or a model) can act on. It quotes request values only through
+// quote, and never a credential_id that does not parse (it could be a secret
+// pasted in the wrong place).
+func (s *server) explainResolveError(err error, a Auth) error {
 	var ce *resolver.ChainError
 	switch {
+	case errors.Is(err, resolver.ErrProfileRefused) || errors.Is(err, resolver.ErrInvalidProfile):
+		return s.profileRefused(a.CredentialProfile)
+	case errors.Is(err, resolver.ErrReferenceRefused):
+		return s.referenceRefused(a.CredentialID)
+	case a.CredentialID != "" && errors.Is(err, provider.ErrInvalidRef):
+		if _, perr := provider.ParseRef(a.CredentialID); perr != nil { // the reference itself, not a scheme's reading of it
+			return fmt.Errorf("credential_id is not a credential reference: it %s; want scheme:body or scheme:body#fragment, such as file:#staging", refProblem(a.CredentialID))
+		}
+		return fmt.Errorf("credential_id: %s", strings.TrimPrefix(err.Error(), "provider: "))
+	case a.CredentialID != "" && errors.Is(err, provider.ErrUnknownScheme):
+		return fmt.Errorf("credential_id %s: %s", quote(a.CredentialID), strings.TrimPrefix(err.Error(), "provider: "))
+	case a.CredentialID != "" && errors.As(err, &ce):
+		return fmt.Errorf("credential_id %s gave no usable AWS credentials:\n%s", quote(a.CredentialID), strings.TrimPrefix(ce.Error(), "resolver: "))
+	case a.CredentialProfile != "" && errors.As(err, &ce):
+		return fmt.Errorf("credential_profile %s gave no usable AWS credentials:\n%s", quote(a.CredentialProfile), strings.TrimPrefix(ce.Error(), "resolver: "))
 	case errors.As(err, &ce):
 		return fmt.Errorf("no AWS credentials found. Configure one of these sources (or pass credentials in the call, if the operator allows it):\n%s", strings.TrimPrefix(ce.Error(), "resolver: "))
-	case errors.Is(err, resolver.ErrProfileRefused):
-		return errors.New("credential_profile is not offered by this server; the operator lists profiles in MCP_ALLOWED_PROFILES")
 	case errors.Is(err, resolver.ErrRequestCredentialsRefused):
 		return errors.New("this server does not accept credentials in tool calls (MCP_ALLOW_REQUEST_CREDENTIALS=false)")
 	case errors.Is(err, resolver.ErrInvalidRequestCredentials):
 		return fmt.Errorf("credentials: %s", strings.TrimPrefix(err.Error(), "resolver: invalid request credentials: "))
 	}
 	return err
+}
+
+// profileRefused explains a credential_profile the resolver refused: which
+// profiles are offered, and where the operator adds more.
+func (s *server) profileRefused(name string) error {
+	offered := []string{s.resolver.DefaultProfile()}
+	path := s.profiles.Path()
+	var where string
+	f, err := s.profiles.Load()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		where = fmt.Sprintf("there is no profiles file at %s (%s, default ~/.mcp/profiles.json), so only the default profile is offered; the operator adds profiles to the profiles file",
+			path, profile.EnvProfilesPath)
+	case err != nil:
+		where = fmt.Sprintf("the profiles file %s cannot be used (%v), so only the default profile is offered; the operator fixes it and adds profiles there", path, err)
+	default:
+		offered = append(offered, f.Names()...)
+		where = fmt.Sprintf("the operator adds profiles to the profiles file %s", path)
+	}
+	slices.Sort(offered)
+	offered = slices.Compact(offered)
+	return fmt.Errorf("credential_profile %s is not offered by this server (offered: %s); %s", quote(name), quoteList(offered), where)
+}
+
+// referenceRefused explains a credential_id the resolver refused by policy.
+func (s *server) referenceRefused(ref string) error {
+	if len(s.cfg.AllowedReferences) == 0 {
+		return fmt.Errorf("credential_id %s is refused: this server accepts no credential references; "+
+			"the operator allows them with MCP_ALLOWED_REFERENCES (patterns such as file:*), or offers a credential_profile instead", quote(ref))
+	}
+	return fmt.Errorf("credential_id %s is refused: it matches none of the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)",
+		quote(ref), quoteList(s.cfg.AllowedReferences))
+}
+
+// refProblem says, without quoting it, why ref does not parse. It follows
+// provider.ParseRef's checks; their messages quote the reference.
+func refProblem(ref string) string {
+	scheme, rest, hasScheme := strings.Cut(ref, ":")
+	body, frag, hasFrag := strings.Cut(rest, "#")
+	switch {
+	case len(ref) > provider.MaxRefLen:
+		return fmt.Sprintf("is longer than %d bytes", provider.MaxRefLen)
+	case !utf8.ValidString(ref):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(ref, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError }):
+		return "holds control or invisible formatting characters"
+	case strings.TrimSpace(ref) != ref:
+		return "has white space at an end"
+	case !hasScheme:
+		return "has no scheme"
+	case scheme == "" || strings.TrimLeft(scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || scheme[0] < 'a' || scheme[0] > 'z' || len(scheme) > 32:
+		return "has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -"
+	case hasFrag && frag == "":
+		return "has an empty #fragment"
+	case slices.Contains(strings.FieldsFunc(body, func(r rune) bool { return r == '/' || r == '\\' }), ".."):
+		return `has a ".." path segment`
+	}
+	return "does not follow the reference grammar"
 }
 
 func quoteList(ss []string) string {

@@ -3,9 +3,11 @@
 // whitelist_list and whitelist_check.
 //
 // Tool calls need no credentials: the server resolves them through mcpcred's
-// provider chain (environment, ~/.mcp/credentials, secret files, the OS
-// keychain) and caches them; a call may still pass its own credentials or
-// pick a credential_profile the operator offers. See README.md.
+// provider chain (the profiles file ~/.mcp/profiles.json, environment,
+// ~/.mcp/credentials, secret files, the OS keychain) and caches them; a call
+// may still pass its own credentials, pick a credential_profile the profiles
+// file defines, or, if the operator allows it, a credential_id reference.
+// See README.md.
 package main
 
 import (
@@ -32,15 +34,20 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.DryRun = cfg.DryRun || *dryRun
+	cfg.Environ = os.Environ // for env:PREFIX_* references
 
 	// stdout carries the MCP protocol: logs go to stderr, always.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	log.Info("whitelist-mcp starting", "version", version, "dry_run", cfg.DryRun, "region", cfg.Region,
-		"request_credentials", cfg.AllowRequestCredentials, "profiles", cfg.AllowedProfiles)
+	log.Info("whitelist-mcp starting", "version", version, "dry_run", cfg.DryRun, "region", cfg.Region)
 
+	srv, err := newServer(cfg, log, version)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whitelist-mcp:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newServer(cfg, log, version).Run(ctx, &mcp.StdioTransport{}); err != nil && ctx.Err() == nil {
+	if err := srv.Run(ctx, &mcp.StdioTransport{}); err != nil && ctx.Err() == nil {
 		log.Error("server stopped", "error", err)
 		os.Exit(1)
 	}

@@ -128,8 +128,12 @@ func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 		kr = &memKeyring{m: map[string]string{}}
 	}
 	cfg.keyring = kr
+	cfg.Environ = h.environ
 	log := slog.New(slog.NewTextHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := newServer(cfg, log, "test")
+	srv, err := newServer(cfg, log, "test")
+	if err != nil {
+		t.Fatalf("newServer: %v", err)
+	}
 	ct, st := mcp.NewInMemoryTransports()
 	ctx := context.Background()
 	ss, err := srv.Connect(ctx, st, nil)
@@ -153,6 +157,17 @@ func (h *harness) getenv(k string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.env[k]
+}
+
+// environ lists the injected environment, for env:PREFIX_* references.
+func (h *harness) environ() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var kv []string
+	for k, v := range h.env {
+		kv = append(kv, k+"="+v)
+	}
+	return kv
 }
 
 func (h *harness) setenv(k, v string) {
@@ -251,6 +266,33 @@ func withFile(t *testing.T, dir, content string) string {
 	return path
 }
 
+// withProfiles writes a profiles file (0600, in a 0700 directory) and
+// returns its path, for MCP_PROFILES_PATH.
+func withProfiles(t *testing.T, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "profiles.json")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// plus returns a copy of m with the key-value pairs kv added.
+func plus(m map[string]string, kv ...string) map[string]string {
+	m = maps.Clone(m)
+	if m == nil {
+		m = map[string]string{}
+	}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
 func section(name string, c aws.Credentials, extra ...string) string {
 	s := "[" + name + "]\naws_access_key_id = " + c.AccessKeyID + "\naws_secret_access_key = " + c.SecretAccessKey + "\n"
 	for _, e := range extra {
@@ -288,12 +330,12 @@ func TestToolsList(t *testing.T) {
 			Required   []string                   `json:"required"`
 		}
 		json.Unmarshal(b, &schema)
-		for _, p := range []string{"security_group_id", "credentials", "credential_profile"} {
+		for _, p := range []string{"security_group_id", "credentials", "credential_profile", "credential_id"} {
 			if _, ok := schema.Properties[p]; !ok {
 				t.Errorf("%s: no argument %s", tool.Name, p)
 			}
 		}
-		if !slices.Contains(schema.Required, "security_group_id") || slices.Contains(schema.Required, "credentials") || slices.Contains(schema.Required, "credential_profile") {
+		if !slices.Contains(schema.Required, "security_group_id") || slices.Contains(schema.Required, "credentials") || slices.Contains(schema.Required, "credential_profile") || slices.Contains(schema.Required, "credential_id") {
 			t.Errorf("%s: required = %v", tool.Name, schema.Required)
 		}
 		if tool.OutputSchema == nil {
@@ -380,7 +422,8 @@ func TestLifecycle(t *testing.T) {
 
 func TestCredentialSources(t *testing.T) {
 	dir := t.TempDir()
-	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey, "region = us-east-1")+section("work", workKey))
+	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey, "region = us-east-1")+section("work", workKey)+
+		section("empty", workKey)) // [empty] must not be reached through the profile "empty"
 	list := map[string]any{"security_group_id": sg}
 	withArgs := func(extra map[string]any) map[string]any {
 		m := maps.Clone(list)
@@ -388,6 +431,29 @@ func TestCredentialSources(t *testing.T) {
 		return m
 	}
 	reqCreds := map[string]any{"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}
+	profiles := withProfiles(t, `{
+  "profiles": {
+    "default": {"source": "file:#work"},
+    "staging": {"source": "file:#staging", "description": "the staging account"},
+    "ci":      {"source": "env:STAGING_*"},
+    "ops":     {"source": "keychain:ops"},
+    "empty":   {"source": "file:#nosuch"}
+  }
+}`)
+	missingProfiles := filepath.Join(t.TempDir(), "nowhere", "profiles.json")
+	secrets := secretsDir(t, map[string]string{
+		"aws.json": `{"aws_access_key_id": "` + secretKey.AccessKeyID + `", "aws_secret_access_key": "` + secretKey.SecretAccessKey + `"}`})
+	keyringWith := func(profile string, c aws.Credentials) func(*testing.T) keychain.Keyring {
+		return func(t *testing.T) keychain.Keyring {
+			kr := &memKeyring{m: map[string]string{}}
+			err := keychain.New(func(o *keychain.Options) { o.Keyring = kr }).Store(context.Background(), profile, map[string]provider.Secret{
+				"access_key_id": provider.NewSecret(c.AccessKeyID), "secret_access_key": provider.NewSecret(c.SecretAccessKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kr
+		}
+	}
 
 	tests := []struct {
 		name       string
@@ -407,16 +473,58 @@ func TestCredentialSources(t *testing.T) {
 		{name: "file default section", env: map[string]string{"MCP_CREDENTIALS_FILE": file}, args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
 		{name: "file MCP_CREDENTIAL_PROFILE", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_CREDENTIAL_PROFILE": "work"}, args: list, wantKey: workKey.AccessKeyID},
 		{name: "env wins over file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}, args: list, wantKey: envKey.AccessKeyID},
-		{name: "profile offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "default, staging", "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey},
-			args: withArgs(map[string]any{"credential_profile": "staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "[staging]"},
-		{name: "profile not offered by default", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
-			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`"staging" is not offered`, "MCP_ALLOWED_PROFILES", `"default"`}},
-		{name: "profile not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "staging"},
-			args: withArgs(map[string]any{"credential_profile": "work"}), wantErr: []string{`"work" is not offered`}},
-		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOWED_PROFILES": "staging"},
-			args: list, wantKey: fileKey.AccessKeyID},
-		{name: "profile and credentials", env: map[string]string{"MCP_ALLOWED_PROFILES": "default,staging"},
-			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not both"}},
+		{name: "profile not offered without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
+			args: withArgs(map[string]any{"credential_profile": "staging"}),
+			wantErr: []string{`"staging" is not offered`, `(offered: "default")`, "no profiles file", "/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
+		{name: "profile not offered: MCP_PROFILES_PATH names no file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": missingProfiles},
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`"staging" is not offered`, "no profiles file", missingProfiles}},
+		{name: "profile offered: file source", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "profile (" + profiles + " [staging] via file (" + file + " [staging]))"},
+		{name: "profile offered: env prefix source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles,
+			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
+			args: withArgs(map[string]any{"credential_profile": "ci"}), wantKey: stagingKey.AccessKeyID, wantSource: "[ci] via env"},
+		{name: "profile offered: secretfile source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", withProfiles(t, `{"profiles": {"docker": {"source": "secretfile:`+secrets+`#aws"}}}`)),
+			args: withArgs(map[string]any{"credential_profile": "docker"}), wantKey: secretKey.AccessKeyID, wantSource: "[docker] via secretfile"},
+		{name: "profile offered: keychain source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles), keyring: keyringWith("ops", keychainKey),
+			args: withArgs(map[string]any{"credential_profile": "ops"}), wantKey: keychainKey.AccessKeyID, wantSource: "[ops] via keychain"},
+		{name: "profile not in the profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
+			args: withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
+			wantErr: []string{`"work" is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
+		{name: "profile whose source is empty does not fall through", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
+			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile "empty" gave no usable AWS credentials`, "profile's source has no credentials", "file:#nosuch"}},
+		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)},
+			args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
+		{name: "profiles file default wins over env", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
+			args: list, wantKey: workKey.AccessKeyID, wantSource: "[default] via file"},
+		{name: "MCP_ACTIVE_PROFILE picks the default", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles, "MCP_ACTIVE_PROFILE", "staging"),
+			args: list, wantKey: stagingKey.AccessKeyID, wantSource: "[staging] via file"},
+		{name: "MCP_ACTIVE_PROFILE may be named without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
+			args: withArgs(map[string]any{"credential_profile": "work"}), wantKey: workKey.AccessKeyID, wantSource: "file (" + file + " [work])"},
+		{name: "MCP_ACTIVE_PROFILE: default is then not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
+			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`"default" is not offered`, `(offered: "work")`}},
+		{name: "credential_id refused by default", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file),
+			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id "file:#staging" is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
+		{name: "credential_id allowed", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
+			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "file (" + file + " [staging])"},
+		{name: "credential_id env prefix", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "file:*, env:STAGING_*",
+			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
+			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "STAGING_"},
+		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:#work,env:STAGING_*"),
+			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id "file:#staging" is refused`, `matches none`, `("file:#work", "env:STAGING_*")`}},
+		{name: "credential_id with nothing there", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
+			args: withArgs(map[string]any{"credential_id": "file:#nosuch"}), wantErr: []string{`credential_id "file:#nosuch" gave no usable AWS credentials`, "[nosuch]"}},
+		{name: "credential_id scheme not registered", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "vault:**"),
+			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id "vault:secret/data/mcp/aws": `, `"vault"`, "not registered", "env, file, keychain, secretfile"}},
+		{name: "profile and credentials", env: map[string]string{"MCP_PROFILES_PATH": profiles},
+			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_profile, not both"}},
+		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": "file:*"},
+			args: withArgs(map[string]any{"credential_id": "file:#staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_id, not both"}},
+		{name: "credential_id and credential_profile", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"},
+			args: withArgs(map[string]any{"credential_id": "file:#staging", "credential_profile": "staging"}), wantErr: []string{"give either credential_id or credential_profile, not both"}},
+		{name: "all three", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"},
+			args: withArgs(map[string]any{"credential_id": "file:#staging", "credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not all three"}},
+		{name: "region alone with credential_profile", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
+			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": map[string]any{"region": "us-east-1"}}), wantKey: stagingKey.AccessKeyID, wantSource: "[staging]"},
 		{name: "keychain", keyring: func(t *testing.T) keychain.Keyring {
 			kr := &memKeyring{m: map[string]string{}}
 			err := keychain.New(func(o *keychain.Options) { o.Keyring = kr }).Store(context.Background(), "default", map[string]provider.Secret{
@@ -448,7 +556,10 @@ func TestCredentialSources(t *testing.T) {
 			}
 			h := start(t, tt.env, kr)
 			if tt.wantErr != nil {
-				h.fails("whitelist_list", tt.args, tt.wantErr...)
+				msg := h.fails("whitelist_list", tt.args, tt.wantErr...)
+				if os.Getenv("DUMP") != "" {
+					t.Logf("%s", msg)
+				}
 				if calls := h.ec2.Calls(); len(calls) != 0 {
 					t.Fatalf("an invalid call reached AWS: %v", h.signers())
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/resolver"
 )
@@ -98,6 +99,7 @@ type CheckOutput struct {
 type server struct {
 	cfg      config
 	resolver *resolver.Resolver
+	profiles *profile.Provider // the profiles file, for explaining refusals
 	ec2      *ec2.Client
 	log      *slog.Logger
 }
@@ -106,8 +108,14 @@ type server struct {
 const callTimeout = 30 * time.Second
 
 // newServer returns the MCP server with the four tools.
-func newServer(cfg config, log *slog.Logger, version string) *mcp.Server {
-	s := &server{cfg: cfg, resolver: newResolver(cfg, log), ec2: newEC2Client(cfg), log: log}
+func newServer(cfg config, log *slog.Logger, version string) (*mcp.Server, error) {
+	r, profiles, err := newResolver(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, resolver: r, profiles: profiles, ec2: newEC2Client(cfg), log: log}
+	log.Info("credentials", "profiles_file", profiles.Path(), "active_profile", cfg.ActiveProfile,
+		"request_credentials", cfg.AllowRequestCredentials, "allowed_references", cfg.AllowedReferences, "chain", r.Providers())
 	var sdkLog *slog.Logger // the SDK's session events, at debug level only
 	if log.Enabled(context.Background(), slog.LevelDebug) {
 		sdkLog = log
@@ -128,7 +136,7 @@ func newServer(cfg config, log *slog.Logger, version string) *mcp.Server {
 		"Check whether a security group's ingress rules let an IP address or CIDR block in on a port and protocol.",
 		s.check)
 	srv.AddReceivingMiddleware(guardArguments(arguments))
-	return srv
+	return srv, nil
 }
 
 // addTool registers a typed tool. Its input schema is inferred from In, with
