@@ -14,6 +14,10 @@
 #                      instead of skipping the server tests
 #   VAULT_TESTS_RACE=0 build the server tests without -race (see below)
 #   FUZZTIME           fuzz time for FuzzParseRef, default 10s
+#   VAULT_TESTS_SERVER_ONLY=1  skip the unit tests and fuzzing (.ci/run does
+#                      them with the rest of the module)
+#
+# Arguments are passed to go test (for example -v).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -29,10 +33,12 @@ missing() {
 
 command -v go >/dev/null 2>&1 || missing "go is not installed"
 
-echo "== provider/vault unit tests (-race)"
-go test -race -count=1 ./provider/vault/...
-echo "== provider/vault fuzz FuzzParseRef"
-go test -run '^$' -fuzz '^FuzzParseRef$' -fuzztime "${FUZZTIME:-10s}" ./provider/vault
+if [ "${VAULT_TESTS_SERVER_ONLY:-}" != "1" ]; then
+	echo "== provider/vault unit tests (-race)"
+	go test -race -count=1 "$@" ./provider/vault/...
+	echo "== provider/vault fuzz FuzzParseRef"
+	go test -run '^$' -fuzz '^FuzzParseRef$' -fuzztime "${FUZZTIME:-10s}" ./provider/vault
+fi
 
 cd internal/vaulttest
 if ! go mod download github.com/hashicorp/vault >/dev/null 2>&1; then
@@ -53,4 +59,4 @@ if [ "${VAULT_TESTS_RACE:-1}" = "0" ]; then
 	race=""
 fi
 echo "== internal/vaulttest against an in-process Vault ${race}"
-go test ${race} -count=1 -timeout 30m ./...
+go test ${race} -count=1 -timeout 30m "$@" ./...
