@@ -11,9 +11,12 @@
 //     Options.RefuseRequestCredentials is set; they are validated (required
 //     fields, field names, lengths, control characters), used for that
 //     request only and never cached;
-//  2. the cached value for the request's profile (Options.Profile when the
-//     request names none), while its TTL lasts;
-//  3. the providers of the chain, in order. A provider answering with an
+//  2. a credential reference (Request.CredentialID, such as
+//     "vault:secret/data/mcp/aws"), only if it matches a pattern in
+//     Options.AllowReferences, built through Options.References;
+//  3. the profile the request names, only if Options.AllowProfile offers it,
+//     else Options.Profile: its cached value while its TTL lasts, else
+//  4. the providers of the chain, in order. A provider answering with an
 //     error that wraps provider.ErrNotFound or provider.ErrUnavailable, or
 //     whose answer lacks a field in Options.Required, is skipped and the
 //     reason recorded; the first usable answer wins. Any other error (an
@@ -24,6 +27,20 @@
 // each earlier one was skipped (Skipped). When no provider answers, the
 // error is a [*ChainError] listing every provider and its reason; it wraps
 // [ErrNoCredentials] and each provider's error.
+//
+// # Per-request selection
+//
+// An MCP server is driven by a model, and a model can be steered by whatever
+// text it reads: a tool argument must never reach credentials the operator
+// did not offer. The policy is the operator's, in [Options], never the
+// request's. By default a request may name only the default profile and no
+// reference; request credentials are accepted (RefuseRequestCredentials
+// turns them off). Refusals wrap [ErrProfileRefused],
+// [ErrReferenceRefused] or [ErrRequestCredentialsRefused], say which option
+// allows them, and are logged without values. Profile names and references
+// with control or invisible characters, path traversal or excessive length
+// are refused before any provider is asked. [Selection] is the ready struct
+// to embed in a tool's input type.
 //
 // # Caching and rotation
 //
