@@ -60,7 +60,9 @@ func BenchmarkToolCallInvalid(b *testing.B) {
 // chain, resolver, EC2 client, four tools), the MCP handshake and the first
 // tools/list answer.
 func BenchmarkStartToToolsList(b *testing.B) {
-	getenv := func(k string) string { return envOf(envKey)[k] }
+	env := envOf(envKey)
+	env["HOME"] = b.TempDir() // no profiles or credentials file
+	getenv := func(k string) string { return env[k] }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	b.ReportAllocs()

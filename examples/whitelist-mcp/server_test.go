@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -474,7 +475,7 @@ func TestCredentialSources(t *testing.T) {
 		{name: "file MCP_CREDENTIAL_PROFILE", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_CREDENTIAL_PROFILE": "work"}, args: list, wantKey: workKey.AccessKeyID},
 		{name: "env wins over file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}, args: list, wantKey: envKey.AccessKeyID},
 		{name: "profile not offered without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
-			args: withArgs(map[string]any{"credential_profile": "staging"}),
+			args:    withArgs(map[string]any{"credential_profile": "staging"}),
 			wantErr: []string{`"staging" is not offered`, `(offered: "default")`, "no profiles file", "/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
 		{name: "profile not offered: MCP_PROFILES_PATH names no file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": missingProfiles},
 			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`"staging" is not offered`, "no profiles file", missingProfiles}},
@@ -488,7 +489,7 @@ func TestCredentialSources(t *testing.T) {
 		{name: "profile offered: keychain source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles), keyring: keyringWith("ops", keychainKey),
 			args: withArgs(map[string]any{"credential_profile": "ops"}), wantKey: keychainKey.AccessKeyID, wantSource: "[ops] via keychain"},
 		{name: "profile not in the profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
-			args: withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
+			args:    withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
 			wantErr: []string{`"work" is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
 		{name: "profile whose source is empty does not fall through", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
 			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile "empty" gave no usable AWS credentials`, "profile's source has no credentials", "file:#nosuch"}},
@@ -577,9 +578,75 @@ func TestCredentialSources(t *testing.T) {
 	}
 }
 
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // "" means no error
+	}{
+		{"defaults", nil, ""},
+		{"MCP_ALLOWED_PROFILES is gone", map[string]string{"MCP_ALLOWED_PROFILES": "default,staging"}, "MCP_ALLOWED_PROFILES is no longer read"},
+		{"MCP_ACTIVE_PROFILE", map[string]string{"MCP_ACTIVE_PROFILE": "prod"}, ""},
+		{"MCP_ACTIVE_PROFILE path", map[string]string{"MCP_ACTIVE_PROFILE": "../prod"}, "MCP_ACTIVE_PROFILE=\"../prod\" is not a profile name"},
+		{"MCP_ACTIVE_PROFILE control", map[string]string{"MCP_ACTIVE_PROFILE": "a\nb"}, `MCP_ACTIVE_PROFILE="a\nb"`},
+		{"MCP_ALLOWED_REFERENCES", map[string]string{"MCP_ALLOWED_REFERENCES": " file:*, vault:secret/data/mcp/*,ssm:/mcp/prod/** ,"}, ""},
+		{"MCP_ALLOWED_REFERENCES no scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*,*"}, `pattern "*" must start with a scheme`},
+		{"MCP_ALLOWED_REFERENCES wildcard scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "*:x"}, "must start with a scheme"},
+		{"MCP_ALLOWED_REFERENCES malformed", map[string]string{"MCP_ALLOWED_REFERENCES": "file:[x"}, `pattern "file:[x" is malformed`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tt.env[k] })
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("loadConfig: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("loadConfig error = %v, want it to contain %q", err, tt.want)
+			}
+			if tt.name == "MCP_ALLOWED_REFERENCES" && !slices.Equal(cfg.AllowedReferences, []string{"file:*", "vault:secret/data/mcp/*", "ssm:/mcp/prod/**"}) {
+				t.Errorf("AllowedReferences = %q", cfg.AllowedReferences)
+			}
+			if tt.name == "MCP_ACTIVE_PROFILE" && cfg.ActiveProfile != "prod" || tt.name == "defaults" && cfg.ActiveProfile != "default" {
+				t.Errorf("ActiveProfile = %q", cfg.ActiveProfile)
+			}
+		})
+	}
+}
+
+// A profiles file that others can write could redirect the server to other
+// credentials: the server refuses it, for the default profile and for
+// credential_profile alike, and says why.
+func TestProfilesFileInsecure(t *testing.T) {
+	dir := t.TempDir()
+	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
+	profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)
+	if err := os.Chmod(profiles, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, nil)
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "staging"},
+		`"staging" is not offered`, `(offered: "default")`, "cannot be used", "group and others must not be able to write it")
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no AWS credentials found", "group and others must not be able to write it")
+	if calls := h.ec2.Calls(); len(calls) != 0 {
+		t.Fatalf("calls reached AWS: %v", h.signers())
+	}
+	// Fixed, it applies without a restart.
+	if err := os.Chmod(profiles, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // Provider.Has trusts its last look for a second
+	h.ok("whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "staging"})
+}
+
 func TestRegion(t *testing.T) {
 	dir := t.TempDir()
-	file := withFile(t, dir, section("default", fileKey, "region = eu-west-1"))
+	file := withFile(t, dir, section("default", fileKey, "region = eu-west-1")+section("staging", stagingKey))
+	profiles := withProfiles(t, `{"profiles": {
+  "staging":  {"source": "file:#staging", "region": "eu-central-1"},
+  "plain":    {"source": "file:#staging"},
+  "default":  {"source": "file:#default", "region": "eu-north-1"}
+}}`)
+	withProfile := func(name string) map[string]any { return map[string]any{"credential_profile": name} }
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -590,6 +657,13 @@ func TestRegion(t *testing.T) {
 		{"AWS_REGION", map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "AWS_REGION": "ap-south-1"}, nil, "ap-south-1"},
 		{"profile region", map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_REGION": "ap-south-1"}, nil, "eu-west-1"},
 		{"request region alone", map[string]string{"MCP_CREDENTIALS_FILE": file}, map[string]any{"credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
+		{"profiles file region", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "AWS_REGION": "ap-south-1"}, withProfile("staging"), "eu-central-1"},
+		{"request region beats the profile's", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
+			map[string]any{"credential_profile": "staging", "credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
+		{"profile without region: AWS_REGION", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "AWS_REGION": "ap-south-1"}, withProfile("plain"), "ap-south-1"},
+		{"profile without region: default", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, withProfile("plain"), "us-east-1"},
+		{"the source's region beats the profile's", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, nil, "eu-west-1"},
+		{"active profile's region", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "MCP_ACTIVE_PROFILE": "staging", "AWS_REGION": "ap-south-1"}, nil, "eu-central-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -645,6 +719,50 @@ func TestRotation(t *testing.T) {
 	h.fails("whitelist_list", list, "AuthFailure", "What it means", "still holds the same access key", "file (")
 	if got := h.signers(); len(got) != 1 {
 		t.Fatalf("calls = %q, want exactly one", got)
+	}
+}
+
+// A credential from a profile or a credential_id is cached too, and is
+// dropped and read again when AWS rejects it.
+func TestRotationProfileAndReference(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args map[string]any
+	}{
+		{"credential_profile", map[string]any{"credential_profile": "staging"}},
+		{"credential_id", map[string]any{"credential_id": "file:#staging"}},
+		{"active profile", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
+			profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging", "region": "us-east-1"}}}`)
+			env := map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"}
+			if tt.args == nil {
+				env["MCP_ACTIVE_PROFILE"] = "staging"
+			}
+			h := start(t, env, nil)
+			args := map[string]any{"security_group_id": sg}
+			maps.Copy(args, tt.args)
+			h.ok("whitelist_list", args)
+
+			h.ec2.Revoke(stagingKey.AccessKeyID)
+			withFile(t, dir, section("default", fileKey)+section("staging", rotatedKey))
+			h.ec2.ResetCalls()
+			h.ok("whitelist_list", args)
+			want := []string{
+				stagingKey.AccessKeyID + " DescribeSecurityGroups AuthFailure",
+				rotatedKey.AccessKeyID + " DescribeSecurityGroups ",
+			}
+			if got := h.signers(); !slices.Equal(got, want) {
+				t.Fatalf("calls = %q, want %q", got, want)
+			}
+			h.ec2.ResetCalls()
+			h.ok("whitelist_list", args)
+			if got := h.signers(); len(got) != 1 || !strings.HasPrefix(got[0], rotatedKey.AccessKeyID) {
+				t.Fatalf("after rotation: calls = %q", got)
+			}
+		})
 	}
 }
 
@@ -730,11 +848,29 @@ func TestInvalidInput(t *testing.T) {
 		{"access key id malformed", "whitelist_add", with("credentials", map[string]any{"access_key_id": canary, "secret_access_key": canary}), []string{"not an AWS access key ID"}},
 		{"region malformed", "whitelist_add", with("credentials", map[string]any{"region": "mars-1\n"}), []string{"not an AWS region"}},
 		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`"x\x00y" is not offered`}},
+		{"profile bidi override", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "sta\u202eging"}, []string{`"sta\u202eging" is not offered`, `(offered: "default")`}},
+		{"profile path", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "../../etc/passwd"}, []string{`"../../etc/passwd" is not offered`}},
+		{"profile long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": strings.Repeat("p", 900)}, []string{"is not offered", "..."}},
+		{"profile as number", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": 7}, []string{"credential_profile must be a string"}},
+		{"credential_id refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/etc/shadow"}, []string{`credential_id "file:/etc/shadow" is refused`, "MCP_ALLOWED_REFERENCES"}},
+		{"credential_id secret pasted", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": canary}, []string{"credential_id is not a credential reference: it has no scheme"}},
+		{"credential_id control chars", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#" + canary + "\x00"}, []string{"holds control or invisible formatting characters"}},
+		{"credential_id bidi", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#a\u202e"}, []string{"control or invisible"}},
+		{"credential_id dot dot", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:~/../../etc/passwd#x"}, []string{`".." path segment`}},
+		{"credential_id empty fragment", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "#"}, []string{"empty #fragment"}},
+		{"credential_id bad scheme", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "FILE:" + canary}, []string{"has a scheme that is not"}},
+		{"credential_id white space", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": " file:#x"}, []string{"white space"}},
+		{"credential_id long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + strings.Repeat("a", 1030)}, []string{"argument credential_id is"}},
+		{"credential_id as object", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": map[string]any{"secret": canary}}, []string{"credential_id must be a string"}},
+		{"credential_profile as array", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": []string{canary}}, []string{"credential_profile must be a string"}},
 		{"arguments not an object", "whitelist_list", nil, []string{"security_group_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			msg := h.fails(tt.tool, tt.args, tt.want...)
+			if os.Getenv("DUMP") != "" {
+				t.Logf("%s", msg)
+			}
 			if len(msg) > 2000 {
 				t.Errorf("error message is %d bytes long", len(msg))
 			}

@@ -158,7 +158,8 @@ func quote(s string) string {
 // handler runs, and its messages quote the offending value. That is fine for
 // a port, but not for a secret passed with the wrong shape (credentials as a
 // string, a secret as a number) or for a megabyte of text. guardArguments
-// runs first and refuses those with messages that quote nothing.
+// runs first and refuses those, and credential_id or credential_profile
+// values that are not strings, with messages that quote nothing.
 
 const (
 	maxArgumentsBytes = 16 << 10 // all arguments together
@@ -201,11 +202,19 @@ func checkArguments(raw json.RawMessage, names []string) error {
 		if !slices.Contains(names, k) {
 			return fmt.Errorf("unknown argument; this tool takes %s", strings.Join(names, ", "))
 		}
-		if k == "credentials" {
+		switch k {
+		case "credentials":
 			if err := checkCredentialsShape(v); err != nil {
 				return err
 			}
-		} else if len(v) > maxArgumentBytes {
+			continue
+		case "credential_id", "credential_profile": // a secret pasted here must not be quoted back
+			var s *string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("%s must be a string", k)
+			}
+		}
+		if len(v) > maxArgumentBytes {
 			return fmt.Errorf("argument %s is %d bytes; at most %d are accepted", k, len(v), maxArgumentBytes)
 		}
 	}
