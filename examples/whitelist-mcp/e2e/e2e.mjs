@@ -9,7 +9,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, chmodSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,6 +19,7 @@ const SG = "sg-0123456789abcdef0";
 const ENV_ID = { key: "AKIAE2EENVXXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-env` };
 const FILE_ID = { key: "AKIAE2EFILEXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-file` };
 const REQ_ID = { key: "AKIAE2EREQUESTXXXXXX", secret: `CANARY-SECRET-${CANARY}-request` };
+const CI_ID = { key: "AKIAE2ECIXXXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-ci` };
 
 const bin = process.env.WHITELIST_BIN;
 const fakeBin = process.env.FAKEEC2_BIN;
@@ -36,7 +37,7 @@ function check(name, ok, detail = "") {
 
 // The local EC2 endpoint: prints its URL on its first line.
 const fake = spawn(fakeBin, ["-groups", SG], {
-  env: { ...process.env, FAKEEC2_IDENTITIES: [ENV_ID, FILE_ID, REQ_ID].map((i) => `${i.key}:${i.secret}`).join(",") },
+  env: { ...process.env, FAKEEC2_IDENTITIES: [ENV_ID, FILE_ID, REQ_ID, CI_ID].map((i) => `${i.key}:${i.secret}`).join(",") },
   stdio: ["pipe", "pipe", "pipe"],
 });
 fake.stderr.on("data", (d) => seen.push(String(d)));
@@ -52,6 +53,21 @@ mkdirSync(join(home, ".mcp"), { mode: 0o700 });
 writeFileSync(join(home, ".mcp", "credentials"),
   `[staging]\naws_access_key_id = ${FILE_ID.key}\naws_secret_access_key = ${FILE_ID.secret}\n`, { mode: 0o600 });
 
+// The profiles file the operator offers profiles in (MCP_PROFILES_PATH): it
+// holds references, no secret. "staging" reads [staging] of the credentials
+// file, "staging-eu" too, in another region (checked in dry run: fakeec2
+// accepts one region); "ci" reads the E2E_CI_* variables.
+const profilesDir = mkdtempSync(join(tmpdir(), "whitelist-e2e-profiles-"));
+chmodSync(profilesDir, 0o700);
+const profilesPath = join(profilesDir, "profiles.json");
+writeFileSync(profilesPath, JSON.stringify({
+  profiles: {
+    staging: { source: "file:#staging", description: "the staging account" },
+    "staging-eu": { source: "file:#staging", region: "eu-west-1" },
+    ci: { source: "env:E2E_CI_*" },
+  },
+}, null, 2), { mode: 0o600 });
+
 async function connect(args, extraEnv = {}) {
   const transport = new StdioClientTransport({
     command: bin,
@@ -61,7 +77,9 @@ async function connect(args, extraEnv = {}) {
       AWS_ENDPOINT_URL: endpoint,
       AWS_ACCESS_KEY_ID: ENV_ID.key,
       AWS_SECRET_ACCESS_KEY: ENV_ID.secret,
-      MCP_ALLOWED_PROFILES: "default,staging",
+      MCP_PROFILES_PATH: profilesPath,
+      E2E_CI_ACCESS_KEY_ID: CI_ID.key,
+      E2E_CI_SECRET_ACCESS_KEY: CI_ID.secret,
       WHITELIST_LOG_LEVEL: "debug",
       ...extraEnv,
     },
@@ -88,8 +106,8 @@ try {
   const names = tools.map((t) => t.name).sort();
   check("tools/list has the four tools", JSON.stringify(names) === JSON.stringify(["whitelist_add", "whitelist_check", "whitelist_list", "whitelist_remove"]), names.join(","));
   const add = tools.find((t) => t.name === "whitelist_add");
-  check("whitelist_add schema takes credentials and credential_profile",
-    add && add.inputSchema.properties.credentials && add.inputSchema.properties.credential_profile &&
+  check("whitelist_add schema takes credentials, credential_profile and credential_id",
+    add && add.inputSchema.properties.credentials && add.inputSchema.properties.credential_profile && add.inputSchema.properties.credential_id &&
     JSON.stringify(add.inputSchema.required) === JSON.stringify(["security_group_id", "ip_address"]));
 
   let r = await call(client, "whitelist_add", { ...rule, description: "e2e" });
@@ -110,7 +128,12 @@ try {
   check("whitelist_remove again is not present", !r.isError && r.structuredContent?.status === "not_present", JSON.stringify(r.content));
 
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "staging" });
-  check("credential_profile staging uses the credentials file", !r.isError && r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
+  check("credential_profile staging comes from the profiles file, through the credentials file",
+    !r.isError && r.structuredContent?.credential_source?.startsWith(`profile (${profilesPath} [staging] via file (`) &&
+    r.structuredContent?.credential_source?.includes("[staging])"), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "ci" });
+  check("credential_profile ci reads E2E_CI_* variables", !r.isError && /\[ci\] via env/.test(r.structuredContent?.credential_source) &&
+    r.structuredContent?.region === "us-east-1", JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: REQ_ID.secret } });
   check("request credentials are used", !r.isError && r.structuredContent?.credential_source?.startsWith("request"), JSON.stringify(r.content));
 
@@ -119,18 +142,43 @@ try {
   r = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "10.0.0.1/8" });
   check("invalid CIDR is isError", r.isError === true && /did you mean 10.0.0.0\/8/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "prod" });
-  check("profile not offered is isError", r.isError === true && /not offered/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  check("profile not in the profiles file is isError, listing the offered ones",
+    r.isError === true && r.content?.[0]?.text?.includes('"prod" is not offered') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
+    r.content?.[0]?.text?.includes(`adds profiles to the profiles file ${profilesPath}`), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging" });
+  check("credential_id is refused unless the operator allows references",
+    r.isError === true && /is refused/.test(r.content?.[0]?.text) && /MCP_ALLOWED_REFERENCES/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: `CANARY-SECRET-${CANARY}` });
+  check("credential_id that is no reference is isError", r.isError === true && /not a credential reference/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging", credential_profile: "staging" });
+  check("credential_id and credential_profile together is isError", r.isError === true && /not both/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: `CANARY-SECRET-${CANARY}` });
   check("credentials as a string is isError", r.isError === true, JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: "CANARY-SECRET-" + CANARY + "-wrong" } });
   check("wrong secret is an AWS AuthFailure", r.isError === true && /AuthFailure/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   await client.close();
 
+  const refs = await connect([], { MCP_ALLOWED_REFERENCES: "file:*" });
+  r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging" });
+  check("credential_id allowed by MCP_ALLOWED_REFERENCES", !r.isError && r.structuredContent?.credential_source?.startsWith("file (") &&
+    r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
+  r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "env:E2E_CI_*" });
+  check("credential_id outside the allowed patterns is refused", r.isError === true && /matches none/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  await refs.close();
+
+  const active = await connect([], { MCP_ACTIVE_PROFILE: "ci" });
+  r = await call(active, "whitelist_list", { security_group_id: SG });
+  check("MCP_ACTIVE_PROFILE picks the profile used by default", !r.isError && /\[ci\] via env/.test(r.structuredContent?.credential_source), JSON.stringify(r.content));
+  await active.close();
+
   const dry = await connect(["--dry-run"]);
   r = await call(dry, "whitelist_add", rule);
   const p = r.structuredContent?.dry_run?.parameters ?? {};
   check("--dry-run reports the call", !r.isError && r.structuredContent?.status === "dry_run" &&
     p.Action === "AuthorizeSecurityGroupIngress" && p["IpPermissions.1.IpRanges.1.CidrIp"] === "203.0.113.7/32", JSON.stringify(r.structuredContent));
+  r = await call(dry, "whitelist_list", { security_group_id: SG, credential_profile: "staging-eu" });
+  check("a profile's region is used", !r.isError && r.structuredContent?.region === "eu-west-1" && r.structuredContent?.dry_run?.region === "eu-west-1" &&
+    r.structuredContent?.dry_run?.endpoint === endpoint, JSON.stringify(r.structuredContent));
   await dry.close();
   const after = await connect([]);
   r = await call(after, "whitelist_list", { security_group_id: SG });
@@ -141,6 +189,8 @@ try {
 } finally {
   fake.stdin.end();
   fake.kill();
+  rmSync(home, { recursive: true, force: true });
+  rmSync(profilesDir, { recursive: true, force: true });
 }
 
 const leaks = seen.filter((s) => s.includes(CANARY));
