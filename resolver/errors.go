@@ -70,13 +70,18 @@ func reason(err error) string {
 // find, say, provider.ErrUnavailable or a file provider's permission error),
 // and holds no secret value.
 type ChainError struct {
-	Profile  string
-	Attempts []Attempt
+	Profile   string // the profile resolved; empty for a reference
+	Reference string // the credential reference resolved, if any
+	Attempts  []Attempt
 }
 
 func (e *ChainError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "resolver: no credentials for profile %q", e.Profile)
+	if e.Reference != "" {
+		fmt.Fprintf(&b, "resolver: no credentials for %s", quoteRef(e.Reference))
+	} else {
+		fmt.Fprintf(&b, "resolver: no credentials for profile %q", e.Profile)
+	}
 	if len(e.Attempts) == 0 {
 		b.WriteString(": the provider chain is empty")
 		return b.String()

@@ -142,6 +142,27 @@ func TestReferences(t *testing.T) {
 	assert.Contains(t, err.Error(), "provider/ssm")
 }
 
+func TestReferenceWithNothing(t *testing.T) {
+	var s provider.Schemes
+	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+		return provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+			return provider.Credentials{}, provider.NotFound("vault", "", ref.Body, "no secret at this path")
+		})), nil
+	}))
+	r := resolver.New(nil, func(o *resolver.Options) {
+		o.References = &s
+		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+	})
+	_, err := r.Resolve(context.Background(), resolver.Request{CredentialID: "vault:secret/data/mcp/gone"})
+	require.ErrorIs(t, err, resolver.ErrNoCredentials)
+	assert.Equal(t, `resolver: no credentials for reference "vault:secret/data/mcp/gone", tried:
+  - vault: secret/data/mcp/gone: no secret at this path`, err.Error())
+	var ce *resolver.ChainError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "vault:secret/data/mcp/gone", ce.Reference)
+	assert.Empty(t, ce.Profile)
+}
+
 func TestRequestOrder(t *testing.T) {
 	calls := 0
 	r := resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {

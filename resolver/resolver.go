@@ -328,7 +328,10 @@ func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile s
 		return res, nil
 	}
 	err := &ChainError{Profile: profile, Attempts: tried}
-	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "profile", profile, "error", err)
+	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
+		err.Profile, err.Reference = "", ref
+	}
+	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "profile", err.Profile, "reference", err.Reference, "error", err)
 	return Result{}, err
 }
 
