@@ -63,6 +63,24 @@ type named struct {
 
 func (n named) Name() string { return n.name }
 
+// Pin returns a Provider that asks p for profile whatever profile it is
+// asked for, keeping p's name. Reference schemes use it: a reference names
+// its section or entry itself.
+func Pin(p Provider, profile string) Provider {
+	return pinned{name: NameOf(p), profile: profile, p: p}
+}
+
+type pinned struct {
+	name, profile string
+	p             Provider
+}
+
+func (p pinned) Name() string { return p.name }
+
+func (p pinned) Retrieve(ctx context.Context, _ string) (Credentials, error) {
+	return p.p.Retrieve(ctx, p.profile)
+}
+
 // ErrNotFound is wrapped by errors that mean "this provider has nothing for
 // this profile"; a resolver moves on to the next provider.
 var ErrNotFound = errors.New("provider: credentials not found")

@@ -130,6 +130,19 @@ func TestErrors(t *testing.T) {
 	assert.False(t, provider.IsNotFound(err))
 }
 
+func TestPin(t *testing.T) {
+	var asked string
+	p := provider.WithName("file", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+		asked = profile
+		return provider.NewCredentials(map[string]string{"token": "t"}, provider.Source{}), nil
+	}))
+	pinned := provider.Pin(p, "production")
+	_, err := pinned.Retrieve(context.Background(), "anything")
+	require.NoError(t, err)
+	assert.Equal(t, "production", asked)
+	assert.Equal(t, "file", provider.NameOf(pinned))
+}
+
 func TestNameOf(t *testing.T) {
 	f := provider.Func(func(_ context.Context, _ string) (provider.Credentials, error) { return provider.Credentials{}, nil })
 	assert.Equal(t, "provider.Func", provider.NameOf(f))

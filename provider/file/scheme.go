@@ -1,7 +1,6 @@
 package file
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,7 +59,7 @@ func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sectionProvider{f: s.file(path), section: section}, nil
+	return provider.Pin(s.file(path), section), nil
 }
 
 // path turns a reference body into a cleaned absolute path, or "" for the
@@ -139,19 +138,6 @@ func (s *scheme) file(path string) *Provider {
 	p := New(fns...)
 	s.files[path] = p
 	return p
-}
-
-// sectionProvider answers with one section whatever profile it is asked
-// for.
-type sectionProvider struct {
-	f       *Provider
-	section string
-}
-
-func (p *sectionProvider) Name() string { return Name }
-
-func (p *sectionProvider) Retrieve(ctx context.Context, _ string) (provider.Credentials, error) {
-	return p.f.Retrieve(ctx, p.section)
 }
 
 // validSection reports why s cannot be a section name in a reference.

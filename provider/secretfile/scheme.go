@@ -1,7 +1,6 @@
 package secretfile
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 
@@ -57,20 +56,8 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 		if dir != "" {
 			fns = append(append(make([]func(*Options), 0, len(optFns)+1), optFns...), func(o *Options) { o.Dir = dir })
 		}
-		return &namedProvider{p: New(fns...), name: name}, nil
+		return provider.Pin(New(fns...), name), nil
 	})
-}
-
-// namedProvider answers with one profile whatever profile it is asked for.
-type namedProvider struct {
-	p    *Provider
-	name string
-}
-
-func (n *namedProvider) Name() string { return Name }
-
-func (n *namedProvider) Retrieve(ctx context.Context, _ string) (provider.Credentials, error) {
-	return n.p.Retrieve(ctx, n.name)
 }
 
 func refError(part, format string, args ...any) error {
