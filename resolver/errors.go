@@ -109,15 +109,15 @@ func (e *ChainError) Unwrap() []error {
 // not answer (every other provider had nothing), which is when a stale value
 // may be served. A definite failure, such as an insecure file, is not.
 func (e *ChainError) unavailable() bool {
-	any := false
+	sawUnavailable := false
 	for _, a := range e.Attempts {
 		switch {
 		case provider.IsUnavailable(a.Err):
-			any = true
+			sawUnavailable = true
 		case provider.IsNotFound(a.Err):
 		default:
 			return false
 		}
 	}
-	return any
+	return sawUnavailable
 }

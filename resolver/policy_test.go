@@ -48,6 +48,22 @@ func TestHostileProfilesRefused(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// Even a policy that allows every profile never lets a provider see a name
+// that could escape a directory or read differently than it is.
+func TestHostileProfilesRefusedUnderAnyProfile(t *testing.T) {
+	p := answering("custom", canary)
+	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+	for _, name := range []string{"../../etc/passwd", "..", ".", "a/b", `a\b`, "pro\u200bd", "prod\u202e", "\ufeffprod",
+		" default", "default ", "prod\x00", "prod\n", strings.Repeat("p", 200), "bad\xffutf8"} {
+		_, err := r.Resolve(context.Background(), resolver.Request{Profile: name})
+		require.ErrorIs(t, err, resolver.ErrInvalidProfile, "%q", name)
+		assert.Less(t, len(err.Error()), 200)
+	}
+	assert.EqualValues(t, 0, p.calls.Load())
+	_, err := r.Resolve(context.Background(), resolver.Request{Profile: "team.prod-1"})
+	require.NoError(t, err)
+}
+
 func TestDefaultPolicyOffersOnlyTheDefaultProfile(t *testing.T) {
 	r := resolver.New([]provider.Provider{answering("file", canary)}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
 	ctx := context.Background()
@@ -114,8 +130,11 @@ func TestReferences(t *testing.T) {
 	assert.Equal(t, 2, calls)
 	assert.True(t, strings.HasSuffix(res.Credentials.Value(provider.FieldSecretAccessKey), "-2"))
 
-	// A profile with the same text as a reference key does not collide.
-	res, err = r.Resolve(ctx, resolver.Request{Profile: "vault:secret/data/mcp/aws"})
+	// A profile cannot take a reference's place: its text is not a valid
+	// profile name, and cache keys of references cannot be profile names.
+	_, err = r.Resolve(ctx, resolver.Request{Profile: "vault:secret/data/mcp/aws"})
+	require.ErrorIs(t, err, resolver.ErrInvalidProfile)
+	res, err = r.Resolve(ctx, resolver.Request{Profile: "vault:aws"})
 	require.NoError(t, err)
 	assert.Equal(t, "env", res.Credentials.Source.Provider)
 

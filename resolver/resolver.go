@@ -380,11 +380,9 @@ func (r *Resolver) call(ctx context.Context, l link, key string) (provider.Crede
 func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 	n := now.UnixNano()
 	expireAt := n + int64(r.opts.TTL)
-	staleUntil := int64(1<<63 - 1)
+	staleUntil := expireAt
 	if r.opts.MaxStale > 0 {
-		staleUntil = expireAt + int64(r.opts.MaxStale)
-	} else {
-		staleUntil = expireAt
+		staleUntil += int64(r.opts.MaxStale)
 	}
 	if exp := res.Credentials.Expires; !exp.IsZero() {
 		x := exp.UnixNano()
@@ -590,14 +588,16 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 	return nil
 }
 
+// validateProfile applies provider.ValidName: no control or invisible
+// formatting characters, path separators, "." or "..", surrounding space,
+// or excess length, so no provider, ours or a user's, is asked for a name
+// that could escape a directory or read differently than it is.
 func validateProfile(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("%w: empty", ErrInvalidProfile)
-	case len(p) > MaxProfileNameLen:
-		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidProfile, MaxProfileNameLen)
-	case !utf8.ValidString(p) || strings.ContainsFunc(p, isControl):
-		return fmt.Errorf("%w: %q holds control characters or invalid UTF-8", ErrInvalidProfile, p)
+	if err := provider.ValidName(p, MaxProfileNameLen); err != nil {
+		if len(p) > MaxProfileNameLen || !utf8.ValidString(p) {
+			return fmt.Errorf("%w: %v", ErrInvalidProfile, err)
+		}
+		return fmt.Errorf("%w: %q %v", ErrInvalidProfile, p, err)
 	}
 	return nil
 }
