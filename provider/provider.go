@@ -123,7 +123,11 @@ func NotFound(providerName, profile, locator, reason string) error {
 }
 
 // Unavailable returns an [*Error] wrapping [ErrUnavailable] and cause.
+// A nil cause means ErrUnavailable alone.
 func Unavailable(providerName, profile, locator string, cause error) error {
+	if cause == nil {
+		return &Error{Provider: providerName, Profile: profile, Locator: locator, Err: ErrUnavailable}
+	}
 	return &Error{Provider: providerName, Profile: profile, Locator: locator, Err: &reasonError{cause.Error(), errors.Join(ErrUnavailable, cause)}}
 }
 

@@ -60,8 +60,8 @@ func (r Ref) String() string {
 	return s
 }
 
-// ParseRef parses and validates a reference. Its errors quote the reference
-// only when it is short and printable; they never hold more of it.
+// ParseRef parses and validates a reference. Its errors say what is wrong
+// and never quote the input.
 func ParseRef(s string) (Ref, error) {
 	bad := func(why string) (Ref, error) { return Ref{}, fmt.Errorf("%w: %s", ErrInvalidRef, why) }
 	switch {
@@ -78,10 +78,10 @@ func ParseRef(s string) (Ref, error) {
 	}
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return bad(fmt.Sprintf("%s has no scheme (want scheme:body, such as file:#production)", quoteShort(s)))
+		return bad(fmt.Sprintf("%s has no scheme (want scheme:body, such as file:#SECTION)", quoteShort(s)))
 	}
 	if !validScheme(scheme) {
-		return bad(fmt.Sprintf("scheme %s must be a-z followed by up to 31 of a-z, 0-9 and -", quoteShort(scheme)))
+		return bad(fmt.Sprintf("%s has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -", quoteShort(s)))
 	}
 	body, frag, hasFrag := strings.Cut(rest, "#")
 	if hasFrag && frag == "" {
@@ -105,12 +105,10 @@ func quoteRefShort(ref string) string {
 	return fmt.Sprintf("%s: reference of %d bytes", scheme, len(ref))
 }
 
-// quoteShort quotes s for an error message when it is short, and otherwise
-// says only how long it is.
+// quoteShort names a rejected reference in an error without its text: a
+// reference comes from a request, and a model may paste a secret where a
+// reference belongs.
 func quoteShort(s string) string {
-	if len(s) <= 80 {
-		return fmt.Sprintf("%q", s)
-	}
 	return fmt.Sprintf("the %d-byte reference", len(s))
 }
 

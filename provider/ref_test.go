@@ -68,6 +68,9 @@ func TestParseRefRefusesHostileInput(t *testing.T) {
 		require.Error(t, err, "%q", in)
 		assert.ErrorIs(t, err, provider.ErrInvalidRef)
 		assert.Less(t, len(err.Error()), 300, "errors stay short")
+		if len(in) >= 6 {
+			assert.NotContains(t, err.Error(), in, "errors never quote the input")
+		}
 	}
 }
 
