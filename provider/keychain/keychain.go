@@ -31,16 +31,19 @@ const (
 	MaxValueBytes = 2560
 )
 
-// DefaultFields are the field names probed for a profile that has no index
-// item, such as one whose items were created with secret-tool or security.
-var DefaultFields = []string{
-	provider.FieldAccessKeyID,
-	provider.FieldSecretAccessKey,
-	provider.FieldSessionToken,
-	provider.FieldRegion,
-	provider.FieldToken,
-	provider.FieldUsername,
-	provider.FieldPassword,
+// DefaultFields returns the field names probed for a profile that has no
+// index item, such as one whose items were created with secret-tool or
+// security.
+func DefaultFields() []string {
+	return []string{
+		provider.FieldAccessKeyID,
+		provider.FieldSecretAccessKey,
+		provider.FieldSessionToken,
+		provider.FieldRegion,
+		provider.FieldToken,
+		provider.FieldUsername,
+		provider.FieldPassword,
+	}
 }
 
 // Options configures a [Provider]. The zero value is ready to use.
@@ -97,7 +100,7 @@ func New(optFns ...func(*Options)) *Provider {
 		o.Service = DefaultService
 	}
 	if o.Fields == nil {
-		o.Fields = DefaultFields
+		o.Fields = DefaultFields()
 	}
 	o.Fields = normalize(o.Fields)
 	if o.Timeout <= 0 {

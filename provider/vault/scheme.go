@@ -29,21 +29,35 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 
 type scheme struct {
 	optFns []func(*Options)
-	once   sync.Once
+	mu     sync.Mutex
 	p      *Provider
-	err    error
 }
 
 func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
 	r, err := ParseRef(ref.String())
 	if err != nil {
+		return nil, fmt.Errorf("%w: vault: %w", provider.ErrInvalidRef, err)
+	}
+	p, err := s.provider()
+	if err != nil {
 		return nil, err
 	}
-	s.once.Do(func() { s.p, s.err = New(s.optFns...) })
-	if s.err != nil {
-		return nil, s.err
+	return &refProvider{p: p, ref: r}, nil
+}
+
+// provider builds the shared Provider on first use. A failure (say an
+// unreadable VAULT_CACERT) is not kept: the next reference tries again.
+func (s *scheme) provider() (*Provider, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		p, err := New(s.optFns...)
+		if err != nil {
+			return nil, err
+		}
+		s.p = p
 	}
-	return &refProvider{p: s.p, ref: r}, nil
+	return s.p, nil
 }
 
 // refProvider answers every profile with the secret its reference names.
