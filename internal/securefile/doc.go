@@ -24,8 +24,10 @@
 // more than a few seconds after the file's last change, so any later write
 // has a later timestamp. A reading that is not settled is hashed, and the
 // contents are parsed again only when the SHA-256 differs. This catches a
-// same-size rewrite within one timestamp tick, on any file system. The hit
-// path is one atomic load and takes no lock.
+// same-size rewrite within one timestamp tick, on any file system. Every load
+// still resolves symlinks, opens and stats the file and checks permissions
+// (that is the point); an unchanged file then costs one atomic load, no lock
+// and no parse.
 //
 // # Insecure mode
 //

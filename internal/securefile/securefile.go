@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -104,7 +105,9 @@ func Octal(m fs.FileMode) string { return fmt.Sprintf("%04o", uint32(m.Perm())) 
 func ShellQuote(p string) string {
 	for _, r := range p {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '_' || r == '-' || r == '~') {
-			return strconv.Quote(p)
+			// Single quotes: nothing inside is expanded when the fix is
+			// pasted into a shell; a ' itself becomes '\''.
+			return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 		}
 	}
 	return p

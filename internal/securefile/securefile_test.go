@@ -170,8 +170,9 @@ func TestPolicy(t *testing.T) {
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{
 		"/home/u/.mcp/credentials": "/home/u/.mcp/credentials",
-		"/tmp/a b":                 `"/tmp/a b"`,
-		"/tmp/$x;rm":               `"/tmp/$x;rm"`,
+		"/tmp/a b":                 `'/tmp/a b'`,
+		"/tmp/$x;rm":               `'/tmp/$x;rm'`,
+		"/tmp/it's":                `'/tmp/it'\''s'`,
 	} {
 		if got := ShellQuote(in); got != want {
 			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
