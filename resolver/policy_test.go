@@ -254,3 +254,17 @@ func errIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+func TestMalformedReferencePatternIsReported(t *testing.T) {
+	var logs bytes.Buffer
+	calls := 0
+	r := resolver.New(nil, func(o *resolver.Options) {
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:secret/[", "vault:secret/data/mcp/*"}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	assert.Contains(t, logs.String(), "malformed pattern in Options.AllowReferences never matches")
+	assert.Contains(t, logs.String(), `pattern=vault:secret/[`)
+	_, err := r.Resolve(context.Background(), resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
+	require.NoError(t, err, "the well-formed pattern still applies")
+}

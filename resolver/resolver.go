@@ -132,6 +132,11 @@ func New(providers []provider.Provider, optFns ...func(*Options)) *Resolver {
 			r.chain = append(r.chain, link{name: provider.NameOf(p), p: p})
 		}
 	}
+	for _, pat := range o.AllowReferences {
+		if _, err := path.Match(strings.TrimSuffix(pat, "**"), ""); err != nil {
+			o.Logger.Warn("resolver: malformed pattern in Options.AllowReferences never matches", "pattern", pat, "error", err)
+		}
+	}
 	empty := map[string]*entry{}
 	r.entries.Store(&empty)
 	return r
