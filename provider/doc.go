@@ -9,7 +9,13 @@
 //   - provider/env: environment variables, with NAME_FILE indirection
 //   - provider/file: the INI file ~/.mcp/credentials
 //   - provider/secretfile: Docker and Kubernetes secret files
+//   - provider/keychain: macOS Keychain, Windows Credential Manager, Secret Service
+//   - provider/vault: HashiCorp Vault KV and dynamic secrets
+//   - provider/ssm: AWS SSM Parameter Store
 //   - provider/static: fixed values, for tests and code-wired credentials
+//
+// [Pin] fixes a provider to one profile; [WithName] names one for
+// attribution.
 //
 // # Secrets
 //
@@ -27,6 +33,16 @@
 // failure worth surfacing. Errors are [*Error] values that name the
 // provider, profile and locator and unwrap to the cause; they never contain
 // secret values.
+//
+// # References
+//
+// A [Ref] points at credentials without holding them, in one grammar for
+// every backend: scheme:body#fragment, such as "file:#production" or
+// "vault:secret/data/mcp/aws" ([ParseRef]). Each provider package exports a
+// Scheme function; a program registers the ones it imports in a [Schemes]
+// (no global registry), which builds and reuses the provider a reference
+// names. Profiles files and per-request credential_id values resolve
+// through it.
 //
 // # Conformance
 //

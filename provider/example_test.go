@@ -1,0 +1,82 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+func ExampleSecret() {
+	s := provider.NewSecret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	b, _ := json.Marshal(map[string]provider.Secret{"secret_access_key": s})
+
+	fmt.Println(s)
+	fmt.Printf("%#v\n", s)
+	fmt.Println(string(b))
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	logger.Info("signing", "secret", s)
+	fmt.Println(len(s.Reveal())) // the one way out
+	// Output:
+	// [REDACTED]
+	// provider.Secret("[REDACTED]")
+	// {"secret_access_key":"[REDACTED]"}
+	// level=INFO msg=signing secret=[REDACTED]
+	// 40
+}
+
+func ExampleFunc() {
+	// A provider is one function: answer for the profiles you have, say
+	// ErrNotFound for the others.
+	tokens := map[string]string{"default": "t0k3n"}
+	p := provider.WithName("mine", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+		if err := ctx.Err(); err != nil {
+			return provider.Credentials{}, err
+		}
+		t, ok := tokens[profile]
+		if !ok {
+			return provider.Credentials{}, provider.NotFound("mine", profile, "", "no token for this profile")
+		}
+		return provider.NewCredentials(map[string]string{provider.FieldToken: t}, provider.Source{Provider: "mine"}), nil
+	}))
+
+	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Println(c, err)
+	_, err = p.Retrieve(context.Background(), "prod")
+	fmt.Println(err, provider.IsNotFound(err))
+	// Output:
+	// credentials{token} from mine <nil>
+	// provider mine: profile "prod": no token for this profile true
+}
+
+func ExampleSchemes() {
+	var schemes provider.Schemes
+	schemes.Register("demo", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			return provider.NewCredentials(map[string]string{ref.Fragment: "v"}, provider.Source{Provider: "demo", Locator: ref.Body}), nil
+		}), nil
+	}))
+
+	p, ref, _ := schemes.Provider("demo:team/app#token")
+	c, _ := p.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Printf("%s %q %q -> %v\n", ref.Scheme, ref.Body, ref.Fragment, c)
+
+	_, _, err := schemes.Provider("vault:secret/data/mcp/aws")
+	fmt.Println(err)
+	_, _, err = schemes.Provider("file:../../etc/passwd")
+	fmt.Println(err)
+	// Output:
+	// demo "team/app" "token" -> credentials{token} from demo (team/app)
+	// provider: credential reference scheme not registered: "vault" (registered: demo); import github.com/mcpcred/mcpcred/provider/vault and register its Scheme
+	// provider: invalid credential reference: the 21-byte reference has a ".." path segment
+}
