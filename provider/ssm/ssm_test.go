@@ -510,3 +510,28 @@ func TestClientWithoutCredentialsIsUnavailable(t *testing.T) {
 		t.Errorf("%d calls reached SSM unsigned", n)
 	}
 }
+
+// TestClientCredentialErrorTextIsNotCopied: the SDK's credential_process
+// provider puts the helper's raw output in its parse errors, and that output
+// can hold a secret. The provider's error must not copy it.
+func TestClientCredentialErrorTextIsNotCopied(t *testing.T) {
+	const leaked = "PROCESS-SECRET-CANARY-7f3a"
+	f := newFakeSSM(t)
+	cfg := f.config(identityA)
+	cfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, fmt.Errorf("process provider error: parse failed of process output: notice {\"SecretAccessKey\":%q}", leaked)
+	}))
+	p, err := ssm.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Retrieve(context.Background(), "prod")
+	if !errors.Is(err, provider.ErrUnavailable) {
+		t.Fatalf("Retrieve = %v, want ErrUnavailable", err)
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err)} {
+		if strings.Contains(s, leaked) {
+			t.Fatalf("error copies the credential helper's output: %s", s)
+		}
+	}
+}
