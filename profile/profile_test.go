@@ -298,3 +298,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A defined profile whose source is unavailable must not let a later
+// provider answer the same name with other credentials.
+func TestUnavailableSourceDoesNotFallThrough(t *testing.T) {
+	var s provider.Schemes
+	s.Register("locked", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+		return provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+			return provider.Credentials{}, provider.Unavailable("keychain", profile, "", errors.New("the keyring is locked"))
+		}), nil
+	}))
+	path := write(t, `{"profiles": {"prod": {"source": "locked:prod"}}}`, 0o600)
+	p, err := profile.New(&s, func(o *profile.Options) { o.Path = path; o.Getenv = func(string) string { return "" } })
+	require.NoError(t, err)
+	legacy := provider.WithName("file", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		return provider.NewCredentials(map[string]string{"access_key_id": "AKIALEGACYADMIN00000"}, provider.Source{}), nil
+	}))
+	r := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	_, err = r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
+	require.ErrorIs(t, err, provider.ErrUnavailable)
+	assert.Contains(t, err.Error(), "the keyring is locked")
+	var ce *resolver.ChainError
+	require.ErrorAs(t, err, &ce)
+	require.Len(t, ce.Attempts, 1, "the walk stops at the profile's authority")
+	assert.Equal(t, "profile", ce.Attempts[0].Provider)
+}

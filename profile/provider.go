@@ -222,8 +222,10 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
 				Err: fmt.Errorf("%w: source %s: %s", ErrSourceEmpty, prof.Source, err)}
 		default:
+			// Final: while the source is unavailable, no later provider may
+			// answer this profile with other credentials.
 			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
-				Err: fmt.Errorf("source %s: %w", prof.Source, err)}
+				Err: provider.Final(fmt.Errorf("source %s: %w", prof.Source, err))}
 		}
 		c.Source = provider.Source{Provider: Name, Locator: locator + " via " + c.Source.String()}
 	}

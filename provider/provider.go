@@ -141,6 +141,28 @@ type reasonError struct {
 func (r *reasonError) Error() string { return r.reason }
 func (r *reasonError) Unwrap() error { return r.err }
 
+// ErrFinal is wrapped by errors marked with [Final].
+var ErrFinal = errors.New("provider: final answer for this profile")
+
+// Final marks err as the definite answer for its profile: a resolver stops
+// its walk there instead of asking later providers, even when err wraps
+// ErrNotFound or ErrUnavailable. A provider that is the authority for a
+// profile uses it, so that while its backend is down a lower provider that
+// happens to know the same name cannot answer with other credentials (the
+// resolver may still serve the last good value). The result reads as err and
+// wraps both err and ErrFinal.
+func Final(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &finalError{err}
+}
+
+type finalError struct{ err error }
+
+func (f *finalError) Error() string   { return f.err.Error() }
+func (f *finalError) Unwrap() []error { return []error{f.err, ErrFinal} }
+
 // IsNotFound reports whether err means "nothing here".
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 

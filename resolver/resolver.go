@@ -314,10 +314,10 @@ func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile s
 		}
 		if err != nil {
 			tried = append(tried, Attempt{Provider: l.name, Err: err})
-			if provider.IsNotFound(err) || provider.IsUnavailable(err) {
+			if (provider.IsNotFound(err) || provider.IsUnavailable(err)) && !errors.Is(err, provider.ErrFinal) {
 				continue
 			}
-			break // a definite failure stops the walk: fail closed
+			break // a definite failure, or one marked final, stops the walk: fail closed
 		}
 		now := r.clock.Now()
 		if c.Source.Provider == "" {

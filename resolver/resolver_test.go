@@ -562,3 +562,32 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func TestFinalStopsTheWalkButServesStale(t *testing.T) {
+	clk := newClock()
+	down := atomic.Bool{}
+	authority := &counting{name: "profile", fn: func(_ context.Context, profile string, _ int64) (provider.Credentials, error) {
+		if down.Load() {
+			return provider.Credentials{}, provider.Final(provider.Unavailable("profile", profile, "", errors.New("keychain locked")))
+		}
+		return creds(canary), nil
+	}}
+	impostor := answering("file", "legacy-admin-secret")
+	r := resolver.New([]provider.Provider{authority, impostor}, withClock(clk))
+	ctx := context.Background()
+	_, err := r.Resolve(ctx, resolver.Request{})
+	require.NoError(t, err)
+
+	down.Store(true)
+	clk.Advance(resolver.DefaultTTL + time.Second)
+	res, err := r.Resolve(ctx, resolver.Request{})
+	require.NoError(t, err)
+	assert.True(t, res.Stale, "the last good value is served while the authority is down")
+	assert.Equal(t, canary, res.Credentials.Value(provider.FieldSecretAccessKey))
+
+	clk.Advance(resolver.DefaultMaxStale)
+	_, err = r.Resolve(ctx, resolver.Request{})
+	require.ErrorIs(t, err, provider.ErrUnavailable)
+	require.ErrorIs(t, err, provider.ErrFinal)
+	assert.EqualValues(t, 0, impostor.calls.Load(), "no later provider answers a profile whose authority is down")
+}
