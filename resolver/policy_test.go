@@ -268,3 +268,33 @@ func TestMalformedReferencePatternIsReported(t *testing.T) {
 	_, err := r.Resolve(context.Background(), resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
 	require.NoError(t, err, "the well-formed pattern still applies")
 }
+
+// A model may paste a secret where a profile name or reference belongs:
+// refusals describe it by length, in errors and in logs.
+func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
+	var logs bytes.Buffer
+	calls := 0
+	r := resolver.New([]provider.Provider{answering("file", "x")}, func(o *resolver.Options) {
+		o.AllowProfile = func(n string) bool { return n == "prod" }
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := context.Background()
+	for _, req := range []resolver.Request{
+		{Profile: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, // invalid name
+		{Profile: "Hunter2Secret"},                            // valid name, not offered
+		{CredentialID: "admin:Hunter2Secret"},                 // valid reference, not allowed
+	} {
+		_, err := r.Resolve(ctx, req)
+		require.Error(t, err)
+		for _, s := range []string{"wJalrXUtnFEMI", "Hunter2Secret"} {
+			assert.NotContains(t, err.Error(), s)
+		}
+	}
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "staging"})
+	assert.Contains(t, err.Error(), `profile "staging"`, "an ordinary profile name is still named")
+	assert.NotContains(t, logs.String(), "wJalrXUtnFEMI")
+	assert.NotContains(t, logs.String(), "Hunter2Secret")
+	assert.Contains(t, logs.String(), "not shown")
+}

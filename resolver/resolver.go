@@ -198,8 +198,8 @@ func (r *Resolver) allowProfile(ctx context.Context, name string) error {
 		return err
 	}
 	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(name) {
-		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", name)
-		return fmt.Errorf("%w: the request named profile %q, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, name)
+		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", describeName(name))
+		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, describeName(name))
 	}
 	return nil
 }
@@ -520,7 +520,7 @@ func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error
 			why = "it matches none of the patterns in Options.AllowReferences"
 		}
 		r.opts.Logger.WarnContext(ctx, "resolver: refused credential reference", "scheme", parsed.Scheme)
-		return Result{}, fmt.Errorf("%w: %s: %s", ErrReferenceRefused, quoteRef(canonical), why)
+		return Result{}, fmt.Errorf("%w: a reference with scheme %q (%d bytes): %s", ErrReferenceRefused, parsed.Scheme, len(canonical), why)
 	}
 	p, _, err := r.opts.References.Provider(canonical)
 	if err != nil {
@@ -580,7 +580,7 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 	}
 	for _, n := range c.Names() {
 		if n == "" || len(n) > MaxFieldNameLen || strings.TrimLeft(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
-			return fmt.Errorf("%w: field name %q must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, truncate(n, MaxFieldNameLen), MaxFieldNameLen)
+			return fmt.Errorf("%w: field name %s must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, describeName(n), MaxFieldNameLen)
 		}
 		v := c.Value(n)
 		if len(v) > MaxFieldValueLen {
@@ -599,22 +599,23 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 // that could escape a directory or read differently than it is.
 func validateProfile(p string) error {
 	if err := provider.ValidName(p, MaxProfileNameLen); err != nil {
-		if len(p) > MaxProfileNameLen || !utf8.ValidString(p) {
-			return fmt.Errorf("%w: %v", ErrInvalidProfile, err)
-		}
-		return fmt.Errorf("%w: %q %v", ErrInvalidProfile, p, err)
+		return fmt.Errorf("%w: %s %v", ErrInvalidProfile, describeName(p), err)
 	}
 	return nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// describeName quotes a name that came in a request only when it looks like
+// one: at most 32 bytes of a-z, 0-9, '.', '_' and '-'. Anything else is
+// described by its length, since a model may paste a secret where a name
+// belongs, and errors and logs must not repeat it.
+func describeName(s string) string {
+	if s != "" && len(s) <= 32 && strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == "" {
+		return fmt.Sprintf("%q", s)
 	}
-	return s[:n] + "..."
+	return fmt.Sprintf("(a %d-byte name, not shown)", len(s))
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 // LogValue describes the resolver's chain for log/slog.
 func (r *Resolver) LogValue() slog.Value {
