@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -140,7 +141,9 @@ func New(optFns ...func(*Options)) *Provider {
 		o.Environ = os.Environ
 	}
 	if o.OpenFile == nil {
-		o.OpenFile = func(name string) (fs.File, error) { return os.Open(name) }
+		// O_NONBLOCK: a FIFO named by NAME_FILE is refused as not regular
+		// instead of hanging Retrieve.
+		o.OpenFile = func(name string) (fs.File, error) { return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now

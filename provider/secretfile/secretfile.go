@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -309,7 +310,7 @@ func (r *reader) readFieldDir(dir string) (provider.Credentials, bool, error) {
 	if err != nil {
 		return provider.Credentials{}, true, err
 	}
-	f, err := r.fsroot.Open(target)
+	f, err := r.fsroot.OpenFile(target, openFlags, 0)
 	if err != nil {
 		return provider.Credentials{}, true, r.err(r.display(dir), fmt.Errorf("secretfile: %w", unwrapPath(err)))
 	}
@@ -419,7 +420,7 @@ func (r *reader) readFile(rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.fsroot.Open(target)
+	f, err := r.fsroot.OpenFile(target, openFlags, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fs.ErrNotExist
@@ -464,3 +465,7 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// openFlags opens without blocking, so that a FIFO put where a secret file
+// belongs is refused as not regular instead of hanging Retrieve.
+const openFlags = os.O_RDONLY | syscall.O_NONBLOCK
