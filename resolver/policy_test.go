@@ -298,3 +298,23 @@ func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
 	assert.NotContains(t, logs.String(), "Hunter2Secret")
 	assert.Contains(t, logs.String(), "not shown")
 }
+
+func TestCachedReferencesAreBounded(t *testing.T) {
+	calls := 0
+	r := resolver.New(nil, func(o *resolver.Options) {
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:**"}
+	})
+	ctx := context.Background()
+	for i := range resolver.MaxCachedReferences + 10 {
+		_, err := r.Resolve(ctx, resolver.Request{CredentialID: fmt.Sprintf("vault:secret/data/mcp/s%d", i)})
+		require.NoError(t, err)
+	}
+	require.Equal(t, resolver.MaxCachedReferences+10, calls)
+	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/s0"})
+	require.NoError(t, err)
+	assert.Equal(t, resolver.MaxCachedReferences+10, calls, "the first references are cached")
+	_, err = r.Resolve(ctx, resolver.Request{CredentialID: fmt.Sprintf("vault:secret/data/mcp/s%d", resolver.MaxCachedReferences+5)})
+	require.NoError(t, err)
+	assert.Equal(t, resolver.MaxCachedReferences+11, calls, "past the bound a reference is resolved, not cached")
+}

@@ -407,6 +407,9 @@ func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 		e.st.Store(st)
 		return
 	}
+	if strings.HasPrefix(key, refKeyPrefix) && countRefs(m) >= MaxCachedReferences {
+		return // answer the waiters, cache nothing: requests choose references
+	}
 	e := &entry{}
 	e.st.Store(st)
 	next := make(map[string]*entry, len(m)+1)
@@ -418,6 +421,23 @@ func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 	if key == r.DefaultProfile() {
 		r.def.Store(e)
 	}
+}
+
+// MaxCachedReferences bounds the references (Request.CredentialID) kept in
+// the cache. References come from requests, and a broad AllowReferences
+// pattern admits many distinct ones; past the bound they are resolved
+// without caching. Profiles need no bound: a request can name only those the
+// operator offers.
+const MaxCachedReferences = 256
+
+func countRefs(m map[string]*entry) int {
+	n := 0
+	for k := range m {
+		if strings.HasPrefix(k, refKeyPrefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // Invalidate drops the cached value for profile ("" means the default
