@@ -43,7 +43,7 @@ func staticSchemes() *provider.Schemes {
 }
 
 // write puts a profiles file in a private temporary directory.
-func write(t *testing.T, content string, mode os.FileMode) string {
+func write(t testing.TB, content string, mode os.FileMode) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o700))
@@ -53,7 +53,7 @@ func write(t *testing.T, content string, mode os.FileMode) string {
 	return path
 }
 
-func newProvider(t *testing.T, path string, getenv map[string]string, logger *slog.Logger) *profile.Provider {
+func newProvider(t testing.TB, path string, getenv map[string]string, logger *slog.Logger) *profile.Provider {
 	t.Helper()
 	p, err := profile.New(staticSchemes(), func(o *profile.Options) {
 		o.Path = path
