@@ -131,6 +131,15 @@ func hostileRune(r rune) bool {
 // formatting characters, path separators, or leading/trailing space, and
 // not "." or "..".
 func ValidName(s string, max int) error {
+	if s != "" && len(s) <= max && asciiName(s) {
+		return nil
+	}
+	return validNameSlow(s, max)
+}
+
+// validNameSlow is ValidName's full check; FuzzValidNameFastPath checks
+// that asciiName never accepts a name it refuses.
+func validNameSlow(s string, max int) error {
 	switch {
 	case s == "":
 		return errors.New("empty")
@@ -148,6 +157,21 @@ func ValidName(s string, max int) error {
 		return errors.New("has leading or trailing white space")
 	}
 	return nil
+}
+
+// asciiName reports whether s is all printable ASCII with no path
+// separator, no surrounding space, and not "." or "..": the common case,
+// decided without Unicode tables. Anything else takes ValidName's full check.
+func asciiName(s string) bool {
+	if s[0] == ' ' || s[len(s)-1] == ' ' || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // A Scheme builds the Provider a reference of its scheme points at. The
