@@ -126,7 +126,7 @@ func validate(p Profile) error {
 }
 
 func fieldName(k string) error {
-	if k == "" || len(k) > 64 || strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+	if !provider.ValidField(k) {
 		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _", quoteName(k))
 	}
 	return nil

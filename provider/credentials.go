@@ -24,6 +24,15 @@ const (
 	FieldPassword        = "password"
 )
 
+// MaxFieldLen is the longest field name [ValidField] accepts.
+const MaxFieldLen = 64
+
+// ValidField reports whether s is a canonical-style field name: 1 to
+// MaxFieldLen characters of a-z, 0-9 and '_', like access_key_id.
+func ValidField(s string) bool {
+	return s != "" && len(s) <= MaxFieldLen && strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
+}
+
 // DefaultProfile is the profile name resolved when a request names none.
 const DefaultProfile = "default"
 

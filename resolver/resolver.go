@@ -589,7 +589,7 @@ func (r *Resolver) fromRequest(req Request) (Result, error) {
 
 // Limits on request credentials and profile names.
 const (
-	MaxFieldNameLen   = 64
+	MaxFieldNameLen   = provider.MaxFieldLen
 	MaxFieldValueLen  = 4096
 	MaxProfileNameLen = 128
 )
@@ -599,7 +599,7 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 		return fmt.Errorf("%w: missing required field(s) %s", ErrInvalidRequestCredentials, strings.Join(missing, ", "))
 	}
 	for _, n := range c.Names() {
-		if n == "" || len(n) > MaxFieldNameLen || strings.TrimLeft(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		if !provider.ValidField(n) {
 			return fmt.Errorf("%w: field name %s must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, describeName(n), MaxFieldNameLen)
 		}
 		v := c.Value(n)

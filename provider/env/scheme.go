@@ -80,7 +80,7 @@ func refOptions(ref provider.Ref) (func(*Options), error) {
 			if len(names) > 1 {
 				return nil, refError("fragment", "%s: a #field name applies to a single variable, and %s lists %d", quote(ref.Fragment), quote(body), len(names))
 			}
-			if !validField(ref.Fragment) {
+			if !provider.ValidField(ref.Fragment) {
 				return nil, refError("fragment", "field name %s must be 1-64 characters of a-z, 0-9 and _", quote(ref.Fragment))
 			}
 			field = ref.Fragment
@@ -115,12 +115,6 @@ func validVar(s string) bool {
 		}
 	}
 	return true
-}
-
-// validField reports whether s is a canonical-style field name: 1 to 64 of
-// a-z, 0-9 and '_'.
-func validField(s string) bool {
-	return s != "" && len(s) <= 64 && strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
 }
 
 func quote(s string) string {

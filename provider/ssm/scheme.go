@@ -111,7 +111,7 @@ func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
 		}
 		return nil, refError("fragment", "missing: %s names one parameter; add #FIELD to name its field (such as %s), or end a path with / to read every parameter under it",
 			quote(body), example)
-	case !validField(ref.Fragment):
+	case !provider.ValidField(ref.Fragment):
 		return nil, refError("fragment", "field name %s must be 1-64 characters of a-z, 0-9 and _", quote(ref.Fragment))
 	}
 	return &refProvider{get: s.get, params: map[string]string{ref.Fragment: r.String()}}, nil
@@ -138,10 +138,6 @@ func (r *refProvider) Retrieve(ctx context.Context, profile string) (provider.Cr
 		return p.RetrievePath(ctx, profile, r.path)
 	}
 	return p.RetrieveParameters(ctx, profile, r.params)
-}
-
-func validField(s string) bool {
-	return s != "" && len(s) <= 64 && strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
 }
 
 func refError(part, format string, args ...any) error {
