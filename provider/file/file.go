@@ -86,6 +86,19 @@ type counter func() int64
 // Load returns the count.
 func (c counter) Load() int64 { return c() }
 
+// homeDir returns $HOME, or %USERPROFILE% on Windows, read through getenv.
+func homeDir(getenv func(string) string) (string, error) {
+	if h := getenv("HOME"); h != "" {
+		return h, nil
+	}
+	if runtime.GOOS == "windows" {
+		if h := getenv("USERPROFILE"); h != "" {
+			return h, nil
+		}
+	}
+	return "", errors.New("HOME is not set")
+}
+
 // New returns a Provider for the credentials file described by optFns.
 // Environment variables are read here, not on every Retrieve.
 func New(optFns ...func(*Options)) *Provider {
@@ -98,17 +111,7 @@ func New(optFns ...func(*Options)) *Provider {
 	}
 	if o.UserHomeDir == nil {
 		getenv := o.Getenv
-		o.UserHomeDir = func() (string, error) {
-			if h := getenv("HOME"); h != "" {
-				return h, nil
-			}
-			if runtime.GOOS == "windows" {
-				if h := getenv("USERPROFILE"); h != "" {
-					return h, nil
-				}
-			}
-			return "", errors.New("HOME is not set")
-		}
+		o.UserHomeDir = func() (string, error) { return homeDir(getenv) }
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

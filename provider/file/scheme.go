@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -97,15 +96,7 @@ func (s *scheme) home() (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if h := getenv("HOME"); h != "" {
-		return h, nil
-	}
-	if runtime.GOOS == "windows" {
-		if h := getenv("USERPROFILE"); h != "" {
-			return h, nil
-		}
-	}
-	return "", errors.New("HOME is not set")
+	return homeDir(getenv)
 }
 
 // file returns the shared Provider for path ("" for the default file).
