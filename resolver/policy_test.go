@@ -318,3 +318,17 @@ func TestCachedReferencesAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, resolver.MaxCachedReferences+11, calls, "past the bound a reference is resolved, not cached")
 }
+
+func TestCanceledReferenceIsNamed(t *testing.T) {
+	calls := 0
+	r := resolver.New(nil, func(o *resolver.Options) {
+		o.References = refSchemes(&calls)
+		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, `resolver: reference "vault:secret/data/mcp/aws": context canceled`, err.Error())
+	assert.Zero(t, calls)
+}

@@ -187,9 +187,6 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 			return st.res, nil
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("resolver: profile %q: %w", key, err)
-	}
 	return r.cached(ctx, key, r.chain, key)
 }
 
@@ -224,7 +221,7 @@ func (r *Resolver) fastNow() int64 {
 // provider for profile.
 func (r *Resolver) cached(ctx context.Context, key string, chain []link, profile string) (Result, error) {
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("resolver: profile %q: %w", key, err)
+		return Result{}, fmt.Errorf("resolver: %s: %w", keyLabel(key), err)
 	}
 	now := r.clock.Now().UnixNano()
 	r.startTicking(now)
@@ -270,7 +267,7 @@ func (r *Resolver) wait(ctx context.Context, key string, chain []link, profile s
 		}
 		return res.Val.(Result), nil
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("resolver: profile %q: %w", key, ctx.Err())
+		return Result{}, fmt.Errorf("resolver: %s: %w", keyLabel(key), ctx.Err())
 	}
 }
 
@@ -429,6 +426,14 @@ func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 // without caching. Profiles need no bound: a request can name only those the
 // operator offers.
 const MaxCachedReferences = 256
+
+// keyLabel names a cache key in messages: `profile "p"` or `reference "r"`.
+func keyLabel(key string) string {
+	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
+		return quoteRef(ref)
+	}
+	return fmt.Sprintf("profile %q", key)
+}
 
 func countRefs(m map[string]*entry) int {
 	n := 0
