@@ -63,14 +63,14 @@ func (r Ref) String() string {
 // ParseRef parses and validates a reference. Its errors say what is wrong
 // and never quote the input.
 func ParseRef(s string) (Ref, error) {
-	bad := func(why string) (Ref, error) { return Ref{}, fmt.Errorf("%w: %s", ErrInvalidRef, why) }
+	bad := func(reason string) (Ref, error) { return Ref{}, &RefError{Len: len(s), Reason: reason} }
 	switch {
 	case s == "":
-		return bad("empty")
+		return bad("is empty")
 	case len(s) > MaxRefLen:
-		return bad(fmt.Sprintf("longer than %d bytes", MaxRefLen))
+		return bad(fmt.Sprintf("is longer than %d bytes", MaxRefLen))
 	case !utf8.ValidString(s):
-		return bad("not valid UTF-8")
+		return bad("is not valid UTF-8")
 	case strings.ContainsFunc(s, hostileRune):
 		return bad("holds control or invisible formatting characters")
 	case strings.TrimSpace(s) != s:
@@ -78,18 +78,18 @@ func ParseRef(s string) (Ref, error) {
 	}
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return bad(fmt.Sprintf("%s has no scheme (want scheme:body, such as file:#SECTION)", quoteShort(s)))
+		return bad("has no scheme (want scheme:body, such as file:#SECTION)")
 	}
 	if !validScheme(scheme) {
-		return bad(fmt.Sprintf("%s has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -", quoteShort(s)))
+		return bad("has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -")
 	}
 	body, frag, hasFrag := strings.Cut(rest, "#")
 	if hasFrag && frag == "" {
-		return bad(fmt.Sprintf("%s has an empty #fragment", quoteShort(s)))
+		return bad("has an empty #fragment")
 	}
 	for seg := range strings.FieldsFuncSeq(body, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if seg == ".." {
-			return bad(fmt.Sprintf("%s has a \"..\" path segment", quoteShort(s)))
+			return bad(`has a ".." path segment`)
 		}
 	}
 	return Ref{Scheme: scheme, Body: body, Fragment: frag}, nil
@@ -105,12 +105,24 @@ func quoteRefShort(ref string) string {
 	return fmt.Sprintf("%s: reference of %d bytes", scheme, len(ref))
 }
 
-// quoteShort names a rejected reference in an error without its text: a
-// reference comes from a request, and a model may paste a secret where a
-// reference belongs.
-func quoteShort(s string) string {
-	return fmt.Sprintf("the %d-byte reference", len(s))
+// RefError is ParseRef's error. It says what is wrong with the reference and
+// how long it is, never its text: a reference comes from a request, and a
+// model may paste a secret where a reference belongs. It unwraps to
+// [ErrInvalidRef].
+type RefError struct {
+	Len    int    // the reference's length in bytes
+	Reason string // what is wrong, as a phrase such as "has no scheme"
 }
+
+func (e *RefError) Error() string {
+	if e.Len == 0 {
+		return ErrInvalidRef.Error() + ": the reference is empty"
+	}
+	return fmt.Sprintf("%v: the %d-byte reference %s", ErrInvalidRef, e.Len, e.Reason)
+}
+
+// Unwrap returns ErrInvalidRef.
+func (e *RefError) Unwrap() error { return ErrInvalidRef }
 
 func validScheme(s string) bool {
 	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
@@ -207,8 +205,9 @@ func (s *server) explainResolveError(err error, a Auth) error {
 	case errors.Is(err, resolver.ErrReferenceRefused):
 		return s.referenceRefused(a.CredentialID)
 	case a.CredentialID != "" && errors.Is(err, provider.ErrInvalidRef):
-		if _, perr := provider.ParseRef(a.CredentialID); perr != nil { // the reference itself, not a scheme's reading of it
-			return fmt.Errorf("credential_id is not a credential reference: it %s; want scheme:body or scheme:body#fragment, such as file:#staging", refProblem(a.CredentialID))
+		var re *provider.RefError
+		if _, perr := provider.ParseRef(a.CredentialID); errors.As(perr, &re) { // the reference itself, not a scheme's reading of it
+			return fmt.Errorf("credential_id is not a credential reference: it %s; want scheme:body or scheme:body#fragment, such as file:#staging", re.Reason)
 		}
 		return fmt.Errorf("credential_id: %s", strings.TrimPrefix(err.Error(), "provider: "))
 	case a.CredentialID != "" && errors.Is(err, provider.ErrUnknownScheme):
@@ -257,32 +256,6 @@ func (s *server) referenceRefused(ref string) error {
 	}
 	return fmt.Errorf("credential_id %s is refused: it matches none of the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)",
 		quote(ref), quoteList(s.cfg.AllowedReferences))
-}
-
-// refProblem says, without quoting it, why ref does not parse. It follows
-// provider.ParseRef's checks; their messages quote the reference.
-func refProblem(ref string) string {
-	scheme, rest, hasScheme := strings.Cut(ref, ":")
-	body, frag, hasFrag := strings.Cut(rest, "#")
-	switch {
-	case len(ref) > provider.MaxRefLen:
-		return fmt.Sprintf("is longer than %d bytes", provider.MaxRefLen)
-	case !utf8.ValidString(ref):
-		return "is not valid UTF-8"
-	case strings.ContainsFunc(ref, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError }):
-		return "holds control or invisible formatting characters"
-	case strings.TrimSpace(ref) != ref:
-		return "has white space at an end"
-	case !hasScheme:
-		return "has no scheme"
-	case scheme == "" || strings.TrimLeft(scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || scheme[0] < 'a' || scheme[0] > 'z' || len(scheme) > 32:
-		return "has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -"
-	case hasFrag && frag == "":
-		return "has an empty #fragment"
-	case slices.Contains(strings.FieldsFunc(body, func(r rune) bool { return r == '/' || r == '\\' }), ".."):
-		return `has a ".." path segment`
-	}
-	return "does not follow the reference grammar"
 }
 
 func quoteList(ss []string) string {
