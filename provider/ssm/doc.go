@@ -71,6 +71,20 @@
 // carry SSM's error code and message, which name parameters and ARNs;
 // parameter values never appear in errors or logs.
 //
+// # Whole walks or nothing
+//
+// A path walk either reads the whole hierarchy or fails: what was read
+// before a failure is never returned as if it were the profile. A page that
+// fails after SSM's retries fails the walk as any call does. A server that
+// stops making progress (a NextToken it already sent, at once or after
+// other pages, or a parameter served a second time) fails it with an error
+// wrapping [ErrIncompleteWalk] and [provider.ErrUnavailable], so a resolver
+// may bridge it with its last good value. A walk that still has more after
+// Options.MaxPages pages (default [DefaultMaxPages], 50 pages of 10) fails
+// with [ErrIncompleteWalk] alone, a definite failure: the hierarchy is
+// larger than the provider may read. Empty pages that carry a new NextToken
+// are progress (SSM sends them for filtered walks).
+//
 // # Cost and throughput
 //
 // One refresh of a profile read by path costs one GetParametersByPath call

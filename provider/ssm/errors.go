@@ -24,6 +24,14 @@ const (
 // its KMS key.
 var ErrAccessDenied = errors.New("ssm: access denied")
 
+// ErrIncompleteWalk means a GetParametersByPath walk could not read the
+// whole hierarchy: SSM repeated a NextToken (at once or after other pages),
+// served a parameter a second time, or the walk ran past Options.MaxPages.
+// No partial result is ever returned. A walk that stopped making progress
+// also wraps [provider.ErrUnavailable]; one that hit MaxPages is a definite
+// failure (the hierarchy is larger than the provider is allowed to read).
+var ErrIncompleteWalk = errors.New("ssm: path walk did not complete")
+
 // AccessError reports a permission SSM or KMS refused. It names the
 // operation, the parameter or path, and the IAM action the identity needs.
 type AccessError struct {
@@ -151,4 +159,12 @@ func attempts(err error) string {
 		return fmt.Sprintf(" after %d attempts", m.Attempt)
 	}
 	return ""
+}
+
+// stalled reports a path walk that stopped making progress at page n: an
+// outage of the service (a resolver may bridge it with its last good
+// value), never a partial answer.
+func stalled(profile, locator string, n int, what string) error {
+	return provider.Unavailable(Name, profile, locator,
+		fmt.Errorf("%w: %s page %d %s; nothing read in this walk is returned", ErrIncompleteWalk, opGetParametersByPath, n, what))
 }

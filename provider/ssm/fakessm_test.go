@@ -28,9 +28,15 @@ type fakeSSM struct {
 	mu       sync.Mutex
 	params   map[string][]version // name -> versions, index = version-1
 	pageSize int                  // items per page; 0 means the request's MaxResults
-	failNext []failure            // answered, in order, before anything else
-	fail     map[string]failure   // permanent failure for a name or path
-	calls    []call
+	// nextToken, if set, chooses the NextToken of a GetParametersByPath page
+	// that served items [start, end) of total ("" ends the walk), to play a
+	// server whose pagination does not make progress. Tokens it returns must
+	// read "page-token-N" or "page-token-N-ANYTHING": the next page starts
+	// at item N.
+	nextToken func(start, end, total int) string
+	failNext  []failure          // answered, in order, before anything else
+	fail      map[string]failure // permanent failure for a name or path
+	calls     []call
 }
 
 type version struct {
@@ -295,8 +301,10 @@ func (f *fakeSSM) getParametersByPath(w http.ResponseWriter, path, token string,
 	start := 0
 	if token != "" {
 		s, ok := strings.CutPrefix(token, "page-token-")
-		start, _ = strconv.Atoi(s)
-		if !ok || start > len(items) {
+		s, _, _ = strings.Cut(s, "-")
+		var err error
+		start, err = strconv.Atoi(s)
+		if !ok || err != nil || start > len(items) {
 			f.writeErr(w, failure{400, "InvalidNextToken", "The token is not valid."})
 			return
 		}
@@ -306,8 +314,15 @@ func (f *fakeSSM) getParametersByPath(w http.ResponseWriter, path, token string,
 		items = []map[string]any{}
 	}
 	out := map[string]any{"Parameters": items[start:end]}
+	next := ""
 	if end < len(items) {
-		out["NextToken"] = "page-token-" + strconv.Itoa(end)
+		next = "page-token-" + strconv.Itoa(end)
+	}
+	if f.nextToken != nil {
+		next = f.nextToken(start, end, len(items))
+	}
+	if next != "" {
+		out["NextToken"] = next
 	}
 	f.writeJSON(w, out)
 }

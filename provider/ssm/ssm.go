@@ -79,7 +79,8 @@ type Options struct {
 	Backoff retry.BackoffDelayer
 
 	// MaxPages bounds one path walk. Default DefaultMaxPages (50 pages of
-	// 10 parameters).
+	// 10 parameters). A hierarchy with more fails with [ErrIncompleteWalk];
+	// no walk returns part of a hierarchy.
 	MaxPages int
 
 	// Now tells the time for Credentials.FetchedAt. Default time.Now.
@@ -216,7 +217,9 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 // SecureStrings, with one GetParametersByPath call per page of 10. Each
 // parameter becomes a field named by its name relative to path:
 // /mcp/prod/access_key_id is field access_key_id, /mcp/prod/db/password
-// is field db/password. An empty hierarchy wraps provider.ErrNotFound.
+// is field db/password. An empty hierarchy wraps provider.ErrNotFound. A
+// walk that cannot read the whole hierarchy fails (see "Whole walks or
+// nothing" in the package doc); it never returns part of it.
 func (p *Provider) RetrievePath(ctx context.Context, profile, path string) (provider.Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: err}
@@ -238,17 +241,22 @@ func (p *Provider) RetrievePath(ctx context.Context, profile, path string) (prov
 	if p.opts.Label != "" {
 		in.ParameterFilters = []types.ParameterStringFilter{{Key: aws.String("Label"), Option: aws.String("Equals"), Values: []string{p.opts.Label}}}
 	}
-	pager := ssm.NewGetParametersByPathPaginator(p.client, in, func(o *ssm.GetParametersByPathPaginatorOptions) {
-		o.StopOnDuplicateToken = true
-	})
 	fields := make(map[string]string)
+	// Tokens SSM has handed out in this walk. A walk ends only when SSM
+	// sends no NextToken; a token seen before (at once or after a cycle) or
+	// a parameter served twice means the server is not making progress, and
+	// the walk fails rather than return what it read as if it were whole.
+	seen := make(map[string]struct{})
+	var token *string
 	pages := 0
-	for pager.HasMorePages() {
+	for {
 		if pages == p.opts.MaxPages {
 			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: profile, Locator: locator,
-				Err: fmt.Errorf("ssm: more than %d pages of parameters under the path; narrow the path or raise MaxPages", p.opts.MaxPages)}
+				Err: fmt.Errorf("%w: SSM still had more after %d pages of parameters under the path; narrow the path or raise MaxPages", ErrIncompleteWalk, p.opts.MaxPages)}
 		}
-		out, err := pager.NextPage(ctx)
+		page := *in
+		page.NextToken = token
+		out, err := p.client.GetParametersByPath(ctx, &page)
 		pages++
 		if err != nil {
 			return provider.Credentials{}, p.classify(ctx, profile, locator, opGetParametersByPath, err)
@@ -259,8 +267,20 @@ func (p *Provider) RetrievePath(ctx context.Context, profile, path string) (prov
 			if !ok || rel == "" {
 				continue // not under the path: never expected from SSM
 			}
+			if _, dup := fields[rel]; dup {
+				return provider.Credentials{}, stalled(profile, locator, pages, "served a parameter of an earlier page again")
+			}
 			fields[rel] = aws.ToString(prm.Value)
 		}
+		next := aws.ToString(out.NextToken)
+		if next == "" {
+			break
+		}
+		if _, again := seen[next]; again {
+			return provider.Credentials{}, stalled(profile, locator, pages, "returned a NextToken it had already returned")
+		}
+		seen[next] = struct{}{}
+		token = aws.String(next)
 	}
 	p.opts.Logger.DebugContext(ctx, "ssm: read path", "profile", profile, "path", locator, "pages", pages, "fields", slices.Sorted(maps.Keys(fields)))
 	c := provider.NewCredentials(fields, provider.Source{Provider: Name, Locator: locator})

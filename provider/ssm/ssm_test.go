@@ -535,3 +535,111 @@ func TestClientCredentialErrorTextIsNotCopied(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkWithoutProgressFails plays servers whose GetParametersByPath
+// pagination does not make progress. However the walk stalls, Retrieve must
+// fail: never a success holding the parameters read so far.
+func TestWalkWithoutProgressFails(t *testing.T) {
+	fresh := 0
+	tests := []struct {
+		name     string
+		pageSize int
+		maxPages int
+		// next chooses the NextToken of the page that served [start, end) of total.
+		next func(start, end, total int) string
+		// wantUnavailable: a misbehaving server is an outage (the resolver
+		// may bridge it with its last good value); a walk past MaxPages is a
+		// definite failure.
+		wantUnavailable bool
+	}{
+		{"token repeated at once", 2, 0, func(start, end, total int) string {
+			if start > 0 {
+				return fmt.Sprintf("page-token-%d", start) // the token it was given
+			}
+			return fmt.Sprintf("page-token-%d", end)
+		}, true},
+		{"token repeated on the last page", 2, 0, func(start, end, total int) string {
+			if end == total {
+				return fmt.Sprintf("page-token-%d", start)
+			}
+			return fmt.Sprintf("page-token-%d", end)
+		}, true},
+		{"token cycle", 1, 0, func(start, end, total int) string {
+			if start == 2 {
+				return "page-token-1" // 1 -> 2 -> 1 -> ...
+			}
+			return fmt.Sprintf("page-token-%d", end)
+		}, true},
+		{"restart from the first page under a fresh token", 2, 0, func(start, end, total int) string {
+			if start == 2 {
+				return "page-token-0-again"
+			}
+			return fmt.Sprintf("page-token-%d", end)
+		}, true},
+		{"fresh tokens for ever, empty pages", 2, 6, func(start, end, total int) string {
+			fresh++
+			if end < total {
+				return fmt.Sprintf("page-token-%d-%d", end, fresh)
+			}
+			return fmt.Sprintf("page-token-%d-%d", total, fresh)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSSM(t)
+			seedProd(f)
+			f.pageSize = tt.pageSize
+			f.nextToken = tt.next
+			p := newProvider(t, f, identityA, func(o *ssm.Options) { o.MaxPages = tt.maxPages })
+			c, err := p.Retrieve(context.Background(), "prod")
+			if err == nil {
+				t.Fatalf("Retrieve succeeded with %d of 5 fields after %d pages; want an error", c.Len(), len(f.Calls()))
+			}
+			if !c.IsZero() {
+				t.Errorf("a failed walk returned %d fields", c.Len())
+			}
+			if !errors.Is(err, ssm.ErrIncompleteWalk) || provider.IsNotFound(err) {
+				t.Errorf("error %v, want ErrIncompleteWalk and not ErrNotFound", err)
+			}
+			if got := provider.IsUnavailable(err); got != tt.wantUnavailable {
+				t.Errorf("unavailable = %v, want %v: %v", got, tt.wantUnavailable, err)
+			}
+			if strings.Contains(err.Error(), "page-token") || strings.Contains(err.Error(), canary) {
+				t.Errorf("error quotes a token or a value: %v", err)
+			}
+			limit := tt.maxPages
+			if limit == 0 {
+				limit = ssm.DefaultMaxPages
+			}
+			if n := len(f.Calls()); n > limit {
+				t.Errorf("%d calls, more than MaxPages=%d", n, limit)
+			}
+			t.Logf("%d calls: %v", len(f.Calls()), err)
+		})
+	}
+}
+
+// TestWalkCompletesAcrossEmptyPages: SSM may answer a filtered walk with
+// empty pages that still carry a NextToken; distinct tokens are progress.
+func TestWalkCompletesAcrossEmptyPages(t *testing.T) {
+	f := newFakeSSM(t)
+	seedProd(f)
+	f.pageSize = 2
+	f.nextToken = func(start, end, total int) string {
+		if end < total {
+			return fmt.Sprintf("page-token-%d", end)
+		}
+		if start < total {
+			return fmt.Sprintf("page-token-%d-empty", total) // one empty page more
+		}
+		return ""
+	}
+	p := newProvider(t, f, identityA)
+	c, err := p.Retrieve(context.Background(), "prod")
+	if err != nil || c.Len() != 5 {
+		t.Fatalf("Retrieve = %d fields, %v; want 5 fields", c.Len(), err)
+	}
+	if n := len(f.Calls()); n != 4 {
+		t.Errorf("%d calls, want 4 (three pages and an empty one)", n)
+	}
+}
