@@ -65,16 +65,27 @@ func (p Policy) mask() fs.FileMode {
 }
 
 // PermissionError reports a file or directory that group or others can
-// access beyond the policy, or that another user owns. It unwraps to
+// access beyond the policy, or that another user owns, or a directory on the
+// way to the file that others could use to replace it. It unwraps to
 // [ErrInsecurePermissions] and names the path, its mode and the fix.
 type PermissionError struct {
 	Prefix string      // package prefix for the message, such as "file: "
 	Path   string      // the offending file or directory, symlinks resolved
 	Dir    bool        // Path is a directory
-	Mode   fs.FileMode // its permission bits
+	Mode   fs.FileMode // its permission bits, with the sticky, setuid and setgid bits
 	Policy Policy
 	Owner  int // its owner's uid, when the owner is the problem; else -1
-	UID    int // the uid of this process, when the owner is the problem
+	UID    int // the uid of this process, when an owner is the problem
+
+	// InPath says that Path is a directory on the way to the file (an
+	// ancestor of it, or the directory holding a symlink met while
+	// resolving it) rather than the file or the directory it is in.
+	InPath bool
+	// Entry, when set, is the name looked up in the sticky directory Path
+	// (such as /tmp) that belongs to EntryOwner, not to this user or root:
+	// anyone may have created it there.
+	Entry      string
+	EntryOwner int
 }
 
 func (e *PermissionError) Error() string {
@@ -82,24 +93,74 @@ func (e *PermissionError) Error() string {
 	if e.Dir {
 		what, fix = "directory", "chmod 700 "
 	}
-	if e.Owner >= 0 {
-		return fmt.Sprintf("%s%s %s is owned by uid %d, not by this user (uid %d) or root; recreate it as this user",
-			e.Prefix, what, e.Path, e.Owner, e.UID)
+	on := ""
+	if e.InPath {
+		on = " (it is on the way to the file: whoever can write to it can replace or repoint what it holds)"
+	}
+	switch {
+	case e.Entry != "":
+		return fmt.Sprintf("%sdirectory %s has mode %s: others can write to it, and %s in it belongs to uid %d, not to this user (uid %d) or root, so someone else may have put it there; fix with: chown -h %d %s, or keep the file out of %s",
+			e.Prefix, e.Path, Octal(e.Mode), e.Entry, e.EntryOwner, e.UID, e.UID, ShellQuote(e.Entry), ShellQuote(e.Path))
+	case e.Owner >= 0:
+		return fmt.Sprintf("%s%s %s is owned by uid %d, not by this user (uid %d) or root%s; fix with: chown %d %s",
+			e.Prefix, what, e.Path, e.Owner, e.UID, on, e.UID, ShellQuote(e.Path))
 	}
 	rule := "group and others must have no access"
 	if e.Policy == NotWritable {
 		rule = "group and others must not be able to write it"
 		fix = "chmod go-w "
 	}
-	return fmt.Sprintf("%s%s %s has mode %s: %s; fix with: %s%s",
-		e.Prefix, what, e.Path, Octal(e.Mode), rule, fix, ShellQuote(e.Path))
+	return fmt.Sprintf("%s%s %s has mode %s: %s%s; fix with: %s%s",
+		e.Prefix, what, e.Path, Octal(e.Mode), rule, on, fix, ShellQuote(e.Path))
 }
 
 // Unwrap returns [ErrInsecurePermissions].
 func (e *PermissionError) Unwrap() error { return ErrInsecurePermissions }
 
-// Octal formats permission bits as 0644.
-func Octal(m fs.FileMode) string { return fmt.Sprintf("%04o", uint32(m.Perm())) }
+// Octal formats permission bits as 0644, or 1777 for a sticky directory
+// (the setuid and setgid bits count too).
+func Octal(m fs.FileMode) string {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%04o", v)
+}
+
+// modeBits returns fi's permission bits with the sticky, setuid and setgid
+// bits.
+func modeBits(fi fs.FileInfo) fs.FileMode {
+	return fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetuid | fs.ModeSetgid)
+}
+
+// CheckPath resolves path as the kernel does and checks every directory it
+// looks a name up in (see the package documentation): each ancestor of the
+// real path up to /, and the directory holding each symlink met on the way.
+// It returns the real path and the first problem found, or nil; err is set
+// when path cannot be resolved, wrapping fs.ErrNotExist when a component is
+// missing. The problem has no Prefix: the caller sets it. On platforms
+// without permission checks it only resolves symlinks.
+func CheckPath(path string) (real string, problem *PermissionError, err error) {
+	return walkPath(path, currentUID())
+}
+
+// CheckInfo applies policy to the file or directory at path, described by
+// fi: no group or other bits beyond the policy, owned by this user or root.
+// It returns nil if fi passes, and always on platforms without permission
+// checks. The problem has no Prefix: the caller sets it.
+func CheckInfo(path string, fi fs.FileInfo, policy Policy) *PermissionError {
+	perr := checkPerm(path, fi, currentUID(), policy.mask())
+	if perr != nil {
+		perr.Policy = policy
+	}
+	return perr
+}
 
 // ShellQuote quotes p for a copy-pasted shell command when it needs it.
 func ShellQuote(p string) string {
@@ -225,7 +286,7 @@ func (f *File[T]) Parses() int64 { return f.parses.Load() }
 func (f *File[T]) Load() (T, error) {
 	var zero T
 	path := f.o.Path
-	real, err := filepath.EvalSymlinks(path)
+	real, walkProblem, err := walkPath(path, f.uid)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			msg := f.o.Prefix + "no " + f.o.What + " at " + path
@@ -251,7 +312,7 @@ func (f *File[T]) Load() (T, error) {
 	if !fi.Mode().IsRegular() {
 		return zero, fmt.Errorf("%s%s is not a regular file (mode %s)", f.o.Prefix, real, fi.Mode().Type())
 	}
-	if err := f.checkPerms(path, real, fi, f.o.Policy); err != nil {
+	if err := f.checkPerms(path, real, fi, f.o.Policy, walkProblem); err != nil {
 		return zero, err
 	}
 	if fi.Size() > f.o.MaxSize {
@@ -310,13 +371,14 @@ func (f *File[T]) CheckPrivate() error {
 	if err != nil {
 		return fmt.Errorf("%s%w", f.o.Prefix, err)
 	}
-	return f.checkPerms(f.o.Path, real, fi, Private)
+	return f.checkPerms(f.o.Path, real, fi, Private, nil)
 }
 
 // checkPerms checks the file, the directory it really is in and, when the
 // configured path is a symlink from elsewhere, the directory holding the
-// link (whoever can write there can repoint the link).
-func (f *File[T]) checkPerms(path, real string, fi fs.FileInfo, policy Policy) error {
+// link against policy; then reports walkProblem, what [walkPath] found on
+// the directories on the way.
+func (f *File[T]) checkPerms(path, real string, fi fs.FileInfo, policy Policy, walkProblem *PermissionError) error {
 	if !permChecks {
 		return nil
 	}
@@ -333,10 +395,18 @@ func (f *File[T]) checkPerms(path, real string, fi fs.FileInfo, policy Policy) e
 			if err != nil {
 				return fmt.Errorf("%s%w", f.o.Prefix, err)
 			}
-			if !os.SameFile(li, di) {
-				perr = f.checkOne(linkDir, li, policy)
+			// A sticky directory such as /tmp is left to the path check,
+			// which accepts it when the link in it is this user's or root's.
+			if !os.SameFile(li, di) && li.Mode()&fs.ModeSticky == 0 {
+				if perr = f.checkOne(linkDir, li, policy); perr != nil {
+					perr.InPath = true
+				}
 			}
 		}
+	}
+	if perr == nil && walkProblem != nil {
+		perr = walkProblem
+		perr.Prefix = f.o.Prefix
 	}
 	if perr == nil {
 		return nil

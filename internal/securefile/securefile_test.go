@@ -337,7 +337,7 @@ func TestOwner(t *testing.T) {
 	if !errors.As(err, &perr) || perr.Owner != owner || perr.Dir || !errors.Is(err, ErrInsecurePermissions) {
 		t.Fatalf("err = %v, want a *PermissionError for the file's owner %d", err, owner)
 	}
-	want := fmt.Sprintf("t: file %s is owned by uid %d, not by this user (uid %d) or root; recreate it as this user", path, owner, perr.UID)
+	want := fmt.Sprintf("t: file %s is owned by uid %d, not by this user (uid %d) or root; fix with: chown %d %s", path, owner, perr.UID, perr.UID, path)
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant  %q", err, want)
 	}
