@@ -61,9 +61,22 @@
 //
 // Symlinks are followed, as Kubernetes mounts each key as a symlink into a
 // ..data directory, but only to targets inside Dir: each path is resolved
-// with [path/filepath.EvalSymlinks] and checked, then opened through an
-// [os.Root] on Dir, and a link that leads out is [ErrOutsideDir]. Dir
-// itself may be a symlink. Files over [Options.MaxFileSize] (64 KiB by
+// name by name and checked, then opened through an [os.Root] on Dir, and a
+// link that leads out is [ErrOutsideDir]. Dir itself may be a symlink.
+//
+// On Unix, files are trusted only when nobody else can replace them, by the
+// rule the credentials file follows (OpenSSH's StrictModes): every
+// directory met while resolving Dir and each file (each ancestor up to /,
+// and the directory holding each symlink, at every level) must be owned by
+// this user or root and not be writable by group or others, except a sticky
+// directory such as a tmpfs mount whose entry belongs to this user or root;
+// secret files and per-field directories must not be writable by group or
+// others and belong to this user or root. Reading by others is allowed
+// (Docker mounts secrets 0444, Kubernetes 0644 by default). A violation is
+// an error wrapping [ErrInsecurePermissions] that names the directory or
+// file and the chmod or chown command that fixes it; with [Options.Insecure]
+// or MCP_INSECURE_MODE set to a true value it is a warning logged to
+// Options.Logger instead. Files over [Options.MaxFileSize] (64 KiB by
 // default) are refused with [ErrFileTooLarge], and directories or devices
 // where a file belongs with [ErrNotRegular]. Errors name files, lines and
 // keys, never values.

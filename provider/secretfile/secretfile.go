@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -27,6 +28,16 @@ const DefaultDir = "/run/secrets"
 
 // DefaultMaxFileSize is the largest secret file read.
 const DefaultMaxFileSize = 64 << 10
+
+// EnvInsecure, set to a true value ("1", "true") when [New] runs, turns
+// permission refusals into logged warnings, as Options.Insecure does.
+const EnvInsecure = securefile.EnvInsecure
+
+// ErrInsecurePermissions is wrapped when a secret file, the secrets
+// directory, or a directory on the way to them can be written by group or
+// others or belongs to another user (see the package documentation). It is
+// the same error as file.ErrInsecurePermissions.
+var ErrInsecurePermissions = securefile.ErrInsecurePermissions
 
 // MaxNameLen is the longest profile (or file) name accepted.
 const MaxNameLen = 128
@@ -89,9 +100,14 @@ type Options struct {
 	MaxFileSize int64
 	// Now stamps FetchedAt. Default time.Now.
 	Now func() time.Time
-	// Logger receives debug records naming files and fields, never values.
-	// Default discards.
+	// Logger receives debug records naming files and fields, never values,
+	// and the insecure-mode warnings. Default discards.
 	Logger *slog.Logger
+	// Insecure turns permission refusals into warnings logged to Logger.
+	// It is also set when MCP_INSECURE_MODE is a true value ("1", "true").
+	Insecure bool
+	// Getenv reads MCP_INSECURE_MODE when New runs. Default os.Getenv.
+	Getenv func(string) string
 }
 
 // Provider reads credentials from a secrets directory. It holds no state
@@ -128,6 +144,10 @@ func New(optFns ...func(*Options)) *Provider {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if securefile.InsecureFromEnv(o.Getenv) {
+		o.Insecure = true
+	}
+	o.Getenv = nil
 	return &Provider{o: o}
 }
 
@@ -219,12 +239,16 @@ func (r *reader) display(rel string) string { return filepath.Join(r.p.o.Dir, re
 
 func (r *reader) retrieve() (provider.Credentials, error) {
 	dir := r.p.o.Dir
-	root, err := filepath.EvalSymlinks(dir)
+	// Every directory on the way to Dir, and Dir itself, must be trusted.
+	root, problem, err := securefile.CheckPath(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return provider.Credentials{}, provider.NotFound(Name, r.profile, dir, "secretfile: directory does not exist")
 	}
 	if err != nil {
 		return provider.Credentials{}, r.err(dir, fmt.Errorf("secretfile: %w", unwrapPath(err)))
+	}
+	if err := r.trust(dir, problem); err != nil {
+		return provider.Credentials{}, err
 	}
 	if root, err = filepath.Abs(root); err != nil {
 		return provider.Credentials{}, r.err(dir, fmt.Errorf("secretfile: %w", err))
@@ -322,6 +346,9 @@ func (r *reader) readFieldDir(dir string) (provider.Credentials, bool, error) {
 	if !st.IsDir() {
 		return provider.Credentials{}, false, nil
 	}
+	if err := r.trust(r.display(dir), securefile.CheckInfo(r.display(dir), st, securefile.NotWritable)); err != nil {
+		return provider.Credentials{}, true, err
+	}
 	entries, err := f.ReadDir(-1)
 	if err != nil {
 		return provider.Credentials{}, true, r.err(r.display(dir), fmt.Errorf("secretfile: %w", unwrapPath(err)))
@@ -395,7 +422,9 @@ func (r *reader) resolve(rel string) (string, error) {
 	if err := r.ctx.Err(); err != nil {
 		return "", r.err(r.display(rel), err)
 	}
-	target, err := filepath.EvalSymlinks(filepath.Join(r.root, rel))
+	// Resolved name by name: every directory a name is looked up in (the
+	// directory holding each symlink, at every level) must be trusted.
+	target, problem, err := securefile.CheckPath(filepath.Join(r.root, rel))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fs.ErrNotExist
@@ -409,7 +438,25 @@ func (r *reader) resolve(rel string) (string, error) {
 	if err != nil || !filepath.IsLocal(inside) {
 		return "", r.err(r.display(rel), ErrOutsideDir)
 	}
+	if err := r.trust(r.display(rel), problem); err != nil {
+		return "", err
+	}
 	return inside, nil
+}
+
+// trust returns problem as an error for locator, or, in insecure mode, logs
+// it and returns nil. A nil problem is nil.
+func (r *reader) trust(locator string, problem *securefile.PermissionError) error {
+	if problem == nil {
+		return nil
+	}
+	problem.Prefix = "secretfile: "
+	if !r.p.o.Insecure {
+		return r.err(locator, problem)
+	}
+	r.p.o.Logger.WarnContext(r.ctx, "secretfile: using a secret file with insecure permissions because "+EnvInsecure+" is set",
+		"path", problem.Path, "mode", securefile.Octal(problem.Mode), "problem", problem.Error())
+	return nil
 }
 
 // readFile reads <Dir>/<rel>, following symlinks only within Dir, and
@@ -434,6 +481,9 @@ func (r *reader) readFile(rel string) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, r.err(r.display(rel), fmt.Errorf("%w (mode %s)", ErrNotRegular, st.Mode().Type()))
+	}
+	if err := r.trust(r.display(rel), securefile.CheckInfo(filepath.Join(r.root, target), st, securefile.NotWritable)); err != nil {
+		return nil, err
 	}
 	max := r.p.o.MaxFileSize
 	if st.Size() > max {
