@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,49 +36,36 @@ func (s Selection) Request() Request {
 	return req
 }
 
-// RequestCredentials are AWS-style credentials passed in a tool call. Their
-// String, Format, GoString, LogValue and MarshalJSON show the region and
-// which fields are set, never the other values, so logging a tool's input
-// does not leak them.
+// RequestCredentials are AWS-style credentials passed in a tool call, the
+// credentials object of seed 4.2. On the wire each field is a JSON string,
+// and schema generators describe it as one; in memory the key ID, secret key
+// and session token are [provider.Secret] values, masked, so no printer,
+// encoder or reflection dump (fmt on an unexported field holding a
+// RequestCredentials, go-spew, testify's diffs, encoding/gob, encoding/xml)
+// can show them. String, Format, GoString, LogValue and JSON, XML and gob
+// encoding show the region and which fields are set, never the other values.
 type RequestCredentials struct {
-	AccessKeyID     string `json:"access_key_id,omitempty" jsonschema:"AWS access key ID"`
-	SecretAccessKey string `json:"secret_access_key,omitempty" jsonschema:"AWS secret access key"`
-	SessionToken    string `json:"session_token,omitempty" jsonschema:"Optional: AWS session token, for temporary credentials"`
-	Region          string `json:"region,omitempty" jsonschema:"Optional: AWS region, such as us-east-1"`
+	AccessKeyID     provider.Secret `json:"access_key_id,omitempty" jsonschema:"AWS access key ID"`
+	SecretAccessKey provider.Secret `json:"secret_access_key,omitempty" jsonschema:"AWS secret access key"`
+	SessionToken    provider.Secret `json:"session_token,omitempty" jsonschema:"Optional: AWS session token, for temporary credentials"`
+	Region          string          `json:"region,omitempty" jsonschema:"Optional: AWS region, such as us-east-1"`
 }
 
 // Credentials returns the fields as provider.Credentials (empty ones
 // dropped).
 func (c RequestCredentials) Credentials() provider.Credentials {
-	return provider.NewCredentials(map[string]string{
+	return provider.NewCredentialsFromSecrets(map[string]provider.Secret{
 		provider.FieldAccessKeyID:     c.AccessKeyID,
 		provider.FieldSecretAccessKey: c.SecretAccessKey,
 		provider.FieldSessionToken:    c.SessionToken,
-		provider.FieldRegion:          c.Region,
+		provider.FieldRegion:          provider.NewSecret(c.Region),
 	}, provider.Source{Provider: "request"})
-}
-
-func (c RequestCredentials) redacted() redactedRequestCredentials {
-	return redactedRequestCredentials{
-		AccessKeyID:     provider.NewSecret(c.AccessKeyID),
-		SecretAccessKey: provider.NewSecret(c.SecretAccessKey),
-		SessionToken:    provider.NewSecret(c.SessionToken),
-		Region:          c.Region,
-	}
-}
-
-type redactedRequestCredentials struct {
-	AccessKeyID     provider.Secret `json:"access_key_id,omitzero"`
-	SecretAccessKey provider.Secret `json:"secret_access_key,omitzero"`
-	SessionToken    provider.Secret `json:"session_token,omitzero"`
-	Region          string          `json:"region,omitempty"`
 }
 
 // String returns the set fields with values redacted.
 func (c RequestCredentials) String() string {
-	r := c.redacted()
 	return fmt.Sprintf("{access_key_id:%s secret_access_key:%s session_token:%s region:%s}",
-		r.AccessKeyID, r.SecretAccessKey, r.SessionToken, r.Region)
+		c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Region)
 }
 
 // GoString implements fmt.GoStringer.
@@ -94,12 +80,8 @@ func (c RequestCredentials) Format(f fmt.State, verb rune) {
 	io.WriteString(f, c.String())
 }
 
-// MarshalJSON encodes the set fields with values redacted.
-func (c RequestCredentials) MarshalJSON() ([]byte, error) { return json.Marshal(c.redacted()) }
-
 // LogValue implements slog.LogValuer.
 func (c RequestCredentials) LogValue() slog.Value {
-	r := c.redacted()
-	return slog.GroupValue(slog.Any("access_key_id", r.AccessKeyID), slog.Any("secret_access_key", r.SecretAccessKey),
-		slog.Any("session_token", r.SessionToken), slog.String("region", r.Region))
+	return slog.GroupValue(slog.Any("access_key_id", c.AccessKeyID), slog.Any("secret_access_key", c.SecretAccessKey),
+		slog.Any("session_token", c.SessionToken), slog.String("region", c.Region))
 }
