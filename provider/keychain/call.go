@@ -20,11 +20,25 @@ import (
 // block for ever; the provider bounds them (see "Deadlines" in the package
 // doc). Implementations must be safe for concurrent use and must return an
 // error wrapping keyring.ErrNotFound (github.com/zalando/go-keyring) for a
-// missing item.
+// missing item. Delete may remove only one of several items that match
+// (service, account); the provider repeats it until the item is gone.
+//
+// A Keyring that also has go-keyring's method
+//
+//	DeleteAll(service string) error
+//
+// (removing every item of service, and returning nil when there is none)
+// lets [Provider.Delete] remove a profile's items under names that neither
+// its index nor the probed field names list. The OS keyring has it.
 type Keyring interface {
 	Get(service, account string) (string, error)
 	Set(service, account, value string) error
 	Delete(service, account string) error
+}
+
+// serviceDeleter is the optional DeleteAll of a [Keyring].
+type serviceDeleter interface {
+	DeleteAll(service string) error
 }
 
 // osKeyring is the OS keyring through go-keyring's package functions.
@@ -35,12 +49,14 @@ func (osKeyring) Set(service, account, value string) error {
 	return keyring.Set(service, account, value)
 }
 func (osKeyring) Delete(service, account string) error { return keyring.Delete(service, account) }
+func (osKeyring) DeleteAll(service string) error       { return keyring.DeleteAll(service) }
 
 // errPanic stands in for a panic inside the keyring library.
 var errPanic = errors.New("keychain: keyring library panicked")
 
 // run calls fn on its own goroutine and waits for it or for ctx. At most
-// cap(p.slots) calls run at once; a call that never returns keeps its slot.
+// p.lim.Limit() calls run at once across every Provider sharing p.lim; a
+// call that never returns keeps its slot.
 // When shared is true, concurrent calls with the same key share one call.
 func (p *Provider) run(ctx context.Context, key string, shared bool, fn func() (string, error)) (string, error) {
 	if _, ok := ctx.Deadline(); !ok {
@@ -55,11 +71,11 @@ func (p *Provider) run(ctx context.Context, key string, shared bool, fn func() (
 		t := time.NewTimer(p.opts.Timeout)
 		defer t.Stop()
 		select {
-		case p.slots <- struct{}{}:
+		case p.lim.slots <- struct{}{}:
 		case <-t.C:
 			return "", ErrBusy
 		}
-		defer func() { <-p.slots }()
+		defer func() { <-p.lim.slots }()
 		defer func() {
 			if r := recover(); r != nil {
 				v, err = "", errPanic
@@ -127,7 +143,7 @@ func (p *Provider) classify(err error, profile, locator string, values ...string
 		return kindUnavailable, pe(wrapMsg(fmt.Sprintf("keychain: keyring did not answer within the deadline (a locked keyring waiting on an unlock prompt, or a D-Bus/keyring daemon that does not respond); per-call default %v", p.opts.Timeout),
 			provider.ErrUnavailable, ErrTimeout, err))
 	case errors.Is(err, ErrBusy):
-		return kindUnavailable, pe(wrapMsg(fmt.Sprintf("keychain: %d earlier keyring calls have not returned (keyring not answering); not starting another", cap(p.slots)),
+		return kindUnavailable, pe(wrapMsg(fmt.Sprintf("keychain: %d earlier keyring calls have not returned (keyring not answering); not starting another", p.lim.Limit()),
 			provider.ErrUnavailable, ErrBusy))
 	case errors.Is(err, keyring.ErrSetDataTooBig):
 		return kindTooLarge, pe(wrapMsg("keychain: the OS keychain refused the value as too large", ErrTooLarge))

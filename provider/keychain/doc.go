@@ -79,6 +79,22 @@
 // can lose one index update (the last write wins); the items themselves are
 // not lost, and the next Store repairs the index.
 //
+// # Deleting
+//
+// When [Provider.Delete] returns nil, nothing it deleted can be read any
+// more. Several items can match one service and account (made by hand with
+// other attributes), and go-keyring's Delete removes one of them, so Delete
+// repeats each delete until the keyring reports no such item, then reads
+// the name back and fails with [ErrNotDeleted] if the keychain still serves
+// it. Deleting a whole profile removes the fields its index lists, the
+// probed names (Options.Fields and [DefaultFields]) whether or not an index
+// lists them, the index, and every other item under the profile's service
+// (go-keyring's DeleteAll: a Secret Service search by service, macOS
+// `security delete-generic-password -s`, Windows target prefix), so neither
+// Retrieve nor any keychain:PROFILE#FIELD reference resolves afterwards. A
+// custom [Keyring] without DeleteAll loses only that last step: items under
+// names nothing lists stay.
+//
 // # Size limits
 //
 // Windows keeps at most 2,560 bytes per credential and macOS's `security`
@@ -101,13 +117,19 @@
 // a cached value.
 //
 // A goroutine blocked inside go-keyring cannot be killed, so the number of
-// them is bounded: at most Options.MaxInFlight (default
-// [DefaultMaxInFlight]) keyring calls run at once, counting calls whose
-// caller has given up; a call waits at most Options.Timeout for a free slot
-// and then fails with [ErrBusy] (unavailable). Concurrent reads of the same
-// item share one call. If a keyring wedges for good, at most MaxInFlight
-// goroutines stay blocked and the provider reports itself unavailable until
-// they return (restarting the keyring daemon usually makes them return).
+// them is bounded by a [Limiter]: at most its limit of keyring calls run at
+// once, counting calls whose caller has given up; a call waits at most
+// Options.Timeout for a free slot and then fails with [ErrBusy]
+// (unavailable). The bound belongs to the Limiter, not to a Provider: New
+// makes one of Options.MaxInFlight (default [DefaultMaxInFlight]) calls
+// unless Options.Limiter gives one, and a [Scheme] makes one and shares it
+// among every Provider it builds for any prefix, profile or field, so no
+// stream of references, and no Provider the Scheme drops and rebuilds, gets
+// past it. Give the same Limiter to New and Scheme to bound the whole
+// process. Concurrent reads of the same item share one call. If a keyring
+// wedges for good, at most the limit's goroutines stay blocked and the
+// providers report themselves unavailable until they return (restarting the
+// keyring daemon usually makes them return).
 //
 // # No keyring
 //

@@ -37,6 +37,11 @@ var (
 	// ErrReadBack means a value read back right after it was written
 	// differs from what was written.
 	ErrReadBack = errors.New("keychain: value read back differs from value written")
+	// ErrNotDeleted means an item was still there after Delete removed it:
+	// the keychain kept answering success for a delete while the item stayed
+	// readable. Delete never returns nil while an item it deleted can still
+	// be read.
+	ErrNotDeleted = errors.New("keychain: item still present after delete")
 	// ErrBadIndex means an index item (see "Listing" in the package doc)
 	// holds something that is not a valid index.
 	ErrBadIndex = errors.New("keychain: invalid index item")

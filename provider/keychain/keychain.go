@@ -60,9 +60,14 @@ type Options struct {
 	// a call waits for a free slot. Default [DefaultTimeout].
 	Timeout time.Duration
 	// MaxInFlight is how many keyring calls may run at once, including calls
-	// stuck in the OS library after their caller gave up. Default
-	// [DefaultMaxInFlight].
+	// stuck in the OS library after their caller gave up, when Limiter is
+	// nil. Default [DefaultMaxInFlight].
 	MaxInFlight int
+	// Limiter bounds the keyring calls in flight. Providers given the same
+	// Limiter share its bound (a [Scheme] shares one among every Provider
+	// it builds). Default: a new Limiter of MaxInFlight calls for this
+	// Provider alone.
+	Limiter *Limiter
 	// MaxValueBytes is the longest value Store accepts. Default
 	// [MaxValueBytes].
 	MaxValueBytes int
@@ -82,7 +87,7 @@ type Provider struct {
 	opts    Options
 	kr      Keyring
 	log     *slog.Logger
-	slots   chan struct{}
+	lim     *Limiter
 	writeMu chan struct{}
 	flights singleflight.Group
 	seen    atomic.Bool // the keyring service has answered at least once
@@ -109,6 +114,9 @@ func New(optFns ...func(*Options)) *Provider {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
+	if o.Limiter == nil {
+		o.Limiter = NewLimiter(o.MaxInFlight)
+	}
 	if o.MaxValueBytes <= 0 {
 		o.MaxValueBytes = MaxValueBytes
 	}
@@ -125,7 +133,7 @@ func New(optFns ...func(*Options)) *Provider {
 		opts:    o,
 		kr:      o.Keyring,
 		log:     o.Logger,
-		slots:   make(chan struct{}, o.MaxInFlight),
+		lim:     o.Limiter,
 		writeMu: make(chan struct{}, 1),
 	}
 }

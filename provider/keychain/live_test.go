@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	ss "github.com/zalando/go-keyring/secret_service"
 
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/providertest"
@@ -381,17 +383,17 @@ func TestLiveDaemonFrozen(t *testing.T) {
 	if !provider.IsUnavailable(err) || time.Since(start) > 2*time.Second {
 		t.Fatalf("frozen, no ctx deadline: %v after %v", err, time.Since(start))
 	}
-	if n := len(p.slots); n > 2 {
+	if n := p.lim.InFlight(); n > 2 {
 		t.Fatalf("%d keyring calls in flight, want at most MaxInFlight=2", n)
 	}
-	t.Logf("frozen, no deadline (%v): %v; calls stuck in go-keyring: %d", time.Since(start).Round(time.Millisecond), err, len(p.slots))
+	t.Logf("frozen, no deadline (%v): %v; calls stuck in go-keyring: %d", time.Since(start).Round(time.Millisecond), err, p.lim.InFlight())
 
 	cont()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(p.slots) > 0 && time.Now().Before(deadline) {
+	for p.lim.InFlight() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(p.slots); n > 0 {
+	if n := p.lim.InFlight(); n > 0 {
 		t.Fatalf("%d calls still stuck after SIGCONT", n)
 	}
 	c, err := p.Retrieve(ctx, profile)
@@ -432,4 +434,188 @@ func TestLiveLocked(t *testing.T) {
 		t.Fatal("error reveals the secret")
 	}
 	t.Logf("locked (%v): %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// handMade creates a Secret Service item for (service, account) as another
+// tool would, with an extra attribute so that several items can match the
+// same service and account (CreateItem replaces an item only when every
+// attribute is equal).
+func handMade(t *testing.T, service, account, extra, value string) {
+	t.Helper()
+	svc, err := ss.NewSecretService()
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := svc.OpenSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(session)
+	attrs := map[string]string{"service": service, "username": account, "mcpcred-test": extra}
+	if err := svc.CreateItem(svc.GetLoginCollection(), "mcpcred test "+extra, attrs, ss.NewSecret(session.Path(), value)); err != nil {
+		t.Fatalf("create item: %v", err)
+	}
+}
+
+// itemsOf counts the Secret Service items of service, as secret-tool search
+// would list them.
+func itemsOf(t *testing.T, service string) int {
+	t.Helper()
+	svc, err := ss.NewSecretService()
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := svc.SearchItems(svc.GetLoginCollection(), map[string]string{"service": service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(items)
+}
+
+// TestLiveDeleteLeavesNothing: on the real Secret Service, with items made
+// by hand next to the ones Store made (duplicates of a field, a default
+// field the index does not list, a name nothing lists), Delete returning nil
+// means nothing of the profile resolves any more, whole or by #FIELD.
+func TestLiveDeleteLeavesNothing(t *testing.T) {
+	requireKeyring(t)
+	ctx := context.Background()
+	p := New()
+	var s provider.Schemes
+	s.Register("keychain", Scheme())
+	resolves := func(ref string) bool {
+		t.Helper()
+		rp, _, err := s.Provider(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = rp.Retrieve(ctx, provider.DefaultProfile)
+		if err != nil && !provider.IsNotFound(err) {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		return err == nil
+	}
+
+	t.Run("whole profile", func(t *testing.T) {
+		profile := uniqueProfile(t)
+		service := "mcpcred:" + profile
+		store(t, p, profile, map[string]string{"token": canary, "region": "eu-west-1"})
+		handMade(t, service, "token", "dup", "old-token")
+		handMade(t, service, provider.FieldAccessKeyID, "unlisted", "AKIAHANDMADE")
+		handMade(t, service, "github_pat", "other", "ghp-handmade")
+		if n := itemsOf(t, service); n != 6 {
+			t.Fatalf("%d items before Delete, want 6", n)
+		}
+		if err := p.Delete(ctx, profile); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		for _, ref := range []string{"keychain:" + profile, "keychain:" + profile + "#token",
+			"keychain:" + profile + "#access_key_id", "keychain:" + profile + "#github_pat", "keychain:" + profile + "#region"} {
+			if resolves(ref) {
+				t.Errorf("%s resolves after Delete", ref)
+			}
+		}
+		if n := itemsOf(t, service); n != 0 {
+			t.Errorf("%d items left under %s", n, service)
+		}
+		if err := p.Delete(ctx, profile); !provider.IsNotFound(err) {
+			t.Errorf("second Delete: %v, want not found", err)
+		}
+	})
+
+	t.Run("duplicates without an index", func(t *testing.T) {
+		profile := uniqueProfile(t)
+		service := "mcpcred:" + profile
+		handMade(t, service, "token", "a", "first")
+		handMade(t, service, "token", "b", "second")
+		if !resolves("keychain:" + profile) {
+			t.Fatal("hand-made profile does not resolve")
+		}
+		if err := p.Delete(ctx, profile); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if resolves("keychain:"+profile) || resolves("keychain:"+profile+"#token") {
+			t.Error("profile resolves after Delete")
+		}
+		if n := itemsOf(t, service); n != 0 {
+			t.Errorf("%d items left under %s", n, service)
+		}
+	})
+
+	t.Run("one field with duplicates", func(t *testing.T) {
+		profile := uniqueProfile(t)
+		service := "mcpcred:" + profile
+		store(t, p, profile, map[string]string{"token": canary, "region": "eu-west-1"})
+		handMade(t, service, "token", "dup", "old-token")
+		if err := p.Delete(ctx, profile, "token"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if resolves("keychain:" + profile + "#token") {
+			t.Error("deleted field resolves")
+		}
+		c, err := p.Retrieve(ctx, profile)
+		if err != nil || c.Len() != 1 || c.Value("region") != "eu-west-1" {
+			t.Fatalf("rest of the profile: %v, %v", c.Names(), err)
+		}
+		if err := p.Delete(ctx, profile); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestLiveSchemeFrozen freezes the daemon and sends references under many
+// service prefixes and profiles through one Scheme: the calls stuck in
+// go-keyring stay within the Scheme's MaxInFlight, however many Providers
+// it builds and drops, and all return once the daemon runs again.
+func TestLiveSchemeFrozen(t *testing.T) {
+	requireKeyring(t)
+	ctx := context.Background()
+	sc := Scheme(func(o *Options) { o.MaxInFlight = 2; o.Timeout = 300 * time.Millisecond }).(*scheme)
+	pid := daemonPID(t)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	continued := false
+	cont := func() {
+		if !continued {
+			continued = true
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(cont)
+
+	var refs []provider.Ref
+	for i := range 20 {
+		for j := range 2 {
+			refs = append(refs, provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("frozen%d/p%d", i, j)},
+				provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("frozen%d/p%d", i, j), Fragment: "token"})
+		}
+	}
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		p, err := sc.Provider(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			if _, err := p.Retrieve(dctx, provider.DefaultProfile); !provider.IsUnavailable(err) {
+				t.Errorf("%v with the daemon frozen: %v, want unavailable", ref, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := sc.lim.InFlight(); n > 2 {
+		t.Fatalf("%d keyring calls in flight across %d references, want at most MaxInFlight=2", n, len(refs))
+	}
+	t.Logf("%d references under 20 prefixes: %d calls stuck in go-keyring", len(refs), sc.lim.InFlight())
+
+	cont()
+	deadline := time.Now().Add(5 * time.Second)
+	for sc.lim.InFlight() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := sc.lim.InFlight(); n > 0 {
+		t.Fatalf("%d calls still stuck after SIGCONT", n)
+	}
 }

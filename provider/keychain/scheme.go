@@ -29,9 +29,11 @@ import (
 // the probed Options.Fields); a #FIELD reads that one item, even one no
 // index lists, and returns it as the field FIELD. optFns configure the
 // Providers the Scheme builds (Service sets the default prefix; Keyring,
-// Timeout, MaxInFlight, Fields, Logger and Now apply as they are). The
-// references under one prefix share one Provider, and so its bound on
-// keyring calls in flight.
+// Timeout, MaxInFlight, Limiter, Fields, Logger and Now apply as they are).
+// The references under one prefix share one Provider. Every Provider the
+// Scheme builds shares one [Limiter] (Options.Limiter, else a new one of
+// MaxInFlight calls), so the bound on keyring calls in flight holds for all
+// its references together, including Providers it has since dropped.
 func Scheme(optFns ...func(*Options)) provider.Scheme {
 	var o Options
 	for _, fn := range optFns {
@@ -42,12 +44,17 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 	if o.Service == "" {
 		o.Service = DefaultService
 	}
-	return &scheme{optFns: optFns, defService: o.Service, byService: map[string]*Provider{}}
+	lim := o.Limiter
+	if lim == nil {
+		lim = NewLimiter(o.MaxInFlight)
+	}
+	return &scheme{optFns: optFns, defService: o.Service, lim: lim, byService: map[string]*Provider{}}
 }
 
 type scheme struct {
 	optFns     []func(*Options)
 	defService string
+	lim        *Limiter // shared by every Provider built here
 
 	mu        sync.Mutex
 	byService map[string]*Provider
@@ -89,9 +96,9 @@ func (s *scheme) provider(service string) *Provider {
 		return p
 	}
 	if len(s.byService) >= maxSchemeServices {
-		clear(s.byService) // Providers already handed out keep working.
+		clear(s.byService) // Providers handed out keep working, and the bound is s.lim's.
 	}
-	fns := append(append(make([]func(*Options), 0, len(s.optFns)+1), s.optFns...), func(o *Options) { o.Service = service })
+	fns := append(append(make([]func(*Options), 0, len(s.optFns)+1), s.optFns...), func(o *Options) { o.Service = service; o.Limiter = s.lim })
 	p := New(fns...)
 	s.byService[service] = p
 	return p

@@ -131,11 +131,32 @@ func (p *Provider) updateProfiles(ctx context.Context, profile string, add bool)
 	return p.write(ctx, "", p.opts.Service, ProfilesAccount, encodeProfileIndex(list))
 }
 
-// Delete removes the named fields of profile, or, with no names, every
-// field of the profile (those in its index, or the probed Options.Fields)
-// and its index item. A profile left with no fields is dropped from the
-// profile list. Deleting something that does not exist is
-// [provider.ErrNotFound].
+// maxDeletesPerItem bounds how many items of one (service, account) Delete
+// removes before it gives up: each keyring Delete may remove only one of
+// several matching items (go-keyring over the Secret Service does), and
+// more than a few are never made on purpose.
+const maxDeletesPerItem = 32
+
+// Delete removes the named fields of profile, or, with no names, the whole
+// profile. When it returns nil, nothing it deleted can be read any more:
+//
+//   - Every item of each name is removed, however many match it (items made
+//     by hand can share a service and account), and each name is read back
+//     to check it is gone; an item still readable is [ErrNotDeleted].
+//   - Deleting the whole profile removes the fields its index lists, the
+//     probed names (Options.Fields and [DefaultFields]) whether or not an
+//     index lists them, the index item, and, when the keyring supports it
+//     (the OS keyring does; see [Keyring]), every other item under the
+//     profile's service. No Retrieve or #FIELD reference of the profile
+//     resolves afterwards.
+//   - Deleting named fields leaves the other fields as they were. When the
+//     last listed field goes and items the index kept out of the profile
+//     remain, an empty index is kept so that they do not become the profile.
+//
+// A profile left with no fields is dropped from the profile list. Deleting
+// something that does not exist (no item of any name Delete knows, the
+// index and probed names) is [provider.ErrNotFound], though other items of
+// the service are still removed.
 func (p *Provider) Delete(ctx context.Context, profile string, fields ...string) error {
 	if err := p.ctxErr(ctx, profile); err != nil {
 		return err
@@ -159,32 +180,62 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 	if err != nil {
 		return err
 	}
-	targets := fields
-	if len(fields) == 0 {
-		targets = slices.Sorted(maps.Keys(existing))
+	whole := len(fields) == 0
+	targets := normalize(fields)
+	if whole {
+		targets = normalize(slices.Concat(slices.Collect(maps.Keys(existing)), p.opts.Fields, DefaultFields()))
 	}
 	deleted := 0
-	for _, n := range normalize(targets) {
-		k, rerr := p.classify(p.del(ctx, service, n), profile, locator(service, n))
-		switch k {
-		case kindOK:
-			deleted++
-		case kindNotFound:
-		default:
-			return rerr
+	for _, n := range targets {
+		k, err := p.purge(ctx, profile, service, n)
+		deleted += k
+		if err != nil {
+			return err
 		}
 		delete(existing, n)
 	}
-	if len(existing) > 0 && indexed {
+	check := targets
+	switch {
+	case whole:
+		k, err := p.purge(ctx, profile, service, FieldsAccount)
+		deleted += k
+		if err != nil {
+			return err
+		}
+		if err := p.deleteService(ctx, profile, service); err != nil {
+			return err
+		}
+		check = append(check, FieldsAccount)
+	case len(existing) > 0 && indexed:
 		if err := p.write(ctx, profile, service, FieldsAccount, encodeFieldIndex(slices.Collect(maps.Keys(existing)))); err != nil {
 			return err
 		}
-	} else if indexed {
-		k, rerr := p.classify(p.del(ctx, service, FieldsAccount), profile, locator(service, FieldsAccount))
-		if k != kindOK && k != kindNotFound {
-			return rerr
+	case indexed:
+		// Without an index, Retrieve probes; items the index kept out of
+		// the profile must not become it.
+		hidden, err := p.anyOf(ctx, profile, service, slices.DeleteFunc(normalize(slices.Concat(p.opts.Fields, DefaultFields())),
+			func(n string) bool { return slices.Contains(targets, n) }))
+		if err != nil {
+			return err
 		}
-		deleted++
+		if hidden {
+			p.log.Debug("keychain: keeping an empty index so that unlisted items stay out of the profile", "service", service)
+			if err := p.write(ctx, profile, service, FieldsAccount, encodeFieldIndex(nil)); err != nil {
+				return err
+			}
+			break
+		}
+		k, err := p.purge(ctx, profile, service, FieldsAccount)
+		deleted += k
+		if err != nil {
+			return err
+		}
+		check = append(check, FieldsAccount)
+	}
+	for _, n := range check {
+		if err := p.verifyGone(ctx, profile, service, n); err != nil {
+			return err
+		}
 	}
 	if len(existing) == 0 {
 		if err := p.updateProfiles(ctx, profile, false); err != nil {
@@ -195,4 +246,70 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		return provider.NotFound(Name, profile, service, fmt.Sprintf("keychain: nothing to delete under service %q", service))
 	}
 	return nil
+}
+
+// purge deletes (service, account) until the keyring says there is no such
+// item, and returns how many items it deleted.
+func (p *Provider) purge(ctx context.Context, profile, service, account string) (int, error) {
+	loc := locator(service, account)
+	for n := 0; ; {
+		k, rerr := p.classify(p.del(ctx, service, account), profile, loc)
+		switch k {
+		case kindOK:
+			n++
+			if n == maxDeletesPerItem {
+				return n, &provider.Error{Provider: Name, Profile: profile, Locator: loc,
+					Err: wrapMsg(fmt.Sprintf("keychain: the item is still there after %d deletes", n), ErrNotDeleted)}
+			}
+		case kindNotFound:
+			return n, nil
+		default:
+			return n, rerr
+		}
+	}
+}
+
+// deleteService removes every item of service, if the keyring can.
+func (p *Provider) deleteService(ctx context.Context, profile, service string) error {
+	sd, ok := p.kr.(serviceDeleter)
+	if !ok {
+		return nil
+	}
+	_, err := p.run(ctx, "", false, func() (string, error) { return "", sd.DeleteAll(service) })
+	if k, rerr := p.classify(err, profile, service); k != kindOK && k != kindNotFound {
+		return rerr
+	}
+	return nil
+}
+
+// verifyGone reads (service, account) back, with a call of its own rather
+// than one shared with a concurrent read that may have started before the
+// delete, and fails with ErrNotDeleted if the item is still there.
+func (p *Provider) verifyGone(ctx context.Context, profile, service, account string) error {
+	loc := locator(service, account)
+	_, err := p.run(ctx, "", false, func() (string, error) { return p.kr.Get(service, account) })
+	switch k, rerr := p.classify(err, profile, loc); k {
+	case kindNotFound:
+		return nil
+	case kindOK:
+		return &provider.Error{Provider: Name, Profile: profile, Locator: loc,
+			Err: wrapMsg("keychain: the keychain reported the item deleted, but it can still be read", ErrNotDeleted)}
+	default:
+		return rerr
+	}
+}
+
+// anyOf reports whether any of the items names exists under service.
+func (p *Provider) anyOf(ctx context.Context, profile, service string, names []string) (bool, error) {
+	for _, n := range names {
+		_, err := p.get(ctx, service, n)
+		switch k, rerr := p.classify(err, profile, locator(service, n)); k {
+		case kindOK:
+			return true, nil
+		case kindNotFound:
+		default:
+			return false, rerr
+		}
+	}
+	return false, nil
 }

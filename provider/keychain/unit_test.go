@@ -247,7 +247,7 @@ func TestBoundedCalls(t *testing.T) {
 	// The keyring answers again: the stuck calls return, slots free up.
 	close(kr.release)
 	deadline := time.Now().Add(2 * time.Second)
-	for len(p.slots) > 0 && time.Now().Before(deadline) {
+	for p.lim.InFlight() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if _, err := p.Retrieve(context.Background(), "p1"); !provider.IsNotFound(err) {
