@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"strings"
@@ -32,6 +31,10 @@ const Redacted = "[REDACTED]"
 // diffs), reflection-based deep printers — find no value either: a Secret
 // stores its value masked, encrypted under a key drawn from crypto/rand once
 // per process, as the text "masked:" followed by base64. Reveal unmasks it.
+// The stored form means nothing to another process; string(s) and len(s) are
+// those of the stored form, never of the value. Masking keeps values out of
+// dumps and logs; it is no defence against reading the process's memory,
+// which holds the key too.
 //
 // A Secret is a string type so that JSON-schema generators, including the
 // MCP Go SDK's, describe a Secret field as the string it is on the wire. Make
@@ -75,7 +78,7 @@ var processMasker = sync.OnceValue(func() *masker {
 // HMAC-SHA256(macKey, v). It makes masking deterministic (equal values, equal
 // stored forms) and authenticates the stored form on Reveal.
 func (m *masker) iv(v []byte) []byte {
-	var h hash.Hash = hmac.New(sha256.New, m.macKey)
+	h := hmac.New(sha256.New, m.macKey)
 	h.Write(v)
 	return h.Sum(nil)[:maskIVLen]
 }
