@@ -70,12 +70,23 @@
 //   - Keys before the first [section] header, quoted key names, lines that
 //     are neither KEY = VALUE, [section] nor a comment, and UTF-16 files are
 //     refused. A UTF-8 byte order mark is skipped.
+//   - A key must be a field name: letters, digits and '_' (at most 64),
+//     in words that read as names, each in one case or capitalized, such as
+//     aws_access_key_id or AWS_Access_Key_ID. A line whose text before '='
+//     is anything else, whose value is only '=' signs, or that has an
+//     unknown key and no value is refused: that is how the wrapped tail of a
+//     long token reads. When such a line follows a KEY = VALUE line, the
+//     error says to join the wrapped value onto that line. No such text
+//     ever becomes a field.
 //
 // A value therefore cannot begin or end with white space.
 //
 // Errors for a malformed file are [*SyntaxError] values wrapping
 // [ErrMalformed]; they give the line number and what is wrong, never the
-// line's text, which might be a secret pasted in the wrong place.
+// line's text, which might be a secret pasted in the wrong place. Section
+// names, and profile names from a request, appear in errors and locators
+// only when provider.Describe finds that they read as names; otherwise by
+// their length.
 //
 // # Permissions
 //
@@ -85,12 +96,18 @@
 // The check follows symlinks: it applies to the real file and its real
 // directory and, when the configured path is a symlink, also to the
 // directory that holds the link, since whoever can write there can repoint
-// it. (A link in /tmp is therefore refused, even to a well-protected file.)
+// it. Every other directory met while resolving the path (each ancestor up
+// to /, and the directory holding each symlink, at every level) must be
+// owned by the current user or root and not be writable by group or
+// others, as OpenSSH's StrictModes requires; a sticky directory such as
+// /tmp is accepted only when the entry in it belongs to the current user
+// or root.
 // The file must be a regular file. The file is opened without following a
 // last-moment symlink and its mode is taken from the open descriptor.
 //
 // The refusal is a [*PermissionError] wrapping [ErrInsecurePermissions]; it
-// names the path, its mode and the fix (chmod 600 FILE, chmod 700 DIR).
+// names the file or directory, its mode or owner and the fix (chmod 600
+// FILE, chmod 700 DIR, chmod go-w DIR, chown UID DIR).
 // With MCP_INSECURE_MODE set to a true value ("1", "true"; read when New
 // runs), the refusal becomes a warning logged to [Options.Logger] at Warn
 // level, naming the path and mode (never content), once per distinct

@@ -94,7 +94,7 @@ func ExampleSyntaxError() {
 		fmt.Println(se) // the line number, never the line
 	}
 	// Output:
-	// file: line 3: expected KEY = VALUE, a [section] header or a # comment
+	// file: line 3: expected KEY = VALUE, a [section] header or a # comment; if it is the rest of the value on line 2, wrapped, join the wrapped value onto line 2
 }
 
 // Scheme serves "file:" references, such as the sources of a profiles file

@@ -221,21 +221,22 @@ func (p *Provider) credentials(f *parsed, profile, name string) (provider.Creden
 	if err != nil {
 		return provider.Credentials{}, err
 	}
-	src := provider.Source{Provider: Name, Locator: p.path + " [" + sec.name + "]"}
+	label := sectionLabel(sec.name)
+	src := provider.Source{Provider: Name, Locator: p.path + " [" + label + "]"}
 	if sec.conflict[0] != "" {
 		return provider.Credentials{}, p.fail(profile, src.Locator,
-			fmt.Errorf("file: section [%s] sets %s twice, as %s and as %s; keep one", sec.name, canonical(sec.conflict[0]), sec.conflict[0], sec.conflict[1]))
+			fmt.Errorf("file: section [%s] sets %s twice, as %s and as %s; keep one", label, canonical(sec.conflict[0]), sec.conflict[0], sec.conflict[1]))
 	}
 	if len(sec.fields) == 0 {
-		reason := "file: section [" + sec.name + "] has no keys"
+		reason := "file: section [" + label + "] has no keys"
 		if len(sec.empty) > 0 {
-			reason = "file: section [" + sec.name + "] has no values; empty: " + strings.Join(sec.empty, ", ")
+			reason = "file: section [" + label + "] has no values; empty: " + strings.Join(sec.empty, ", ")
 		}
 		return provider.Credentials{}, provider.NotFound(Name, profile, src.Locator, reason)
 	}
 	c := provider.NewCredentialsFromSecrets(sec.fields, src)
 	if missing := c.Missing(p.required...); len(missing) > 0 {
-		reason := "file: section [" + sec.name + "] lacks " + strings.Join(missing, ", ")
+		reason := "file: section [" + label + "] lacks " + strings.Join(missing, ", ")
 		if len(sec.empty) > 0 {
 			reason += " (empty: " + strings.Join(sec.empty, ", ") + ")"
 		}
@@ -251,20 +252,42 @@ func (p *Provider) find(f *parsed, profile, name string) (*section, error) {
 	bare, aliased := f.sections[name], f.profiles[name]
 	switch {
 	case bare != nil && aliased != nil && bare != aliased:
-		return nil, p.fail(profile, p.path+" ["+name+"]",
-			fmt.Errorf("file: both [%s] and [%s] exist; keep one", bare.name, aliased.name))
+		return nil, p.fail(profile, p.path+" ["+sectionLabel(name)+"]",
+			fmt.Errorf("file: both [%s] and [%s] exist; keep one", sectionLabel(bare.name), sectionLabel(aliased.name)))
 	case bare != nil:
 		return bare, nil
 	case aliased != nil:
 		return aliased, nil
 	}
-	reason := "file: no section [" + name + "]"
+	reason := "file: no section [" + sectionLabel(name) + "]"
 	if len(f.names) == 0 {
 		reason += "; the file has no sections"
 	} else {
-		reason += "; sections present: [" + strings.Join(f.names, "], [") + "]"
+		labels := make([]string, len(f.names))
+		for i, n := range f.names {
+			labels[i] = sectionLabel(n)
+		}
+		reason += "; sections present: [" + strings.Join(labels, "], [") + "]"
 	}
-	return nil, provider.NotFound(Name, profile, p.path+" ["+name+"]", reason)
+	return nil, provider.NotFound(Name, profile, p.path+" ["+sectionLabel(name)+"]", reason)
+}
+
+// sectionLabel renders a section name (from the file, or a profile name
+// from a request) for an error, a log or a locator: as it is when
+// [provider.Describe] finds that it reads as a name ("profile NAME" when
+// NAME does), else as Describe's description, since a model may send a
+// secret as a profile and a file may hold one where a header belongs.
+func sectionLabel(name string) string {
+	if alias, ok := profileAlias(name); ok && alias == strings.TrimSpace(name[len("profile"):]) {
+		if d := provider.Describe(alias); d != strconv.Quote(alias) {
+			return "profile " + d
+		}
+		return name
+	}
+	if d := provider.Describe(name); d != strconv.Quote(name) {
+		return d
+	}
+	return name
 }
 
 func (p *Provider) fail(profile, locator string, err error) error {

@@ -122,7 +122,7 @@ func TestRetrieve(t *testing.T) {
 			errHas: []string{path + " [missing]", "no section [missing]",
 				"sections present: [default], [production], [github], [profile staging], [spaced], [empty], [halfempty], [nokeys]"}},
 		{name: "section names are case-sensitive", profile: "Production", wantErr: provider.ErrNotFound,
-			errHas: []string{"no section [Production]"}},
+			errHas: []string{"no section [(a 10-byte value, not shown)]"}},
 		{name: "all values empty", profile: "empty", wantErr: provider.ErrNotFound,
 			errHas: []string{"section [empty] has no values; empty: aws_access_key_id, aws_secret_access_key"}},
 		{name: "no keys", profile: "nokeys", wantErr: provider.ErrNotFound, errHas: []string{"section [nokeys] has no keys"}},

@@ -23,8 +23,11 @@ var syntaxMessage = regexp.MustCompile(`^file: (line [0-9]+: )?(` + strings.Join
 	`quoted key names are not supported`,
 	`expected KEY = VALUE, a \[section\] header or a # comment`,
 	`empty key name`,
+	`the text before = is not a key: a key is letters, digits and _, such as aws_session_token`,
+	`the value is only = signs`,
+	`the key is not a known field name and has no value; remove the line`,
 	"value starts with ` or \"\"\", which INI reads as a quoted multi-line string; this is not supported",
-}, "|") + `)$`)
+}, "|") + `)(; if it is the rest of the value on line [0-9]+, wrapped, join the wrapped value onto line [0-9]+)?$`)
 
 // FuzzParse checks the parser and the section lookup on arbitrary files:
 // no panics; lint is at least as strict as ini.v1, so every rejection gets a
@@ -55,6 +58,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[a.b]\nk = v\n[a]\nj = w\n"), "a.b")
 	f.Add([]byte("[DEFAULT]\nk = %(j)s\nj = x\n"), "DEFAULT")
 	f.Add([]byte("\xef\xbb\xbf[a]\n\xef\xbb\xbfk=v"), "a")
+	f.Add([]byte("[a]\naws_session_token = IQoJb3JpZ2luX2VjEJr\nTAIL0FD3Bm9yZXhhbXBsZQ=\n"), "a")
+	f.Add([]byte("[a]\naws_session_token = IQoJb3JpZ2luX2VjEJr\n  Zm9yZXhh/bXBsZQ==\n"), "a")
 
 	p := New(func(o *Options) { o.Path = "/fuzz/credentials"; o.Getenv = env(nil) })
 	f.Fuzz(func(t *testing.T, data []byte, profile string) {
@@ -84,6 +89,9 @@ func FuzzParse(f *testing.F) {
 			m := *sec
 			m.fields = make(map[string]provider.Secret, len(sec.fields))
 			for field, v := range sec.fields {
+				if !provider.ValidField(field) {
+					t.Fatalf("a key that is not a field name became field %q", field)
+				}
 				if strings.Contains(v.Reveal(), "\n") || v.Reveal() != strings.TrimSpace(v.Reveal()) {
 					t.Fatalf("value of %s in [%s] is not a trimmed single line", field, name)
 				}

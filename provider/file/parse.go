@@ -97,7 +97,9 @@ func parse(data []byte) (*parsed, error) {
 			p.sections[name] = sec
 			p.names = append(p.names, name)
 		}
-		sec.add(keys)
+		if err := sec.add(keys); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range p.names {
 		p.sections[name].finish()
@@ -110,12 +112,17 @@ func parse(data []byte) (*parsed, error) {
 
 // add merges keys into sec. A later key overrides an earlier one; two
 // different spellings of one field (aws_region and region) are a conflict.
-func (sec *section) add(keys []*ini.Key) {
+func (sec *section) add(keys []*ini.Key) error {
 	if sec.from == nil {
 		sec.from = make(map[string]string, len(keys))
 	}
 	for _, k := range keys {
-		key := strings.ToLower(k.Name())
+		key, ok := fieldKey(k.Name())
+		if !ok {
+			// lint refuses such a key with its line number first, so this
+			// is not expected; no key that is not a field name is kept.
+			return &SyntaxError{Reason: "a key is not a field name"}
+		}
 		field := canonical(key)
 		if prev, ok := sec.from[field]; ok && prev != key && sec.conflict[0] == "" {
 			sec.conflict = [2]string{prev, key}
@@ -127,6 +134,33 @@ func (sec *section) add(keys []*ini.Key) {
 			delete(sec.fields, field)
 		}
 	}
+	return nil
+}
+
+// fieldKey returns the field name a key gives, lower-cased, and whether the
+// key is one: 1 to provider.MaxFieldLen letters, digits and '_'
+// ([provider.ValidField] once lower-cased), made of words that read as
+// names (as [provider.Describe] decides, each in one case or capitalized,
+// such as aws_access_key_id or AWS_Access_Key_ID). A fragment of a token,
+// such as the wrapped tail of a session token read as KEY=VALUE, is not.
+func fieldKey(key string) (string, bool) {
+	field := strings.ToLower(key)
+	if !provider.ValidField(field) {
+		return "", false
+	}
+	for w := range strings.SplitSeq(key, "_") {
+		if w == "" {
+			continue
+		}
+		lw := strings.ToLower(w)
+		if provider.Describe(lw) != strconv.Quote(lw) {
+			return "", false
+		}
+		if rest := w[1:]; w != strings.ToUpper(w) && rest != strings.ToLower(rest) {
+			return "", false // mixed case inside a word: "IQoJb3JpZ2lu"
+		}
+	}
+	return field, true
 }
 
 // finish lists the keys whose final value is empty, in file order.
@@ -153,6 +187,18 @@ func canonical(key string) string {
 		return provider.FieldRegion
 	}
 	return key
+}
+
+// knownField reports whether a lower-cased key is an AWS spelling or one
+// of provider's canonical field names: the keys whose empty values are
+// reported by name.
+func knownField(key string) bool {
+	switch canonical(key) {
+	case provider.FieldAccessKeyID, provider.FieldSecretAccessKey, provider.FieldSessionToken, provider.FieldRegion,
+		provider.FieldToken, provider.FieldUsername, provider.FieldPassword:
+		return true
+	}
+	return false
 }
 
 // profileAlias reports whether name has the AWS config form "profile NAME".
@@ -185,10 +231,13 @@ func lint(data []byte) error {
 	}
 	data = bytes.TrimPrefix(data, bomUTF8)
 	inSection := false
+	keyLine := 0 // the line of the KEY = VALUE just above, if the line above is one
 	for n := 1; len(data) > 0; n++ {
 		var line []byte
 		line, data, _ = bytes.Cut(data, []byte{'\n'})
 		line = bytes.TrimLeftFunc(line, unicode.IsSpace)
+		prev := keyLine
+		keyLine = 0
 		if len(line) == 0 || line[0] == '#' || line[0] == ';' {
 			continue
 		}
@@ -212,16 +261,40 @@ func lint(data []byte) error {
 		i := bytes.IndexAny(line, "=:")
 		switch {
 		case i < 0:
-			return &SyntaxError{Line: n, Reason: "expected KEY = VALUE, a [section] header or a # comment"}
+			return &SyntaxError{Line: n, Reason: "expected KEY = VALUE, a [section] header or a # comment" + joinHint(prev)}
 		case i == 0:
-			return &SyntaxError{Line: n, Reason: "empty key name"}
+			return &SyntaxError{Line: n, Reason: "empty key name" + joinHint(prev)}
 		}
+		key, ok := fieldKey(string(bytes.TrimRightFunc(line[:i], unicode.IsSpace)))
+		if !ok {
+			return &SyntaxError{Line: n, Reason: "the text before = is not a key: a key is letters, digits and _, such as aws_session_token" + joinHint(prev)}
+		}
+		// A line with nothing after = but more = (base64 padding), or an
+		// unknown key with no value, is no KEY = VALUE either: it is how the
+		// wrapped tail of a token reads.
+		switch v := bytes.TrimSpace(line[i+1:]); {
+		case len(v) > 0 && len(bytes.Trim(v, "=")) == 0:
+			return &SyntaxError{Line: n, Reason: "the value is only = signs" + joinHint(prev)}
+		case len(v) == 0 && !knownField(key):
+			return &SyntaxError{Line: n, Reason: "the key is not a known field name and has no value; remove the line" + joinHint(prev)}
+		}
+		keyLine = n
 		v := bytes.TrimLeftFunc(line[i+1:], unicode.IsSpace)
 		if bytes.HasPrefix(v, []byte("`")) || bytes.HasPrefix(v, []byte(`"""`)) {
 			return &SyntaxError{Line: n, Reason: "value starts with ` or \"\"\", which INI reads as a quoted multi-line string; this is not supported"}
 		}
 	}
 	return nil
+}
+
+// joinHint tells how to fix a line that follows the KEY = VALUE on line
+// prev and may be the wrapped rest of its value (0: no such line).
+func joinHint(prev int) string {
+	if prev == 0 {
+		return ""
+	}
+	p := strconv.Itoa(prev)
+	return "; if it is the rest of the value on line " + p + ", wrapped, join the wrapped value onto line " + p
 }
 
 // DebugAttrs adds the number of sections to the debug line logged when the
