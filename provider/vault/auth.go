@@ -2,15 +2,14 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"github.com/hashicorp/vault/api/auth/approle"
 	"github.com/hashicorp/vault/api/auth/kubernetes"
 )
 
@@ -54,7 +53,10 @@ func describeAuth(a Auth) string {
 }
 
 // TokenAuth uses a fixed token, such as the value of VAULT_TOKEN. The
-// provider looks the token up to learn whether it can be renewed.
+// provider looks the token up (auth/token/lookup-self) to learn its TTL and
+// whether it can be renewed. A token whose policies do not allow that lookup
+// (one without the "default" policy) is used as it is: not renewed, its TTL
+// unknown.
 func TokenAuth(token string) Auth { return tokenAuth{token: token} }
 
 type tokenAuth struct{ token string }
@@ -65,7 +67,7 @@ func (a tokenAuth) external() bool   { return false }
 // Login looks the token up and returns it with its TTL and renewability.
 func (a tokenAuth) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
 	if strings.TrimSpace(a.token) == "" {
-		return nil, errors.New("vault: empty token")
+		return nil, loginErrorf("empty token")
 	}
 	return lookupToken(ctx, client, strings.TrimSpace(a.token))
 }
@@ -77,11 +79,18 @@ func lookupToken(ctx context.Context, client *api.Client, token string) (*api.Se
 	}
 	c.SetNamespace(client.Namespace())
 	c.SetToken(token)
+	out := &api.Secret{Auth: &api.SecretAuth{ClientToken: token}}
 	s, err := c.Auth().Token().LookupSelfWithContext(ctx)
 	if err != nil {
+		switch classify(ctx, err).kind {
+		case kindDenied:
+			// Valid, but its policies do not allow lookup-self.
+			return out, nil
+		case kindInvalidToken:
+			return nil, loginErrorf("Vault rejects the token (revoked, expired or unknown)")
+		}
 		return nil, err
 	}
-	out := &api.Secret{Auth: &api.SecretAuth{ClientToken: token}}
 	if s != nil {
 		ttl, _ := s.TokenTTL()
 		renewable, _ := s.TokenIsRenewable()
@@ -127,23 +136,23 @@ func (a *tokenFileAuth) Login(ctx context.Context, client *api.Client) (*api.Sec
 	}
 	f, err := os.Open(a.path)
 	if err != nil {
-		return nil, fmt.Errorf("vault: token file: %w", err)
+		return nil, loginErrorf("token file: %v", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("vault: token file: %w", err)
+		return nil, loginErrorf("token file: %v", err)
 	}
 	if fi.Size() > 64<<10 {
-		return nil, fmt.Errorf("vault: token file %s is larger than 64 KiB", a.path)
+		return nil, loginErrorf("token file %s is larger than 64 KiB", a.path)
 	}
 	b := make([]byte, fi.Size())
 	if _, err := f.ReadAt(b, 0); err != nil && fi.Size() > 0 {
-		return nil, fmt.Errorf("vault: token file %s: read failed", a.path)
+		return nil, loginErrorf("token file %s: read failed", a.path)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return nil, fmt.Errorf("vault: token file %s is empty", a.path)
+		return nil, loginErrorf("token file %s is empty", a.path)
 	}
 	a.mu.Lock()
 	a.size, a.mod = fi.Size(), fi.ModTime()
@@ -168,8 +177,9 @@ type AppRole struct {
 	Mount string
 }
 
-// AppRoleAuth logs in with AppRole, through
-// github.com/hashicorp/vault/api/auth/approle.
+// AppRoleAuth logs in with AppRole (auth/MOUNT/login with role_id and
+// secret_id), unwrapping a response-wrapped secret id first when
+// AppRole.Wrapped is set.
 func AppRoleAuth(cfg AppRole) Auth { return appRoleAuth{cfg} }
 
 type appRoleAuth struct{ cfg AppRole }
@@ -180,27 +190,76 @@ func (a appRoleAuth) Login(ctx context.Context, client *api.Client) (*api.Secret
 	return a.loginEnv(ctx, client, os.Getenv)
 }
 
+// maxSecretIDFile bounds what is read from AppRole.SecretIDFile.
+const maxSecretIDFile = 4 << 10
+
+func (a appRoleAuth) secretID(getenv func(string) string) (string, error) {
+	n := 0
+	for _, s := range []string{a.cfg.SecretID, a.cfg.SecretIDFile, a.cfg.SecretIDEnv} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return "", loginErrorf("approle: exactly one of SecretID, SecretIDFile and SecretIDEnv must be set")
+	}
+	var v string
+	switch {
+	case a.cfg.SecretIDFile != "":
+		f, err := os.Open(a.cfg.SecretIDFile)
+		if err != nil {
+			return "", loginErrorf("approle: secret id file: %v", err)
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxSecretIDFile+1))
+		if err != nil {
+			return "", loginErrorf("approle: secret id file %s: read failed", a.cfg.SecretIDFile)
+		}
+		if len(b) > maxSecretIDFile {
+			return "", loginErrorf("approle: secret id file %s is larger than %d bytes", a.cfg.SecretIDFile, maxSecretIDFile)
+		}
+		v = string(b)
+		if strings.TrimSpace(v) == "" {
+			return "", loginErrorf("approle: secret id file %s is empty", a.cfg.SecretIDFile)
+		}
+	case a.cfg.SecretIDEnv != "":
+		v = getenv(a.cfg.SecretIDEnv)
+		if strings.TrimSpace(v) == "" {
+			return "", loginErrorf("approle: %s is empty", a.cfg.SecretIDEnv)
+		}
+	default:
+		v = a.cfg.SecretID
+	}
+	return strings.TrimSpace(v), nil
+}
+
 func (a appRoleAuth) loginEnv(ctx context.Context, client *api.Client, getenv func(string) string) (*api.Secret, error) {
 	if a.cfg.RoleID == "" {
-		return nil, errors.New("vault: approle: RoleID is empty")
+		return nil, loginErrorf("approle: RoleID is empty")
 	}
-	sid := &approle.SecretID{FromString: a.cfg.SecretID, FromFile: a.cfg.SecretIDFile}
-	if a.cfg.SecretIDEnv != "" {
-		v := getenv(a.cfg.SecretIDEnv)
-		if v == "" {
-			return nil, fmt.Errorf("vault: approle: %s is empty", a.cfg.SecretIDEnv)
-		}
-		sid.FromString = v
-	}
-	opts := []approle.LoginOption{approle.WithMountPath(mountOr(a.cfg.Mount, "approle"))}
-	if a.cfg.Wrapped {
-		opts = append(opts, approle.WithWrappingToken())
-	}
-	m, err := approle.NewAppRoleAuth(a.cfg.RoleID, sid, opts...)
+	sid, err := a.secretID(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("vault: approle: exactly one of SecretID, SecretIDFile and SecretIDEnv must be set")
+		return nil, err
 	}
-	return m.Login(ctx, client)
+	if a.cfg.Wrapped {
+		// client carries no token: the wrapping token is sent as the
+		// request's token, as the vault CLI does.
+		u, err := client.Logical().UnwrapWithContext(ctx, sid)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil || u.Data == nil {
+			return nil, loginErrorf("approle: unwrapping the secret id returned nothing (a used or expired wrapping token?)")
+		}
+		s, ok := u.Data["secret_id"].(string)
+		if !ok || s == "" {
+			return nil, loginErrorf("approle: the wrapped response holds no secret_id")
+		}
+		sid = s
+		client.ClearToken()
+	}
+	return client.Logical().WriteWithContext(ctx, "auth/"+mountOr(a.cfg.Mount, "approle")+"/login",
+		map[string]any{"role_id": a.cfg.RoleID, "secret_id": sid})
 }
 
 // DefaultServiceAccountTokenPath is where Kubernetes mounts a pod's
@@ -232,7 +291,7 @@ func (a kubernetesAuth) describe() string {
 
 func (a kubernetesAuth) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
 	if a.cfg.Role == "" {
-		return nil, errors.New("vault: kubernetes: Role is empty")
+		return nil, loginErrorf("kubernetes: Role is empty")
 	}
 	path := a.cfg.TokenPath
 	if path == "" {
@@ -241,17 +300,17 @@ func (a kubernetesAuth) Login(ctx context.Context, client *api.Client) (*api.Sec
 	// Read at every login: kubernetes.WithServiceAccountTokenPath reads once.
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("vault: kubernetes: service-account token: %w", err)
+		return nil, loginErrorf("kubernetes: service-account token: %v", err)
 	}
 	jwt := strings.TrimSpace(string(b))
 	if jwt == "" {
-		return nil, fmt.Errorf("vault: kubernetes: service-account token file %s is empty", path)
+		return nil, loginErrorf("kubernetes: service-account token file %s is empty", path)
 	}
 	m, err := kubernetes.NewKubernetesAuth(a.cfg.Role,
 		kubernetes.WithServiceAccountToken(jwt),
 		kubernetes.WithMountPath(mountOr(a.cfg.Mount, "kubernetes")))
 	if err != nil {
-		return nil, errors.New("vault: kubernetes: invalid configuration")
+		return nil, loginErrorf("kubernetes: invalid configuration")
 	}
 	return m.Login(ctx, client)
 }

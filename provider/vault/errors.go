@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/vault/api"
@@ -20,6 +21,11 @@ import (
 // ErrPermissionDenied is wrapped by errors for a request Vault refused with
 // 403 although the token is valid: its policies lack a capability.
 var ErrPermissionDenied = errors.New("vault: permission denied")
+
+// ErrTokenRejected is wrapped by errors for a request Vault refused because
+// the provider's token is no longer valid (revoked, expired, out of uses)
+// and no new token could be used in its place.
+var ErrTokenRejected = errors.New("vault: Vault rejects the token (revoked, expired or out of uses)")
 
 // ErrLogin is wrapped by errors from logging in to Vault.
 var ErrLogin = errors.New("vault: login failed")
@@ -78,9 +84,11 @@ func (e *unavailableError) Error() string { return "vault: " + e.reason }
 type errKind int
 
 const (
-	kindOther errKind = iota
+	kindNone errKind = iota // no error
+	kindOther
 	kindNotFound
-	kindDenied
+	kindDenied       // 403 for a valid token: its policies lack a capability
+	kindInvalidToken // 403 because the token is revoked, expired or used up
 	kindUnavailable
 	kindCanceled
 )
@@ -113,6 +121,8 @@ func classify(ctx context.Context, err error) classified {
 		switch code := re.StatusCode; {
 		case code == http.StatusNotFound:
 			c.kind, c.reason = kindNotFound, "no secret at this path"
+		case code == http.StatusForbidden && invalidToken(re.Errors):
+			c.kind, c.reason = kindInvalidToken, "Vault rejects the token (revoked, expired or out of uses)"
 		case code == http.StatusForbidden:
 			c.kind, c.reason = kindDenied, "permission denied"
 		case code == http.StatusServiceUnavailable && slices.Contains(re.Errors, "Vault is sealed"):
@@ -123,6 +133,10 @@ func classify(ctx context.Context, err error) classified {
 			c.kind, c.reason = kindOther, "HTTP "+strconv.Itoa(code)+" "+http.StatusText(code)
 		}
 		return c
+	}
+	var rd *redirectError
+	if errors.As(err, &rd) {
+		return classified{kind: kindUnavailable, status: rd.status, reason: rd.Error()}
 	}
 	var oe *net.OpError
 	switch {
@@ -151,6 +165,19 @@ func classify(ctx context.Context, err error) classified {
 	return classified{kind: kindOther, reason: fmt.Sprintf("request failed (%T)", err)}
 }
 
+// invalidToken reports whether Vault's error messages say the request's
+// token is not valid (logical.ErrInvalidToken, "invalid token", which Vault
+// adds to "permission denied" for a revoked, expired, unknown or used-up
+// token). Only this marker is looked at; the messages are never shown.
+func invalidToken(msgs []string) bool {
+	for _, m := range msgs {
+		if strings.Contains(m, "invalid token") {
+			return true
+		}
+	}
+	return false
+}
+
 // toError turns a classified failure of op on path into the error Retrieve
 // returns.
 func (p *Provider) toError(profile, path, capability string, c classified) error {
@@ -161,6 +188,8 @@ func (p *Provider) toError(profile, path, capability string, c classified) error
 		return provider.NotFound(Name, profile, path, "vault: "+c.reason)
 	case kindDenied:
 		return &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: &PermissionError{Path: path, Capability: capability}}
+	case kindInvalidToken:
+		return &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: ErrTokenRejected}
 	case kindUnavailable:
 		return provider.Unavailable(Name, profile, path, &unavailableError{c.reason})
 	}

@@ -2,9 +2,11 @@ package vault
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -20,10 +22,17 @@ type fakeVault struct {
 	token   string
 	reads   atomic.Int64
 	revoked atomic.Bool
+
+	// Dynamic secrets: each read of aws/creds/* mints a lease.
+	mu            sync.Mutex
+	minted        int
+	leases        map[string]bool // lease id -> alive
+	revokedLeases []string
+	unwrap        func(w http.ResponseWriter) // answers sys/wrapping/unwrap
 }
 
 func newFakeVault(t testing.TB) *fakeVault {
-	f := &fakeVault{token: "s.fake-" + canary}
+	f := &fakeVault{token: "s.fake-" + canary, leases: map[string]bool{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -37,6 +46,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
+	switch path {
+	case "sys/wrapping/unwrap":
+		if f.unwrap != nil {
+			f.unwrap(w)
+			return
+		}
+	case "auth/approle/login":
+		writeJSON(w, 200, map[string]any{"auth": map[string]any{"client_token": f.token, "lease_duration": 3600, "renewable": false}})
+		return
+	}
 	if r.Header.Get("X-Vault-Token") != f.token || f.revoked.Load() {
 		writeJSON(w, 403, map[string]any{"errors": []string{"permission denied", "token " + r.Header.Get("X-Vault-Token")}})
 		return
@@ -51,8 +70,33 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "sys/internal/ui/mounts/aws/"):
 		writeJSON(w, 200, map[string]any{"data": map[string]any{"path": "aws/", "type": "aws", "options": nil}})
 		return
+	case strings.HasPrefix(path, "sys/internal/ui/mounts/nomount/"):
+		writeJSON(w, 404, map[string]any{"errors": []string{}})
+		return
 	case strings.HasPrefix(path, "sys/internal/ui/mounts/"):
 		writeJSON(w, 200, map[string]any{"data": map[string]any{"path": "secret/", "type": "kv", "options": map[string]any{"version": "2"}}})
+		return
+	case path == "sys/leases/lookup":
+		var body struct {
+			LeaseID string `json:"lease_id"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		f.mu.Lock()
+		alive := f.leases[body.LeaseID]
+		f.mu.Unlock()
+		if !alive {
+			writeJSON(w, 400, map[string]any{"errors": []string{"invalid lease"}})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"data": map[string]any{"id": body.LeaseID, "ttl": 900, "renewable": false}})
+		return
+	case strings.HasPrefix(path, "sys/leases/revoke/"):
+		id := strings.TrimPrefix(path, "sys/leases/revoke/")
+		f.mu.Lock()
+		f.leases[id] = false
+		f.revokedLeases = append(f.revokedLeases, id)
+		f.mu.Unlock()
+		w.WriteHeader(204)
 		return
 	}
 	f.reads.Add(1)
@@ -69,9 +113,25 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 		}})
 	case "kv1/mcp/default":
 		writeJSON(w, 200, map[string]any{"lease_duration": 2764800, "data": map[string]any{"token": canary}})
-	case "aws/creds/deploy":
-		writeJSON(w, 200, map[string]any{"lease_id": "aws/creds/deploy/abc", "lease_duration": 900, "renewable": false,
+	case "aws/creds/deploy", "aws/creds/other":
+		f.mu.Lock()
+		f.minted++
+		id := fmt.Sprintf("%s/lease-%d", path, f.minted)
+		f.leases[id] = true
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"lease_id": id, "lease_duration": 900, "renewable": false,
 			"data": map[string]any{"access_key": "AKIADYN", "secret_key": canary, "security_token": nil}})
+	case "logical/data/mcp/deleted":
+		// KV v2's answer for a deleted latest version, read as a path.
+		writeJSON(w, 404, map[string]any{"data": map[string]any{
+			"data":     nil,
+			"metadata": map[string]any{"version": 2, "deletion_time": "2026-01-01T00:00:00Z", "destroyed": false},
+		}})
+	case "logical/data/mcp/live":
+		writeJSON(w, 200, map[string]any{"data": map[string]any{
+			"data":     map[string]any{"token": canary},
+			"metadata": map[string]any{"version": 5},
+		}})
 	case "secret/data/mcp/denied":
 		writeJSON(w, 403, map[string]any{"errors": []string{"1 error occurred:\n\t* permission denied " + canary}})
 	case "secret/data/mcp/sealed":
@@ -86,8 +146,34 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"data": ` + canary))
 	default:
+		if strings.HasPrefix(path, "aws/creds/") {
+			// Any other role: a lease per read.
+			f.mu.Lock()
+			f.minted++
+			id := fmt.Sprintf("%s/lease-%d", path, f.minted)
+			f.leases[id] = true
+			f.mu.Unlock()
+			writeJSON(w, 200, map[string]any{"lease_id": id, "lease_duration": 900, "renewable": false,
+				"data": map[string]any{"access_key": "AKIADYN"}})
+			return
+		}
 		writeJSON(w, 404, map[string]any{"errors": []string{}})
 	}
+}
+
+// expire ends every lease, as Vault does when their token is revoked.
+func (f *fakeVault) expire() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.leases {
+		f.leases[id] = false
+	}
+}
+
+func (f *fakeVault) counts() (minted, revoked int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.minted, len(f.revokedLeases)
 }
 
 // env returns a Getenv that answers from m only, so the test never sees the

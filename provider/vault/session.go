@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,54 +12,107 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
-// session owns the client's token: it logs in, renews renewable tokens with
-// an api.LifetimeWatcher, and logs in again when renewal stops, the token
-// file changes, or Vault rejects the token.
+// session owns the client's token. It logs in, renews renewable tokens with
+// an api.LifetimeWatcher, and logs in again only when the token's own life
+// says so:
+//
+//   - Vault answered a request with "invalid token" (revoked, expired or
+//     exhausted): the token is dead. Such re-logins happen at most once per
+//     reloginInterval.
+//   - the token reaches the end of its TTL, or its renewal stops (max TTL):
+//     a new token is fetched shortly before the old one ends; if that login
+//     fails, the old token is used until it ends.
+//   - a token file changed.
+//
+// A request refused with a plain "permission denied" says nothing about the
+// token (its policies lack a capability on that path), so it never causes a
+// login.
 type session struct {
-	client *api.Client
-	auth   Auth // nil: no token (Vault Agent's API proxy adds one)
-	getenv func(string) string
-	log    *slog.Logger
-	now    func() time.Time
+	client   *api.Client
+	auth     Auth // nil: no token (Vault Agent's API proxy adds one)
+	getenv   func(string) string
+	log      *slog.Logger
+	now      func() time.Time
+	interval time.Duration // shortest time between re-logins after a rejection
 
 	sem chan struct{} // serialises logins; waiters honour ctx
 
-	mu      sync.Mutex
-	valid   bool      // the client holds a token believed good
-	expires time.Time // non-renewable token: when to log in again
-	gen     uint64    // bumped at every login
-	watcher *api.LifetimeWatcher
-	closed  bool
+	mu       sync.Mutex
+	have     bool      // the client holds a token
+	rejected bool      // Vault said the token is invalid
+	due      bool      // renewal stopped: replace the token before it ends
+	renewAt  time.Time // non-renewable token: when to replace it
+	end      time.Time // when the token ends as far as we know; zero: unknown
+	gen      uint64    // bumped at every login
+	rejLogin time.Time // when the last login after a rejection ran
+	watcher  *api.LifetimeWatcher
+	closed   bool
+	logins   int // successful logins, for tests and logs
 }
 
-func newSession(client *api.Client, auth Auth, getenv func(string) string, log *slog.Logger, now func() time.Time) *session {
-	return &session{client: client, auth: auth, getenv: getenv, log: log, now: now, sem: make(chan struct{}, 1)}
+func newSession(client *api.Client, auth Auth, getenv func(string) string, log *slog.Logger, now func() time.Time, interval time.Duration) *session {
+	return &session{client: client, auth: auth, getenv: getenv, log: log, now: now, interval: interval, sem: make(chan struct{}, 1)}
 }
 
-// current returns the login generation if the token is believed good.
-func (s *session) current() (uint64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// state says what ensure must do.
+type state int
+
+const (
+	stateGood   state = iota // use the token
+	stateSoft                // replace it if possible, else keep using it
+	stateHard                // no usable token: log in
+	stateThrott              // rejected, and the last re-login was too recent
+)
+
+func (s *session) stateLocked() state {
 	if s.auth == nil {
-		return s.gen, true
+		return stateGood
 	}
-	if !s.valid {
-		return 0, false
+	now := s.now()
+	switch {
+	case !s.have:
+		return stateHard
+	case s.rejected:
+		if !s.rejLogin.IsZero() && now.Sub(s.rejLogin) < s.interval {
+			return stateThrott
+		}
+		return stateHard
+	case !s.end.IsZero() && !now.Before(s.end):
+		return stateHard
 	}
-	if !s.expires.IsZero() && !s.now().Before(s.expires) {
-		return 0, false
+	if s.due || (!s.renewAt.IsZero() && !now.Before(s.renewAt)) {
+		return stateSoft
 	}
 	if c, ok := s.auth.(changed); ok && c.changed() {
-		return 0, false
+		return stateSoft
 	}
-	return s.gen, true
+	return stateGood
 }
+
+// throttledError is the cause of a login refused by the re-login rate
+// bound (Options.ReloginInterval).
+type throttledError struct{}
+
+func (throttledError) Error() string {
+	return "Vault rejects the token, and the last login after a rejection was less than Options.ReloginInterval ago"
+}
+
+// Unwrap returns [ErrTokenRejected].
+func (throttledError) Unwrap() error { return ErrTokenRejected }
+
+var errThrottled error = throttledError{}
 
 // ensure returns a login generation whose token the client holds, logging
 // in if needed.
 func (s *session) ensure(ctx context.Context) (uint64, error) {
-	if gen, ok := s.current(); ok {
+	s.mu.Lock()
+	st, gen := s.stateLocked(), s.gen
+	s.mu.Unlock()
+	switch st {
+	case stateGood:
 		return gen, nil
+	case stateThrott:
+		return 0, &unavailableLogin{LoginError{Method: describeAuth(s.auth), Err: errThrottled}}
 	}
 	select {
 	case s.sem <- struct{}{}:
@@ -66,48 +120,74 @@ func (s *session) ensure(ctx context.Context) (uint64, error) {
 		return 0, ctx.Err()
 	}
 	defer func() { <-s.sem }()
-	if gen, ok := s.current(); ok { // someone else logged in meanwhile
+	s.mu.Lock()
+	st, gen = s.stateLocked(), s.gen // someone else may have logged in
+	rejected := s.rejected
+	s.mu.Unlock()
+	switch st {
+	case stateGood:
+		return gen, nil
+	case stateThrott:
+		return 0, &unavailableLogin{LoginError{Method: describeAuth(s.auth), Err: errThrottled}}
+	}
+	ngen, err := s.login(ctx, rejected)
+	if err != nil && st == stateSoft && ctx.Err() == nil {
+		// The old token still works until it ends: keep using it.
+		s.log.Warn("vault: could not replace the token before it ends; using it until then", "error", err.Error())
 		return gen, nil
 	}
-	return s.login(ctx)
+	return ngen, err
 }
 
-// invalidate marks the token of generation gen as bad, so the next ensure
-// logs in again. A later generation is left alone.
-func (s *session) invalidate(gen uint64, why string) {
+// reject records that Vault answered "invalid token" to a request made with
+// generation gen's token. A later generation is left alone.
+func (s *session) reject(gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen != s.gen || !s.valid {
+	if gen != s.gen || s.rejected || s.auth == nil {
 		return
 	}
-	s.valid = false
-	s.log.Info("vault: token will be replaced at next request", "reason", why)
+	s.rejected = true
+	s.log.Info("vault: Vault rejected the token (revoked, expired or out of uses); it will be replaced")
 }
 
-func (s *session) login(ctx context.Context) (uint64, error) {
+// current returns the generation of the token the client holds.
+func (s *session) current() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// tokenEnd returns when generation gen's token ends as far as the provider
+// knows (zero: unknown), and whether gen is still the current generation.
+func (s *session) tokenEnd(gen uint64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.end, gen == s.gen && !s.rejected
+}
+
+func (s *session) login(ctx context.Context, afterReject bool) (gen uint64, err error) {
+	method := describeAuth(s.auth)
 	lc, err := s.client.Clone()
 	if err != nil {
-		return 0, &LoginError{Method: describeAuth(s.auth), Err: errors.New("cannot copy client")}
+		return 0, &LoginError{Method: method, Err: errors.New("cannot copy client")}
 	}
 	lc.SetNamespace(s.client.Namespace())
 	lc.ClearToken()
-	var secret *api.Secret
-	if el, ok := s.auth.(envLogin); ok {
-		secret, err = el.loginEnv(ctx, lc, s.getenv)
-	} else {
-		secret, err = s.auth.Login(ctx, lc)
-	}
+	secret, err := s.callLogin(ctx, lc)
 	if err != nil {
 		return 0, s.loginError(ctx, err)
 	}
 	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
-		return 0, &LoginError{Method: describeAuth(s.auth), Err: errors.New("Vault returned no token")}
+		return 0, &LoginError{Method: method, Err: errors.New("Vault returned no token")}
 	}
 	a := secret.Auth
 	ext := false
 	if e, ok := s.auth.(externalToken); ok {
 		ext = e.external()
 	}
+	ttl := time.Duration(a.LeaseDuration) * time.Second
+	now := s.now()
 
 	s.mu.Lock()
 	if s.watcher != nil {
@@ -116,26 +196,34 @@ func (s *session) login(ctx context.Context) (uint64, error) {
 	}
 	s.client.SetToken(a.ClientToken)
 	s.gen++
-	gen := s.gen
-	s.valid = true
-	s.expires = time.Time{}
-	ttl := time.Duration(a.LeaseDuration) * time.Second
+	gen = s.gen
+	s.have, s.rejected, s.due = true, false, false
+	s.renewAt, s.end = time.Time{}, time.Time{}
+	if afterReject {
+		s.rejLogin = now
+	}
+	s.logins++
+	if ttl > 0 {
+		s.end = now.Add(ttl)
+	}
 	var w *api.LifetimeWatcher
 	switch {
 	case ext:
-		// Someone else renews it; we re-read it when it changes or fails.
+		// Someone else renews it; it is re-read when it changes or fails.
 	case a.Renewable && ttl > 0 && !s.closed:
 		w, err = s.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: secret})
 		if err == nil {
 			s.watcher = w
+		} else {
+			s.renewAt = now.Add(ttl - min(ttl/10, 30*time.Second))
 		}
 	case ttl > 0:
-		// Not renewable: log in again shortly before it expires.
-		s.expires = s.now().Add(ttl - min(ttl/10, 30*time.Second))
+		// Not renewable: replace it shortly before it expires.
+		s.renewAt = now.Add(ttl - min(ttl/10, 30*time.Second))
 	}
 	s.mu.Unlock()
 
-	s.log.Info("vault: logged in", "method", describeAuth(s.auth), "ttl", ttl, "renewable", a.Renewable, "policies", a.Policies)
+	s.log.Info("vault: logged in", "method", method, "ttl", ttl, "renewable", a.Renewable, "policies", a.Policies)
 	if w != nil {
 		go w.Start()
 		go s.watch(w, gen)
@@ -143,29 +231,54 @@ func (s *session) login(ctx context.Context) (uint64, error) {
 	return gen, nil
 }
 
-// watch follows a token's LifetimeWatcher and marks the token for
-// replacement when renewal stops (max TTL reached, token revoked, Vault
-// refused).
+// callLogin runs the auth method. A panic inside it (third-party methods,
+// unexpected answers) becomes a login error instead of ending the process;
+// its value is not shown, since it may hold request data.
+func (s *session) callLogin(ctx context.Context, lc *api.Client) (secret *api.Secret, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			secret, err = nil, errLoginPanic
+		}
+	}()
+	if el, ok := s.auth.(envLogin); ok {
+		return el.loginEnv(ctx, lc, s.getenv)
+	}
+	return s.auth.Login(ctx, lc)
+}
+
+var errLoginPanic = errors.New("vault: the auth method failed unexpectedly (panic recovered)")
+
+// watch follows a token's LifetimeWatcher: renewals move the token's end;
+// when renewal stops (max TTL reached, renewal refused) the token is
+// replaced before it ends.
 func (s *session) watch(w *api.LifetimeWatcher, gen uint64) {
 	for {
 		select {
 		case err := <-w.DoneCh():
 			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
+			if s.closed || gen != s.gen {
+				s.mu.Unlock()
 				return
 			}
+			s.due = true
+			s.mu.Unlock()
 			why := "token renewal stopped"
 			if err != nil {
 				why += ": " + classify(context.Background(), err).reason
 			}
-			s.invalidate(gen, why)
+			s.log.Info("vault: token will be replaced before it ends", "reason", why)
 			return
 		case r := <-w.RenewCh():
-			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
-				s.log.Debug("vault: token renewed", "ttl", time.Duration(r.Secret.Auth.LeaseDuration)*time.Second)
+			if r == nil || r.Secret == nil || r.Secret.Auth == nil {
+				continue
 			}
+			ttl := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
+			s.mu.Lock()
+			if gen == s.gen && ttl > 0 {
+				s.end = r.RenewedAt.Add(ttl)
+			}
+			s.mu.Unlock()
+			s.log.Debug("vault: token renewed", "ttl", ttl)
 		}
 	}
 }
@@ -175,9 +288,13 @@ func (s *session) loginError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return &LoginError{Method: method, Err: ctx.Err()}
 	}
+	if errors.Is(err, errLoginPanic) {
+		return &LoginError{Method: method, Err: errors.New(stripPrefix(errLoginPanic.Error()))}
+	}
 	var re *api.ResponseError
 	var oe *net.OpError
-	if errors.As(err, &re) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded) {
+	var rd *redirectError
+	if errors.As(err, &re) || errors.As(err, &oe) || errors.As(err, &rd) || errors.Is(err, context.DeadlineExceeded) {
 		c := classify(ctx, err)
 		cause := errors.New(c.reason)
 		if c.kind == kindUnavailable {
@@ -189,12 +306,23 @@ func (s *session) loginError(ctx context.Context, err error) error {
 	if c.kind == kindUnavailable {
 		return &unavailableLogin{LoginError{Method: method, Err: errors.New(c.reason)}}
 	}
-	if _, ours := s.auth.(describer); ours {
+	var le *loginMsg
+	if errors.As(err, &le) {
 		// This package's methods build their own messages (file paths,
 		// variable names), never with a value.
-		return &LoginError{Method: method, Err: errors.New(stripPrefix(err.Error()))}
+		return &LoginError{Method: method, Err: errors.New(le.msg)}
 	}
 	return &LoginError{Method: method, Err: errors.New(c.reason)}
+}
+
+// loginMsg is a failure message written by this package's auth methods:
+// safe to show.
+type loginMsg struct{ msg string }
+
+func (e *loginMsg) Error() string { return "vault: " + e.msg }
+
+func loginErrorf(format string, args ...any) error {
+	return &loginMsg{msg: fmt.Sprintf(format, args...)}
 }
 
 // unavailableLogin is a login that failed because Vault could not be
@@ -209,17 +337,6 @@ func stripPrefix(s string) string {
 		return s[len(p):]
 	}
 	return s
-}
-
-// verify asks Vault whether the current token is still good, after a 403.
-// It reports false only when Vault answered and rejected the token.
-func (s *session) tokenRejected(ctx context.Context) bool {
-	_, err := s.client.Auth().Token().LookupSelfWithContext(ctx)
-	if err == nil {
-		return false
-	}
-	var re *api.ResponseError
-	return errors.As(err, &re) && (re.StatusCode == 403 || re.StatusCode == 401)
 }
 
 func (s *session) close() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mcpcred/mcpcred/provider"
 )
@@ -89,8 +90,25 @@ type Options struct {
 	Fields map[string]string
 
 	// LeaseMargin is how much of a lease's duration must remain for a
-	// cached dynamic secret to be returned again. Default one third.
+	// cached dynamic secret to be returned again. When less remains, the
+	// secret is read anew and the old lease revoked; Expires says so (see
+	// the package documentation). Default one third.
 	LeaseMargin float64
+
+	// MaxLeases bounds the dynamic secrets kept and renewed at once (one per
+	// path). Beyond it the lease nearest its end stops being cached and
+	// renewed (it is not revoked: it stays valid until its Expires).
+	// Default 64.
+	MaxLeases int
+
+	// ReloginInterval is the shortest time between two logins caused by
+	// Vault rejecting the token as invalid (revoked, expired, out of uses).
+	// The first such login is immediate; within the interval after it, a
+	// request whose token is rejected fails with an error wrapping
+	// [ErrTokenRejected] and [provider.ErrUnavailable] instead of logging
+	// in again. Logins at the end of a token's life, or because a token
+	// file changed, are not limited. Default 5 seconds.
+	ReloginInterval time.Duration
 
 	// Getenv reads environment variables. Default os.Getenv.
 	Getenv func(string) string
@@ -110,22 +128,34 @@ type Provider struct {
 	profiles map[string]Ref
 	noConfig bool // nothing says where Vault is and how to log in
 
+	flight singleflight.Group // one read per dynamic secret path at a time
+
 	mu     sync.Mutex
-	mounts map[string]mountInfo
-	leases map[string]*lease
+	mounts map[string]mountInfo // by mount path ("secret"), at most maxMounts
+	leases map[string]*lease    // by API path, at most Options.MaxLeases
 	closed bool
 }
+
+// maxMounts bounds the mounts cache. Only mounts Vault reported are kept,
+// so the bound is reached only with that many mounts in use.
+const maxMounts = 256
 
 type mountInfo struct {
 	mount  string // "secret"
 	engine Engine
 }
 
-// lease is a cached dynamic secret, renewed by its watcher while it can be.
+// lease is a cached dynamic secret, tied to the token generation that read
+// it and renewed by its watcher while Vault allows. Fields after creds are
+// guarded by Provider.mu.
 type lease struct {
-	creds    provider.Credentials
-	duration time.Duration
+	id       string
+	gen      uint64               // session generation of the token that read it
+	creds    provider.Credentials // every key; Expires is computed per answer
+	duration time.Duration        // lease duration when read
+	end      time.Time            // lease end as last read, renewed or looked up
 	watcher  *api.LifetimeWatcher
+	noLookup bool // the token may not call sys/leases/lookup
 }
 
 // New returns a Provider.
@@ -161,6 +191,12 @@ func New(optFns ...func(*Options)) (*Provider, error) {
 	if o.LeaseMargin <= 0 || o.LeaseMargin >= 1 {
 		o.LeaseMargin = 1.0 / 3
 	}
+	if o.MaxLeases <= 0 {
+		o.MaxLeases = 64
+	}
+	if o.ReloginInterval <= 0 {
+		o.ReloginInterval = 5 * time.Second
+	}
 	p := &Provider{o: o, profiles: map[string]Ref{}, mounts: map[string]mountInfo{}, leases: map[string]*lease{}}
 	for name, s := range o.Profiles {
 		r, err := ParseRef(s)
@@ -175,18 +211,23 @@ func New(optFns ...func(*Options)) (*Provider, error) {
 		cfg = api.DefaultConfig()
 	}
 	if cfg.Error != nil {
-		return nil, fmt.Errorf("vault: client configuration: %w", cfg.Error)
+		// DefaultConfig reads the process environment.
+		return nil, configError("client configuration", cfg.Error, os.Getenv)
 	}
 	if err := applyEnv(cfg, o.Getenv); err != nil {
 		return nil, err
 	}
 	if o.Address != "" {
+		if _, err := checkURL("Options.Address", o.Address); err != nil {
+			return nil, err
+		}
 		cfg.Address = o.Address
 	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("vault: client: %w", err)
+		return nil, configError("client", err, o.Getenv)
 	}
+	guardRedirects(client, cfg)
 	// The api package picks up VAULT_TOKEN and VAULT_NAMESPACE from the
 	// process; the token belongs to the session, the rest to Getenv.
 	client.ClearToken()
@@ -205,18 +246,27 @@ func New(optFns ...func(*Options)) (*Provider, error) {
 	if auth == nil {
 		auth, p.noConfig = defaultAuth(o)
 	}
-	p.sess = newSession(client, auth, o.Getenv, o.Logger, o.Now)
+	p.sess = newSession(client, auth, o.Getenv, o.Logger, o.Now, o.ReloginInterval)
 	return p, nil
 }
 
 // applyEnv overrides cfg with the variables Getenv supplies.
 func applyEnv(cfg *api.Config, getenv func(string) string) error {
 	if v := getenv(api.EnvVaultAddress); v != "" {
+		if _, err := checkURL(api.EnvVaultAddress, v); err != nil {
+			return err
+		}
 		cfg.Address = v
 	}
 	if v := getenv(api.EnvVaultAgentAddr); v != "" {
+		if _, err := checkURL(api.EnvVaultAgentAddr, v); err != nil {
+			return err
+		}
 		cfg.AgentAddress = v
 		cfg.Address = v
+	}
+	if err := applyProxy(cfg, getenv); err != nil {
+		return err
 	}
 	if v := getenv(api.EnvVaultMaxRetries); v != "" {
 		n, err := strconv.ParseUint(v, 10, 32)
@@ -242,7 +292,7 @@ func applyEnv(cfg *api.Config, getenv func(string) string) error {
 	}
 	if set {
 		if err := cfg.ConfigureTLS(t); err != nil {
-			return fmt.Errorf("vault: TLS configuration from VAULT_* variables: %w", err)
+			return configError("TLS configuration from VAULT_* variables", err, getenv)
 		}
 	}
 	return nil
@@ -317,7 +367,8 @@ func (p *Provider) RetrieveRef(ctx context.Context, ref Ref) (provider.Credentia
 }
 
 // Close stops token and lease renewal. Retrieve still works afterwards but
-// renews nothing.
+// renews nothing. Close revokes nothing: credentials already handed out stay
+// valid until their Expires.
 func (p *Provider) Close() error {
 	p.sess.close()
 	p.mu.Lock()
@@ -340,20 +391,18 @@ func (p *Provider) retrieve(ctx context.Context, profile string, ref Ref, mapFie
 	for attempt := 0; attempt < 2; attempt++ {
 		gen, err := p.sess.ensure(ctx)
 		if err != nil {
+			// Includes a rejected token within ReloginInterval of the last
+			// re-login: unavailable, so a resolver serves its last value.
 			return provider.Credentials{}, p.loginErr(ctx, profile, ref, err)
 		}
-		c, denied, err := p.read(ctx, profile, ref, mapFields)
-		if !denied {
+		c, kind, err := p.read(ctx, gen, profile, ref, mapFields)
+		if kind != kindInvalidToken {
 			return c, err
 		}
+		// Vault says the token itself is no longer valid (a plain
+		// "permission denied" is not this: it is about the path).
 		lastErr = err
-		// 403: an expired or revoked token looks the same as a missing
-		// capability. Ask Vault about the token; if it is gone, log in
-		// again and retry once (hashicorp/vault#7289).
-		if p.sess.auth == nil || !p.sess.tokenRejected(ctx) {
-			return c, err
-		}
-		p.sess.invalidate(gen, "Vault rejected the token")
+		p.sess.reject(gen)
 	}
 	return provider.Credentials{}, lastErr
 }
@@ -370,28 +419,40 @@ func (p *Provider) loginErr(ctx context.Context, profile string, ref Ref, err er
 	return &provider.Error{Provider: Name, Profile: profile, Locator: loc, Err: err}
 }
 
+// cachedMount returns the cached mount that holds path: the longest cached
+// mount path that is path or a segment prefix of it. p.mu is held.
+func (p *Provider) cachedMount(path string) (mountInfo, bool) {
+	for k := path; k != ""; {
+		if mi, ok := p.mounts[k]; ok {
+			return mi, true
+		}
+		i := strings.LastIndexByte(k, '/')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return mountInfo{}, false
+}
+
 // mountFor finds the mount and engine serving ref.
-func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mountInfo, error) {
+func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mountInfo, errKind, error) {
 	engine := p.o.Engine
 	if engine != EngineAuto && ref.Mount != "" {
-		return mountInfo{mount: ref.Mount, engine: engine}, nil
+		return mountInfo{mount: strings.Trim(ref.Mount, "/"), engine: engine}, kindNone, nil
 	}
 	full := ref.fullPath()
-	key := full
-	if ref.Mount != "" {
-		key = ref.Mount + "/"
-	}
 	p.mu.Lock()
-	mi, ok := p.mounts[key]
+	mi, ok := p.cachedMount(full)
 	p.mu.Unlock()
 	if ok {
-		return mi, nil
+		return mi, kindNone, nil
 	}
 	s, err := p.client.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+full)
 	if err != nil {
 		c := classify(ctx, err)
 		if c.kind != kindNotFound {
-			return mountInfo{}, p.toError(profile, full, "read", c)
+			return mountInfo{}, c.kind, p.toError(profile, full, "read", c)
 		}
 		s = nil
 	}
@@ -418,22 +479,50 @@ func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mount
 		mi.engine = engine
 	}
 	if mi.mount == "" {
-		// Old Vault without the endpoint: read the path as is (KV v1).
+		// Old Vault without the endpoint, or no mount there: read the path
+		// as is. Nothing is cached for it: a request must not be able to
+		// grow the cache with paths that lead nowhere.
 		mi.engine = EngineLogical
+		return mi, kindNone, nil
+	}
+	if full != mi.mount && !strings.HasPrefix(full, mi.mount+"/") {
+		// Not a prefix of what was asked (namespaces, odd answers): use
+		// it for this request only.
+		return mi, kindNone, nil
 	}
 	p.mu.Lock()
-	p.mounts[key] = mi
+	if _, ok := p.mounts[mi.mount]; !ok && len(p.mounts) >= maxMounts {
+		for k := range p.mounts {
+			delete(p.mounts, k)
+			break
+		}
+	}
+	p.mounts[mi.mount] = mi
 	p.mu.Unlock()
-	return mi, nil
+	return mi, kindNone, nil
 }
 
-// read does one read. denied reports a 403, which the caller may retry
-// after logging in again.
-func (p *Provider) read(ctx context.Context, profile string, ref Ref, mapFields bool) (c provider.Credentials, denied bool, err error) {
-	mi, err := p.mountFor(ctx, profile, ref)
+// versionPinError refuses ?version=N on a path that is not KV v2, where a
+// pin would be ignored (KV v1) or meaningless (dynamic secrets).
+type versionPinError struct {
+	path   string
+	engine Engine
+}
+
+func (e *versionPinError) Error() string {
+	return fmt.Sprintf("vault: invalid reference: a version applies to KV v2 secrets only, and %s is on a %s mount", e.path, e.engine)
+}
+
+// Unwrap returns [ErrInvalidRef] and [provider.ErrInvalidRef].
+func (e *versionPinError) Unwrap() []error { return []error{ErrInvalidRef, provider.ErrInvalidRef} }
+
+// read does one read with generation gen's token. kind is kindInvalidToken
+// when Vault rejected the token itself, which the caller may retry after
+// logging in again.
+func (p *Provider) read(ctx context.Context, gen uint64, profile string, ref Ref, mapFields bool) (provider.Credentials, errKind, error) {
+	mi, kind, err := p.mountFor(ctx, profile, ref)
 	if err != nil {
-		var pe *PermissionError
-		return provider.Credentials{}, errors.As(err, &pe), err
+		return provider.Credentials{}, kind, err
 	}
 	// Path relative to the mount.
 	rel := ref.Path
@@ -443,10 +532,13 @@ func (p *Provider) read(ctx context.Context, profile string, ref Ref, mapFields 
 			rel = strings.TrimPrefix(rel, "data/")
 		}
 	}
+	if ref.Version > 0 && mi.engine != EngineKV2 {
+		path := joinPath(mi.mount, rel)
+		return provider.Credentials{}, kindNone, &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: &versionPinError{path: path, engine: mi.engine}}
+	}
 	var (
 		apiPath string
 		data    map[string]any
-		raw     *api.Secret
 		version int
 	)
 	switch mi.engine {
@@ -459,7 +551,7 @@ func (p *Provider) read(ctx context.Context, profile string, ref Ref, mapFields 
 			s, err = p.client.KVv2(mi.mount).Get(ctx, rel)
 		}
 		if err == nil {
-			data, raw = s.Data, s.Raw
+			data = s.Data
 			if s.VersionMetadata != nil {
 				version = s.VersionMetadata.Version
 			}
@@ -469,59 +561,162 @@ func (p *Provider) read(ctx context.Context, profile string, ref Ref, mapFields 
 		var s *api.KVSecret
 		s, err = p.client.KVv1(mi.mount).Get(ctx, rel)
 		if err == nil {
-			data, raw = s.Data, s.Raw
+			data = s.Data
 		}
 	default:
 		apiPath = joinPath(mi.mount, rel)
-		if l := p.cachedLease(apiPath); l != nil {
-			return p.fromLease(l, ref, mapFields, profile, apiPath)
-		}
-		raw, err = p.client.Logical().ReadWithContext(ctx, apiPath)
-		if err == nil && raw == nil {
-			err = api.ErrSecretNotFound
-		}
-		if err == nil {
-			data = raw.Data
-			// A KV v2 answer read without knowing the mount (an old Vault
-			// without the mounts endpoint): unwrap it.
-			inner, ok1 := data["data"].(map[string]any)
-			meta, ok2 := data["metadata"].(map[string]any)
-			if ok1 && ok2 {
-				data = inner
-				if n, ok := meta["version"].(json.Number); ok {
-					v, _ := n.Int64()
-					version = int(v)
-				}
-			}
-		}
+		return p.readLogical(ctx, gen, profile, ref, mapFields, apiPath)
 	}
 	if err != nil {
 		cl := classify(ctx, err)
-		return provider.Credentials{}, cl.kind == kindDenied, p.toError(profile, apiPath, "read", cl)
+		return provider.Credentials{}, cl.kind, p.toError(profile, apiPath, "read", cl)
 	}
 	if data == nil {
 		// KV v2 answers a deleted or destroyed version with no data.
-		return provider.Credentials{}, false, provider.NotFound(Name, profile, apiPath, "vault: secret version is deleted or destroyed")
+		return provider.Credentials{}, kindNone, provider.NotFound(Name, profile, apiPath, "vault: secret version is deleted or destroyed")
 	}
 	loc := apiPath
 	if version > 0 {
 		loc += "?version=" + strconv.Itoa(version)
 	}
-	now := p.o.Now()
 	creds, err := p.build(data, ref, mapFields, profile, loc)
 	if err != nil {
-		return provider.Credentials{}, false, err
+		return provider.Credentials{}, kindNone, err
 	}
-	creds.FetchedAt = now
-	if raw != nil && raw.LeaseID != "" && raw.LeaseDuration > 0 {
-		d := time.Duration(raw.LeaseDuration) * time.Second
-		creds.Expires = now.Add(d)
-		p.keepLease(apiPath, raw, creds, d)
-		p.o.Logger.Info("vault: leased secret", "path", apiPath, "lease_duration", d, "renewable", raw.Renewable)
-	}
-	return creds, false, nil
+	creds.FetchedAt = p.o.Now()
+	return creds, kindNone, nil
 }
 
+// logicalResult is the outcome of one shared read of a logical path.
+type logicalResult struct {
+	creds provider.Credentials // every key of the secret
+	fail  *classified          // nil on success
+}
+
+// readLogical reads a path as is (dynamic secrets engines). Concurrent
+// reads of one path share one request, so they get one lease, not one each;
+// the leased answer is kept (see cachedLease).
+func (p *Provider) readLogical(ctx context.Context, gen uint64, profile string, ref Ref, mapFields bool, apiPath string) (provider.Credentials, errKind, error) {
+	// The shared read does not end when the first caller gives up: an
+	// abandoned read could mint a credential nobody would ever revoke. The
+	// client's own timeout bounds it.
+	ch := p.flight.DoChan(apiPath, func() (any, error) {
+		return p.readShared(context.WithoutCancel(ctx), gen, apiPath), nil
+	})
+	var r logicalResult
+	select {
+	case res := <-ch:
+		r = res.Val.(logicalResult)
+	case <-ctx.Done():
+		return provider.Credentials{}, kindCanceled, &provider.Error{Provider: Name, Profile: profile, Locator: apiPath, Err: fmt.Errorf("vault: %w", ctx.Err())}
+	}
+	if r.fail != nil {
+		return provider.Credentials{}, r.fail.kind, p.toError(profile, apiPath, "read", *r.fail)
+	}
+	c := r.creds
+	if ref.Field != "" || (mapFields && p.o.Fields != nil) {
+		data := make(map[string]any, c.Len())
+		for _, n := range c.Names() {
+			data[n] = c.Value(n)
+		}
+		nc, err := p.build(data, ref, mapFields, profile, c.Source.Locator)
+		if err != nil {
+			return provider.Credentials{}, kindNone, err
+		}
+		nc.FetchedAt, nc.Expires = c.FetchedAt, c.Expires
+		c = nc
+	} else if c.IsZero() {
+		return provider.Credentials{}, kindNone, provider.NotFound(Name, profile, c.Source.Locator, "vault: secret has no non-empty fields")
+	}
+	return c, kindNone, nil
+}
+
+// readShared serves a logical path from the lease cache when the cached
+// lease is still good, else reads it.
+func (p *Provider) readShared(ctx context.Context, gen uint64, apiPath string) logicalResult {
+	old := p.cachedLease(apiPath, gen)
+	if old != nil {
+		good, fail := p.checkLease(ctx, old)
+		if fail != nil {
+			return logicalResult{fail: fail}
+		}
+		if good {
+			return logicalResult{creds: p.leaseCreds(old)}
+		}
+		p.dropLease(apiPath, old)
+		old = nil
+	}
+	p.mu.Lock()
+	if l := p.leases[apiPath]; l != nil && l.gen == gen {
+		old = l // kept until its replacement is read, then revoked
+	}
+	p.mu.Unlock()
+
+	raw, err := p.client.Logical().ReadWithContext(ctx, apiPath)
+	if err == nil && raw == nil {
+		err = api.ErrSecretNotFound
+	}
+	if err != nil {
+		c := classify(ctx, err)
+		return logicalResult{fail: &c}
+	}
+	data := raw.Data
+	version := 0
+	if inner, meta, ok := kv2Envelope(data); ok {
+		// A KV v2 answer read as a logical path (Options.Engine is
+		// EngineLogical, or an old Vault without the mounts endpoint).
+		if inner == nil {
+			return logicalResult{fail: &classified{kind: kindNotFound, status: 404, reason: "secret version is deleted or destroyed"}}
+		}
+		data = inner
+		if n, ok := meta["version"].(json.Number); ok {
+			v, _ := n.Int64()
+			version = int(v)
+		}
+	}
+	loc := apiPath
+	if version > 0 {
+		loc += "?version=" + strconv.Itoa(version)
+	}
+	fields := make(map[string]string, len(data))
+	for k, v := range data {
+		fields[k] = stringify(v)
+	}
+	creds := provider.NewCredentials(fields, provider.Source{Provider: Name, Locator: loc})
+	creds.FetchedAt = p.o.Now()
+	if raw.LeaseID == "" || raw.LeaseDuration <= 0 {
+		return logicalResult{creds: creds}
+	}
+	l := p.keepLease(apiPath, gen, raw, creds)
+	if old != nil && old.id != raw.LeaseID {
+		p.revokeLease(ctx, apiPath, old)
+	}
+	return logicalResult{creds: p.leaseCreds(l)}
+}
+
+// kv2Envelope recognises KV v2's answer shape, {"data": {...} or null,
+// "metadata": {...}}. inner is nil for a deleted or destroyed version.
+func kv2Envelope(data map[string]any) (inner, meta map[string]any, ok bool) {
+	if len(data) != 2 {
+		return nil, nil, false
+	}
+	meta, ok = data["metadata"].(map[string]any)
+	if !ok {
+		return nil, nil, false
+	}
+	d, present := data["data"]
+	if !present {
+		return nil, nil, false
+	}
+	if d == nil {
+		return nil, meta, true
+	}
+	inner, ok = d.(map[string]any)
+	if !ok {
+		return nil, nil, false
+	}
+	return inner, meta, true
+}
 func joinPath(mount, rel string) string {
 	switch {
 	case mount == "":
@@ -582,69 +777,168 @@ func stringify(v any) string {
 	return string(b)
 }
 
-// cachedLease returns the cached dynamic secret at path if enough of its
-// lease remains.
-func (p *Provider) cachedLease(path string) *lease {
+// replaceAt is when a lease is replaced: once less than LeaseMargin of its
+// duration remains. p.mu is held.
+func (p *Provider) replaceAt(l *lease) time.Time {
+	return l.end.Add(-time.Duration(float64(l.duration) * p.o.LeaseMargin))
+}
+
+// leaseCreds returns l's credentials with Expires set to the earliest of
+// the time the provider replaces (and revokes) the lease and the end of the
+// token that read it, as far as it is known: Vault revokes a token's leases
+// with the token.
+func (p *Provider) leaseCreds(l *lease) provider.Credentials {
+	end, _ := p.sess.tokenEnd(l.gen)
+	p.mu.Lock()
+	c := l.creds
+	c.Expires = p.replaceAt(l)
+	p.mu.Unlock()
+	if !end.IsZero() && end.Before(c.Expires) {
+		c.Expires = end
+	}
+	return c
+}
+
+// cachedLease returns the cached lease at path if it was read with
+// generation gen's token and is not due for replacement.
+func (p *Provider) cachedLease(path string, gen uint64) *lease {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.leases[path]
 	if l == nil {
 		return nil
 	}
-	if l.creds.Expires.Sub(p.o.Now()) <= time.Duration(float64(l.duration)*p.o.LeaseMargin) {
+	if l.gen != gen {
+		// Read with an earlier token: it ends with that token, which was
+		// rejected or replaced at the end of its life. Read anew.
 		if l.watcher != nil {
 			l.watcher.Stop()
 		}
 		delete(p.leases, path)
 		return nil
 	}
+	if !p.o.Now().Before(p.replaceAt(l)) {
+		return nil
+	}
 	return l
 }
 
-func (p *Provider) fromLease(l *lease, ref Ref, mapFields bool, profile, apiPath string) (provider.Credentials, bool, error) {
+// checkLease asks Vault whether l is still alive (sys/leases/lookup, which
+// the default policy allows), since an operator or the token's revocation
+// may have ended it. good is false when it is gone; fail is set when Vault
+// rejected the token itself. Without permission to look leases up, or when
+// Vault cannot be reached, the provider's own knowledge stands.
+func (p *Provider) checkLease(ctx context.Context, l *lease) (good bool, fail *classified) {
 	p.mu.Lock()
-	c := l.creds
+	skip := l.noLookup
 	p.mu.Unlock()
-	if ref.Field != "" || (mapFields && p.o.Fields != nil) {
-		data := map[string]any{}
-		for _, n := range c.Names() {
-			data[n] = c.Value(n)
-		}
-		nc, err := p.build(data, ref, mapFields, profile, c.Source.Locator)
-		if err != nil {
-			return provider.Credentials{}, false, err
-		}
-		nc.FetchedAt, nc.Expires = c.FetchedAt, c.Expires
-		c = nc
+	if skip {
+		return true, nil
 	}
-	return c, false, nil
+	s, err := p.client.Sys().LookupWithContext(ctx, l.id)
+	if err != nil {
+		c := classify(ctx, err)
+		switch c.kind {
+		case kindInvalidToken:
+			return false, &c
+		case kindDenied:
+			p.mu.Lock()
+			l.noLookup = true
+			p.mu.Unlock()
+			return true, nil
+		case kindUnavailable, kindCanceled:
+			return true, nil
+		}
+		// 400 "invalid lease", 404: revoked or expired.
+		p.o.Logger.Info("vault: cached lease is no longer valid; reading anew", "path", l.creds.Source.Locator)
+		return false, nil
+	}
+	if s == nil || s.Data == nil {
+		return false, nil
+	}
+	n, ok := s.Data["ttl"].(json.Number)
+	if !ok {
+		return true, nil
+	}
+	ttl, err := n.Int64()
+	if err != nil {
+		return true, nil
+	}
+	if ttl <= 0 {
+		return false, nil
+	}
+	now := p.o.Now()
+	p.mu.Lock()
+	l.end = now.Add(time.Duration(ttl) * time.Second)
+	due := !now.Before(p.replaceAt(l))
+	p.mu.Unlock()
+	return !due, nil
+}
+
+// dropLease forgets l (gone in Vault) if it is still the one cached.
+func (p *Provider) dropLease(path string, l *lease) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.leases[path] == l {
+		if l.watcher != nil {
+			l.watcher.Stop()
+		}
+		delete(p.leases, path)
+	}
+}
+
+// revokeLease revokes a lease that was replaced before its end. It needs
+// "update" on sys/leases/revoke/<lease id> (not in the default policy);
+// without it the lease lives until it expires, which is logged.
+func (p *Provider) revokeLease(ctx context.Context, path string, l *lease) {
+	_, err := p.client.Logical().WriteWithContext(ctx, "sys/leases/revoke/"+l.id, nil)
+	if err != nil {
+		p.o.Logger.Info("vault: could not revoke a replaced lease; it expires by itself", "path", path, "reason", classify(ctx, err).reason)
+		return
+	}
+	p.o.Logger.Info("vault: revoked replaced lease", "path", path)
 }
 
 // keepLease caches a dynamic secret so that Retrieve does not mint a new one
-// at every call, and renews it while Vault allows.
-func (p *Provider) keepLease(path string, raw *api.Secret, creds provider.Credentials, d time.Duration) {
-	all := map[string]string{}
-	for k, v := range raw.Data {
-		all[k] = stringify(v)
-	}
-	full := provider.NewCredentials(all, creds.Source)
-	full.FetchedAt, full.Expires = creds.FetchedAt, creds.Expires
-	l := &lease{creds: full, duration: d}
+// at every call, and renews it while Vault allows. It replaces (and stops
+// renewing) the lease cached for path before.
+func (p *Provider) keepLease(path string, gen uint64, raw *api.Secret, creds provider.Credentials) *lease {
+	d := time.Duration(raw.LeaseDuration) * time.Second
+	l := &lease{id: raw.LeaseID, gen: gen, creds: creds, duration: d, end: creds.FetchedAt.Add(d)}
+	p.o.Logger.Info("vault: leased secret", "path", path, "lease_duration", d, "renewable", raw.Renewable)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return
+		return l
 	}
-	if old := p.leases[path]; old != nil && old.watcher != nil {
-		old.watcher.Stop()
+	if old := p.leases[path]; old != nil {
+		if old.watcher != nil {
+			old.watcher.Stop()
+		}
+		delete(p.leases, path)
+	}
+	for len(p.leases) >= p.o.MaxLeases {
+		// Stop caching the lease nearest its replacement. It is not
+		// revoked: whoever holds it was told it lasts until its Expires.
+		var victim string
+		var at time.Time
+		for k, v := range p.leases {
+			if t := p.replaceAt(v); victim == "" || t.Before(at) {
+				victim, at = k, t
+			}
+		}
+		if v := p.leases[victim]; v.watcher != nil {
+			v.watcher.Stop()
+		}
+		delete(p.leases, victim)
 	}
 	p.leases[path] = l
 	if !raw.Renewable {
-		return
+		return l
 	}
 	w, err := p.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: raw})
 	if err != nil {
-		return
+		return l
 	}
 	l.watcher = w
 	go w.Start()
@@ -665,12 +959,11 @@ func (p *Provider) keepLease(path string, raw *api.Secret, creds provider.Creden
 				}
 				nd := time.Duration(r.Secret.LeaseDuration) * time.Second
 				p.mu.Lock()
-				c := l.creds
-				c.Expires = r.RenewedAt.Add(nd)
-				l.creds = c
+				l.end = r.RenewedAt.Add(nd)
 				p.mu.Unlock()
 				p.o.Logger.Debug("vault: lease renewed", "path", path, "lease_duration", nd)
 			}
 		}
 	}()
+	return l
 }

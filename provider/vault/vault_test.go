@@ -157,8 +157,10 @@ func TestRetrieveRefEngines(t *testing.T) {
 		{"vault:secret/data/mcp/work#access_key_id", "access_key_id", "AKIAFAKE", "secret/data/mcp/work?version=3", time.Time{}},
 		{"vault:secret/mcp/work#secret_access_key", "secret_access_key", canary, "secret/data/mcp/work?version=3", time.Time{}},
 		{"vault:kv1/mcp/default#token", "token", canary, "kv1/mcp/default", time.Time{}},
-		{"vault:aws/creds/deploy", "access_key", "AKIADYN", "aws/creds/deploy", now.Add(900 * time.Second)},
-		{"vault:aws/creds/deploy#secret_key", "secret_key", canary, "aws/creds/deploy", now.Add(900 * time.Second)},
+		// Expires is when the provider replaces (and revokes) the lease:
+		// with a third of its 900s left.
+		{"vault:aws/creds/deploy", "access_key", "AKIADYN", "aws/creds/deploy", now.Add(600 * time.Second)},
+		{"vault:aws/creds/deploy#secret_key", "secret_key", canary, "aws/creds/deploy", now.Add(600 * time.Second)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -199,6 +201,9 @@ func TestRetrieveRefEngines(t *testing.T) {
 	}
 	if n := f.reads.Load() - before; n != 1 {
 		t.Errorf("expiring lease: %d reads, want 1", n)
+	}
+	if minted, revoked := f.counts(); minted != 2 || revoked != 1 {
+		t.Errorf("replacing the lease: %d minted, %d revoked; want 2, 1 (the replaced one)", minted, revoked)
 	}
 }
 
