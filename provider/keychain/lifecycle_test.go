@@ -27,23 +27,18 @@ func TestSchemeBoundHoldsAcrossProviders(t *testing.T) {
 		o.MaxInFlight = bound
 		o.Timeout = 50 * time.Millisecond
 	})
-	var refs []provider.Ref
+	var refs []string
 	for i := range 40 {
 		for j := range 3 {
-			for _, frag := range []string{"", "token"} {
-				refs = append(refs,
-					provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("svc%d/p%d", i, j), Fragment: frag},
-					provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("p%d-%d", i, j), Fragment: frag})
+			for _, field := range []string{"", "#token"} {
+				refs = append(refs, fmt.Sprintf("keychain:svc%d/p%d%s", i, j, field), fmt.Sprintf("keychain:p%d-%d%s", i, j, field))
 			}
 		}
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(refs))
 	for i, ref := range refs {
-		p, err := sc.Provider(ref)
-		if err != nil {
-			t.Fatalf("%v: %v", ref, err)
-		}
+		p := schemeProvider(t, sc, ref)
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 			defer cancel()
@@ -59,10 +54,7 @@ func TestSchemeBoundHoldsAcrossProviders(t *testing.T) {
 	// A Provider built after the stuck ones, for a prefix never seen, is
 	// unavailable without starting another call.
 	started := kr.calls.Load()
-	p, err := sc.Provider(provider.Ref{Scheme: "keychain", Body: "fresh/p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := schemeProvider(t, sc, "keychain:fresh/p")
 	if _, err := p.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsUnavailable(err) {
 		t.Errorf("new prefix with every slot stuck: %v, want unavailable", err)
 	}
@@ -73,6 +65,21 @@ func TestSchemeBoundHoldsAcrossProviders(t *testing.T) {
 		t.Fatalf("%d keyring calls ran at once (%d stuck now) across %d references, want at most MaxInFlight=%d", m, n, len(refs), bound)
 	}
 	t.Logf("%d references, %d keyring calls started, at most %d at once", len(refs), kr.calls.Load(), kr.max.Load())
+}
+
+// schemeProvider returns the Provider sc builds for the reference ref. It is
+// the one place these tests meet the reference grammar.
+func schemeProvider(t testing.TB, sc provider.Scheme, ref string) provider.Provider {
+	t.Helper()
+	r, err := provider.ParseRef(ref)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	tg, err := sc.Open(r)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	return tg.Provider
 }
 
 // dupKeyring behaves as go-keyring over the Secret Service does: several
@@ -154,18 +161,13 @@ func (l liar) Delete(s, a string) error {
 // any of the #FIELD references given.
 func gone(t *testing.T, kr Keyring, profile string, fields ...string) {
 	t.Helper()
-	var s provider.Schemes
-	s.Register("keychain", Scheme(func(o *Options) { o.Keyring = kr }))
+	sc := Scheme(func(o *Options) { o.Keyring = kr })
 	refs := []string{"keychain:" + profile}
 	for _, f := range fields {
 		refs = append(refs, "keychain:"+profile+"#"+f)
 	}
 	for _, ref := range refs {
-		p, _, err := s.Provider(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c, err := p.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
+		if c, err := schemeProvider(t, sc, ref).Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
 			t.Errorf("after Delete, %s resolves: %v fields, %v", ref, c.Names(), err)
 		}
 	}
@@ -313,11 +315,7 @@ func TestLimiterSharedWithNew(t *testing.T) {
 	sc := Scheme(opts)
 	var ps []provider.Provider
 	for i := range 10 {
-		p, err := sc.Provider(provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("s%d/p", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p, New(opts))
+		ps = append(ps, schemeProvider(t, sc, fmt.Sprintf("keychain:s%d/p", i)), New(opts))
 	}
 	var wg sync.WaitGroup
 	for i, p := range ps {

@@ -480,15 +480,10 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 	requireKeyring(t)
 	ctx := context.Background()
 	p := New()
-	var s provider.Schemes
-	s.Register("keychain", Scheme())
+	sc := Scheme()
 	resolves := func(ref string) bool {
 		t.Helper()
-		rp, _, err := s.Provider(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = rp.Retrieve(ctx, provider.DefaultProfile)
+		_, err := schemeProvider(t, sc, ref).Retrieve(ctx, provider.DefaultProfile)
 		if err != nil && !provider.IsNotFound(err) {
 			t.Fatalf("%s: %v", ref, err)
 		}
@@ -564,12 +559,13 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 
 // TestLiveSchemeFrozen freezes the daemon and sends references under many
 // service prefixes and profiles through one Scheme: the calls stuck in
-// go-keyring stay within the Scheme's MaxInFlight, however many Providers
+// go-keyring stay within the Scheme's Limiter, however many Providers
 // it builds and drops, and all return once the daemon runs again.
 func TestLiveSchemeFrozen(t *testing.T) {
 	requireKeyring(t)
 	ctx := context.Background()
-	sc := Scheme(func(o *Options) { o.MaxInFlight = 2; o.Timeout = 300 * time.Millisecond }).(*scheme)
+	lim := NewLimiter(2)
+	sc := Scheme(func(o *Options) { o.Limiter = lim; o.Timeout = 300 * time.Millisecond })
 	pid := daemonPID(t)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -583,19 +579,15 @@ func TestLiveSchemeFrozen(t *testing.T) {
 	}
 	t.Cleanup(cont)
 
-	var refs []provider.Ref
+	var refs []string
 	for i := range 20 {
 		for j := range 2 {
-			refs = append(refs, provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("frozen%d/p%d", i, j)},
-				provider.Ref{Scheme: "keychain", Body: fmt.Sprintf("frozen%d/p%d", i, j), Fragment: "token"})
+			refs = append(refs, fmt.Sprintf("keychain:frozen%d/p%d", i, j), fmt.Sprintf("keychain:frozen%d/p%d#token", i, j))
 		}
 	}
 	var wg sync.WaitGroup
 	for _, ref := range refs {
-		p, err := sc.Provider(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := schemeProvider(t, sc, ref)
 		wg.Go(func() {
 			dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
@@ -605,17 +597,17 @@ func TestLiveSchemeFrozen(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := sc.lim.InFlight(); n > 2 {
+	if n := lim.InFlight(); n > 2 {
 		t.Fatalf("%d keyring calls in flight across %d references, want at most MaxInFlight=2", n, len(refs))
 	}
-	t.Logf("%d references under 20 prefixes: %d calls stuck in go-keyring", len(refs), sc.lim.InFlight())
+	t.Logf("%d references under 20 prefixes: %d calls stuck in go-keyring", len(refs), lim.InFlight())
 
 	cont()
 	deadline := time.Now().Add(5 * time.Second)
-	for sc.lim.InFlight() > 0 && time.Now().Before(deadline) {
+	for lim.InFlight() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := sc.lim.InFlight(); n > 0 {
+	if n := lim.InFlight(); n > 0 {
 		t.Fatalf("%d calls still stuck after SIGCONT", n)
 	}
 }
