@@ -28,7 +28,9 @@
 // file and its directory. A file of references only must not be writable by
 // group or others, since whoever can edit it can redirect the server to
 // other credentials. MCP_INSECURE_MODE set to a true value ("1", "true")
-// turns these refusals into logged warnings. Errors name the file, line and
+// turns these refusals into logged warnings. Every directory on the way to
+// the file is checked as well (see internal/securefile: OpenSSH's
+// StrictModes rule, symlinks included). Errors name the file, line and
 // column, and never quote content.
 // Edits take effect on the next resolve, without a restart.
 //
@@ -38,7 +40,17 @@
 // text it reads. [Provider.Has], used as resolver.Options.AllowProfile, lets
 // a request name exactly the profiles the operator wrote in the file;
 // MCP_ACTIVE_PROFILE ([ActiveProfile]) picks the one used when a request
-// names none. A profile that is defined gives a definite answer: if its
-// source has nothing, the error is [ErrSourceEmpty] and the resolver does
-// not fall through to an unrelated provider that knows the same name.
+// names none. A profile that is defined gives a definite answer and never
+// falls through, for any reason, to an unrelated provider that knows the
+// same name: every failure to produce its credentials wraps
+// provider.ErrFinal. Its source has nothing ([ErrSourceEmpty]), is
+// unavailable or unknown, its credentials lack a field of Options.Required
+// ([ErrIncomplete], naming the missing fields), or have expired
+// ([ErrExpired]). Set Options.Required to the resolver's Required: the
+// resolver checks required fields itself after a provider answers, and
+// reports a miss as not found, which would move on to the next provider.
+//
+// Errors and locators name a profile, a field or a key from the file only
+// when provider.Describe finds that it reads as a name, and never repeat a
+// source reference (only its scheme).
 package profile

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -90,7 +91,7 @@ func Parse(data []byte) (*File, error) {
 
 func validate(p Profile) error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: profile %s: %s", ErrMalformed, quoteName(p.Name), fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: profile %s: %s", ErrMalformed, provider.Describe(p.Name), fmt.Sprintf(format, args...))
 	}
 	if err := provider.ValidName(p.Name, MaxNameLen); err != nil {
 		return bad("invalid name: %v", err)
@@ -111,7 +112,7 @@ func validate(p Profile) error {
 			return bad("credentials: %v", err)
 		}
 		if v.IsZero() {
-			return bad("credentials: field %s is empty", k)
+			return bad("credentials: field %s is empty", provider.Describe(k))
 		}
 	}
 	for k := range p.Settings {
@@ -120,14 +121,14 @@ func validate(p Profile) error {
 		}
 	}
 	if strings.ContainsFunc(p.Region, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) || len(p.Region) > 32 {
-		return bad("region %q is not an AWS-style region name", truncate(p.Region, 32))
+		return bad("region %s is not an AWS-style region name", provider.Describe(p.Region))
 	}
 	return nil
 }
 
 func fieldName(k string) error {
 	if !provider.ValidField(k) {
-		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _", quoteName(k))
+		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _", provider.Describe(k))
 	}
 	return nil
 }
@@ -178,7 +179,11 @@ func decodeError(data []byte, dec *json.Decoder, err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		line, col := lineCol(data, dec.InputOffset())
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return fmt.Errorf("%w: %d:%d: unknown key %s (known: source, credentials, region, settings, description)", ErrMalformed, line, col, truncate(field, 40))
+		// The field arrives quoted by encoding/json; describe its text.
+		if uq, err := strconv.Unquote(field); err == nil {
+			field = uq
+		}
+		return fmt.Errorf("%w: %d:%d: unknown key %s (known: source, credentials, region, settings, description)", ErrMalformed, line, col, provider.Describe(field))
 	default:
 		line, col := lineCol(data, dec.InputOffset())
 		return fmt.Errorf("%w: %d:%d: invalid value", ErrMalformed, line, col)
@@ -189,7 +194,7 @@ func fieldPath(f string) string {
 	if f == "" {
 		return "the value"
 	}
-	return truncate(f, 80)
+	return provider.Describe(f)
 }
 
 func jsonKind(goKind string) string {
@@ -213,18 +218,4 @@ func lineCol(data []byte, off int64) (line, col int) {
 	// included, so the offset itself is that byte's 1-based column.
 	col = max(int(off)-(bytes.LastIndexByte(before, '\n')+1), 1)
 	return line, col
-}
-
-func quoteName(s string) string {
-	if len(s) > MaxNameLen {
-		return fmt.Sprintf("(name of %d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

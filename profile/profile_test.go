@@ -89,7 +89,7 @@ func TestRetrieve(t *testing.T) {
 	_, err = p.Retrieve(ctx, "empty")
 	require.ErrorIs(t, err, profile.ErrSourceEmpty)
 	assert.False(t, provider.IsNotFound(err), "a defined profile is a definite answer")
-	assert.Contains(t, err.Error(), "source static:nothing")
+	assert.Contains(t, err.Error(), "its static: source")
 
 	providertest.Run(t, p, providertest.Options{Profile: "prod", MissingProfile: "staging",
 		WantFields: []string{provider.FieldAccessKeyID, provider.FieldRegion}, Secrets: []string{canary}})
@@ -216,7 +216,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"syntax", "{\n  \"profiles\": {\n    \"prod\": {\"source\": \"static:x\",}\n  }\n}", "3:35: invalid JSON syntax"},
 		{"secret in bad line", "{\"profiles\": {\"lab\": {\"credentials\": {\"secret_access_key\": \"" + canary + "\" \"x\"}}}}", "1:85: invalid JSON syntax"},
-		{"type", `{"profiles": {"prod": {"source": 12}}}`, "1:35: profiles.source must be a JSON string, not number"},
+		{"type", `{"profiles": {"prod": {"source": 12}}}`, `1:35: "profiles.source" must be a JSON string, not number`},
 		{"secret not a string", `{"profiles": {"lab": {"credentials": {"secret_access_key": 12345678}}}}`, "invalid value"},
 		{"unknown key", `{"profiles": {}, "profile": {}}`, `unknown key "profile"`},
 		{"no profiles", `{}`, `no "profiles" object`},
@@ -227,8 +227,8 @@ func TestParseErrors(t *testing.T) {
 		{"traversal", `{"profiles": {"prod": {"source": "file:../../etc/shadow#x"}}}`, `".." path segment`},
 		{"bad name", `{"profiles": {"../prod": {"source": "env:"}}}`, "path separator"},
 		{"control name", `{"profiles": {"pr\u0000od": {"source": "env:"}}}`, "control"},
-		{"bad field", `{"profiles": {"p": {"credentials": {"Secret-Key": "x"}}}}`, `field name "Secret-Key"`},
-		{"empty secret", `{"profiles": {"p": {"credentials": {"token": ""}}}}`, "field token is empty"},
+		{"bad field", `{"profiles": {"p": {"credentials": {"Secret-Key": "x"}}}}`, `field name (a 10-byte value, not shown)`},
+		{"empty secret", `{"profiles": {"p": {"credentials": {"token": ""}}}}`, `field "token" is empty`},
 		{"bad region", `{"profiles": {"p": {"source": "env:", "region": "US East"}}}`, "not an AWS-style region"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

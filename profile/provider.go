@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,14 @@ var (
 	// is a definite answer, and the resolver must not fall through to an
 	// unrelated provider that happens to know the same name.
 	ErrSourceEmpty = errors.New("profile: the profile's source has no credentials")
+
+	// ErrIncomplete is wrapped when a profile's credentials lack a field of
+	// Options.Required; the error names the missing fields.
+	ErrIncomplete = errors.New("profile: the profile's credentials lack required fields")
+
+	// ErrExpired is wrapped when a profile's source answers with
+	// credentials that have already expired.
+	ErrExpired = errors.New("profile: the profile's credentials have expired")
 )
 
 // ActiveProfile returns MCP_ACTIVE_PROFILE, or provider.DefaultProfile.
@@ -66,6 +76,13 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxSize of the file; default 1 MiB.
 	MaxSize int64
+	// Required lists fields a profile's credentials must have, such as
+	// provider.FieldAccessKeyID. A defined profile whose credentials lack
+	// one fails with an error wrapping [ErrIncomplete] and provider.ErrFinal
+	// that names the missing fields, so that no later provider answers the
+	// same name. Set it to resolver.Options.Required: the resolver's own
+	// check reports a miss as not found and moves on to the next provider.
+	Required []string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -79,10 +96,11 @@ type Options struct {
 // The file is checked (permissions, size) on every Retrieve and parsed again
 // only when it changed, so edits apply without a restart.
 type Provider struct {
-	file    *securefile.File[*File]
-	schemes *provider.Schemes
-	now     func() time.Time
-	last    atomic.Pointer[snapshot]
+	file     *securefile.File[*File]
+	schemes  *provider.Schemes
+	now      func() time.Time
+	required []string
+	last     atomic.Pointer[snapshot]
 }
 
 type snapshot struct {
@@ -130,8 +148,9 @@ func New(schemes *provider.Schemes, optFns ...func(*Options)) (*Provider, error)
 			Path: o.Path, MaxSize: o.MaxSize, Policy: securefile.NotWritable, Insecure: o.Insecure,
 			Logger: o.Logger, Prefix: "profile: ", What: "profiles file", Now: o.Now,
 		}, Parse),
-		schemes: schemes,
-		now:     o.Now,
+		schemes:  schemes,
+		now:      o.Now,
+		required: slices.Clone(o.Required),
 	}, nil
 }
 
@@ -186,8 +205,11 @@ func (p *Provider) Has(name string) bool {
 }
 
 // Retrieve returns the named profile's credentials. A profile the file does
-// not define, or a missing file, is provider.ErrNotFound; everything else
-// about a defined profile is a definite answer.
+// not define, or a missing file, is provider.ErrNotFound. A defined profile
+// is a definite answer: every failure to produce its credentials (an empty,
+// unavailable or unknown source, credentials lacking an Options.Required
+// field, or already expired) wraps provider.ErrFinal, so a resolver never
+// falls through to a later provider that happens to know the same name.
 func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Err: err}
@@ -202,30 +224,46 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 	}
 	prof, ok := f.Get(name)
 	if !ok {
+		names := f.Names()
+		for i, n := range names {
+			names[i] = label(n)
+		}
 		return provider.Credentials{}, provider.NotFound(Name, name, path,
-			fmt.Sprintf("not defined (profiles: %s)", strings.Join(f.Names(), ", ")))
+			fmt.Sprintf("not defined (profiles: %s)", strings.Join(names, ", ")))
 	}
-	locator := fmt.Sprintf("%s [%s]", path, name)
+	locator := fmt.Sprintf("%s [%s]", path, label(name))
+	final := func(err error) error {
+		return &provider.Error{Provider: Name, Profile: name, Locator: locator, Err: provider.Final(err)}
+	}
 	var c provider.Credentials
+	source := "inline credentials"
 	if len(prof.Credentials) > 0 {
 		c = provider.NewCredentialsFromSecrets(prof.Credentials, provider.Source{Provider: Name, Locator: locator + " inline"})
 		c.FetchedAt = p.now()
 	} else {
+		// The reference itself is not repeated (file text is shown only
+		// as provider.Describe allows, and a reference never reads as a
+		// name); its scheme is a-z, and the source's own error says where.
+		source = "its source"
+		if ref, err := provider.ParseRef(prof.Source); err == nil {
+			source = "its " + ref.Scheme + ": source"
+		}
 		src, _, err := p.schemes.Provider(prof.Source)
 		if err != nil {
-			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator, Err: err}
+			return provider.Credentials{}, final(err)
 		}
 		c, err = src.Retrieve(ctx, provider.DefaultProfile)
 		switch {
 		case err == nil:
 		case provider.IsNotFound(err):
-			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
-				Err: fmt.Errorf("%w: source %s: %s", ErrSourceEmpty, prof.Source, err)}
+			return provider.Credentials{}, final(fmt.Errorf("%w: %s: %s", ErrSourceEmpty, source, err))
 		default:
-			// Final: while the source is unavailable, no later provider may
+			// While the source is unavailable, no later provider may
 			// answer this profile with other credentials.
-			return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: locator,
-				Err: provider.Final(fmt.Errorf("source %s: %w", prof.Source, err))}
+			return provider.Credentials{}, final(fmt.Errorf("%s: %w", source, err))
+		}
+		if c.IsZero() {
+			return provider.Credentials{}, final(fmt.Errorf("%w: %s returned no fields", ErrSourceEmpty, source))
 		}
 		c.Source = provider.Source{Provider: Name, Locator: locator + " via " + c.Source.String()}
 	}
@@ -241,5 +279,25 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 	if len(extra) > 0 {
 		c = c.Merge(provider.NewCredentials(extra, provider.Source{}))
 	}
+	if missing := c.Missing(p.required...); len(missing) > 0 {
+		have := "no field"
+		if c.Len() > 0 {
+			have = strings.Join(c.Names(), ", ")
+		}
+		return provider.Credentials{}, final(fmt.Errorf("%w: %s gave %s, but not %s", ErrIncomplete, source, have, strings.Join(missing, ", ")))
+	}
+	if now := p.now(); c.Expired(now) {
+		return provider.Credentials{}, final(fmt.Errorf("%w: %s gave credentials that expired at %s", ErrExpired, source, c.Expires.UTC().Format(time.RFC3339)))
+	}
 	return c, nil
+}
+
+// label renders a profile name for an error or a locator: as it is when
+// provider.Describe finds that it reads as a name, else as Describe's
+// description.
+func label(name string) string {
+	if d := provider.Describe(name); d != strconv.Quote(name) {
+		return d
+	}
+	return name
 }
