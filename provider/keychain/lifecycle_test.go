@@ -213,6 +213,10 @@ func TestDeleteLeavesNothing(t *testing.T) {
 			store(t, p, "p", map[string]string{"github_pat": "stored"})
 			k.handMade(svc, FieldsAccount, encodeFieldIndex([]string{"github_pat"}))
 		}, []string{"github_pat"}},
+		{"corrupt index", true, nil, func(t *testing.T, p *Provider, k *dupKeyring) {
+			k.handMade(svc, FieldsAccount, "not an index")
+			k.handMade(svc, "token", "hand-made")
+		}, []string{"token"}},
 		{"unlisted item under another name", false, nil, func(t *testing.T, p *Provider, k *dupKeyring) {
 			store(t, p, "p", map[string]string{"token": "stored"})
 			k.handMade(svc, "github_pat", "hand-made")

@@ -3,6 +3,7 @@ package keychain
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -176,11 +177,16 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 	}
 	defer unlock()
 
+	whole := len(fields) == 0
 	existing, indexed, err := p.lookup(ctx, profile, service, false)
+	if whole && errors.Is(err, ErrBadIndex) {
+		// A corrupt index must not keep the profile from being deleted: the
+		// probed names, the index and the rest of the service go below.
+		existing, indexed, err = map[string]string{}, true, nil
+	}
 	if err != nil {
 		return err
 	}
-	whole := len(fields) == 0
 	targets := normalize(fields)
 	if whole {
 		targets = normalize(slices.Concat(slices.Collect(maps.Keys(existing)), p.opts.Fields, DefaultFields()))
