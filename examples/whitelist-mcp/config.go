@@ -58,6 +58,11 @@ type config struct {
 	// LogLevel for stderr: WHITELIST_LOG_LEVEL (debug, info, warn, error).
 	LogLevel slog.Level
 
+	// MinPrefix is the broadest block whitelist_add accepts:
+	// WHITELIST_MIN_PREFIX_V4 (1-32, default 16) and WHITELIST_MIN_PREFIX_V6
+	// (1-128, default 48).
+	MinPrefix prefixLimit
+
 	// Getenv reads the environment, for the providers too.
 	Getenv func(string) string
 
@@ -73,8 +78,15 @@ const defaultRegion = "us-east-1"
 
 // loadConfig reads the configuration through getenv.
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Getenv: getenv, AllowRequestCredentials: true, Region: defaultRegion, RegionFrom: "default"}
+	c := config{Getenv: getenv, AllowRequestCredentials: true, Region: defaultRegion, RegionFrom: "default",
+		MinPrefix: prefixLimit{V4: defaultMinPrefixV4, V6: defaultMinPrefixV6}}
 	var err error
+	if c.MinPrefix.V4, err = intVar(getenv, "WHITELIST_MIN_PREFIX_V4", defaultMinPrefixV4, 1, 32); err != nil {
+		return c, err
+	}
+	if c.MinPrefix.V6, err = intVar(getenv, "WHITELIST_MIN_PREFIX_V6", defaultMinPrefixV6, 1, 128); err != nil {
+		return c, err
+	}
 	if c.DryRun, err = boolVar(getenv, "WHITELIST_DRY_RUN", false); err != nil {
 		return c, err
 	}
@@ -87,7 +99,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.ActiveProfile = profile.ActiveProfile(getenv)
 	if err := provider.ValidName(c.ActiveProfile, profile.MaxNameLen); err != nil {
-		return c, fmt.Errorf("%s=%s is not a profile name: %v", profile.EnvActiveProfile, quote(c.ActiveProfile), err)
+		return c, fmt.Errorf("%s=%s is not a profile name: %v", profile.EnvActiveProfile, provider.Describe(c.ActiveProfile), err)
 	}
 	if c.AllowedReferences, err = referencePatterns(getenv("MCP_ALLOWED_REFERENCES")); err != nil {
 		return c, err
@@ -95,7 +107,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch c.CredentialSource = getenv("MCP_CREDENTIAL_SOURCE"); c.CredentialSource {
 	case "", "docker-secrets":
 	default:
-		return c, fmt.Errorf(`MCP_CREDENTIAL_SOURCE=%s: want "docker-secrets" or unset`, quote(c.CredentialSource))
+		return c, fmt.Errorf(`MCP_CREDENTIAL_SOURCE=%s: want "docker-secrets" or unset`, provider.Describe(c.CredentialSource))
 	}
 	c.SecretsDir = getenv("MCP_SECRETS_DIR")
 	for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
@@ -113,7 +125,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		for _, name := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"} {
 			if v := getenv(name); v != "" {
 				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return c, fmt.Errorf("%s=%s is not an http(s) URL", name, quote(v))
+					return c, fmt.Errorf("%s is not an http(s) URL", name)
 				}
 				c.Endpoint = v
 				break
@@ -122,7 +134,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if v := getenv("WHITELIST_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			return c, fmt.Errorf("WHITELIST_LOG_LEVEL=%s: want debug, info, warn or error", quote(v))
+			return c, fmt.Errorf("WHITELIST_LOG_LEVEL=%s: want debug, info, warn or error", provider.Describe(v))
 		}
 	}
 	return c, nil
@@ -139,11 +151,11 @@ func referencePatterns(v string) ([]string, error) {
 		}
 		scheme, _, ok := strings.Cut(pat, ":")
 		if !ok || scheme == "" || strings.TrimLeft(scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %s must start with a scheme, such as file:* or vault:secret/data/mcp/*", quote(pat))
+			return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %q must start with a scheme, such as file:* or vault:secret/data/mcp/*", pat)
 		}
 		if !strings.HasSuffix(pat, "**") {
 			if _, err := path.Match(pat, ""); err != nil {
-				return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %s is malformed: %v", quote(pat), err)
+				return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %q is malformed: %v", pat, err)
 			}
 		}
 		pats = append(pats, pat)
@@ -158,7 +170,20 @@ func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return def, fmt.Errorf("%s=%s: want true or false", name, quote(v))
+		return def, fmt.Errorf("%s=%s: want true or false", name, provider.Describe(v))
 	}
 	return b, nil
+}
+
+// intVar reads an integer variable in [min, max].
+func intVar(getenv func(string) string, name string, def, min, max int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return def, fmt.Errorf("%s=%s: want a prefix length from %d to %d (default %d)", name, provider.Describe(v), min, max, def)
+	}
+	return n, nil
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
@@ -66,15 +68,16 @@ func credentialChain(cfg config, profiles *profile.Provider, log *slog.Logger) [
 	return chain
 }
 
-// newResolver returns the caching resolver over the chain, and the profiles
-// file's provider, which is its policy for credential_profile.
-func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Provider, error) {
+// newResolver returns the caching resolver over the chain, the profiles
+// file's provider, which is its policy for credential_profile, and the chain.
+func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Provider, []provider.Provider, error) {
 	schemes := credentialSchemes(cfg, log)
 	profiles, err := newProfiles(cfg, schemes, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	r := resolver.New(credentialChain(cfg, profiles, log), func(o *resolver.Options) {
+	chain := credentialChain(cfg, profiles, log)
+	r := resolver.New(chain, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.RefuseRequestCredentials = !cfg.AllowRequestCredentials
 		o.Profile = cfg.ActiveProfile
@@ -83,7 +86,7 @@ func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Pro
 		o.AllowReferences = cfg.AllowedReferences
 		o.Logger = log
 	})
-	return r, profiles, nil
+	return r, profiles, chain, nil
 }
 
 // Credentials is the optional credentials object every tool takes (seed
@@ -173,7 +176,7 @@ func (s *server) resolve(ctx context.Context, a Auth) (identity, error) {
 	}
 	res, err := s.resolver.Resolve(ctx, req)
 	if err != nil {
-		return identity{}, s.explainResolveError(err, a)
+		return identity{}, s.explainResolveError(ctx, err, a)
 	}
 	id := identity{creds: res.Credentials, res: res}
 	switch {
@@ -194,16 +197,25 @@ func (s *server) resolve(ctx context.Context, a Auth) (identity, error) {
 }
 
 // explainResolveError turns the resolver's error into one the client (a
-// person or a model) can act on. It quotes request values only through
-// quote, and never a credential_id that does not parse (it could be a secret
-// pasted in the wrong place).
-func (s *server) explainResolveError(err error, a Auth) error {
+// person or a model) can act on. It never repeats what the request sent:
+// the request's credential_id and credential_profile may be secrets pasted
+// in the wrong place. (finish also scrubs the request's text out of any
+// provider message the error carries.)
+func (s *server) explainResolveError(ctx context.Context, err error, a Auth) error {
 	var ce *resolver.ChainError
+	if what, cause, ok := misconfigured(err); ok {
+		if _, lerr := s.profiles.Load(); lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+			what, cause, _ = misconfigured(lerr) // it is the profiles file itself
+		}
+		s.logMisconfiguration(ctx, cause)
+		return fmt.Errorf("the server's credential configuration is broken: %s. Its operator must fix this (the server's log says where and how); "+
+			"the call's arguments are not the problem, and retrying will not help until it is fixed", what)
+	}
 	switch {
 	case errors.Is(err, resolver.ErrProfileRefused) || errors.Is(err, resolver.ErrInvalidProfile):
-		return s.profileRefused(a.CredentialProfile)
+		return s.profileRefused(ctx)
 	case errors.Is(err, resolver.ErrReferenceRefused):
-		return s.referenceRefused(a.CredentialID)
+		return s.referenceRefused()
 	case a.CredentialID != "" && errors.Is(err, provider.ErrInvalidRef):
 		var re *provider.RefError
 		if _, perr := provider.ParseRef(a.CredentialID); errors.As(perr, &re) { // the reference itself, not a scheme's reading of it
@@ -211,11 +223,11 @@ func (s *server) explainResolveError(err error, a Auth) error {
 		}
 		return fmt.Errorf("credential_id: %s", strings.TrimPrefix(err.Error(), "provider: "))
 	case a.CredentialID != "" && errors.Is(err, provider.ErrUnknownScheme):
-		return fmt.Errorf("credential_id %s: %s", quote(a.CredentialID), strings.TrimPrefix(err.Error(), "provider: "))
+		return fmt.Errorf("credential_id: %s", strings.TrimPrefix(err.Error(), "provider: "))
 	case a.CredentialID != "" && errors.As(err, &ce):
-		return fmt.Errorf("credential_id %s gave no usable AWS credentials:\n%s", quote(a.CredentialID), strings.TrimPrefix(ce.Error(), "resolver: "))
+		return fmt.Errorf("credential_id gave no usable AWS credentials:\n%s", strings.TrimPrefix(ce.Error(), "resolver: "))
 	case a.CredentialProfile != "" && errors.As(err, &ce):
-		return fmt.Errorf("credential_profile %s gave no usable AWS credentials:\n%s", quote(a.CredentialProfile), strings.TrimPrefix(ce.Error(), "resolver: "))
+		return fmt.Errorf("credential_profile gave no usable AWS credentials:\n%s", strings.TrimPrefix(ce.Error(), "resolver: "))
 	case errors.As(err, &ce):
 		return fmt.Errorf("no AWS credentials found. Configure one of these sources (or pass credentials in the call, if the operator allows it):\n%s", strings.TrimPrefix(ce.Error(), "resolver: "))
 	case errors.Is(err, resolver.ErrRequestCredentialsRefused):
@@ -226,9 +238,106 @@ func (s *server) explainResolveError(err error, a Auth) error {
 	return err
 }
 
+// misconfigured reports whether err says a credential source is set up
+// wrongly (a malformed file, a file others can read or change, a source
+// that failed), rather than that none had credentials or could be reached,
+// and if so, in a few words without paths, what is wrong, and the source's
+// own error, which says where and how to fix it.
+func misconfigured(err error) (string, error, bool) {
+	var ce *resolver.ChainError
+	if !errors.As(err, &ce) {
+		if errors.Is(err, profile.ErrMalformed) || errors.Is(err, profile.ErrInsecurePermissions) { // from Provider.Load
+			return problem("profiles file", err), err, true
+		}
+		return "", nil, false
+	}
+	for _, a := range ce.Attempts {
+		if a.Err != nil && !provider.IsNotFound(a.Err) && !provider.IsUnavailable(a.Err) && !errors.Is(a.Err, profile.ErrSourceEmpty) {
+			return problem(a.Provider, a.Err), a.Err, true
+		}
+	}
+	return "", nil, false
+}
+
+// problem says what is wrong with the named provider's source, in words a
+// model can pass on: no paths, no file contents.
+func problem(name string, err error) string {
+	what := map[string]string{
+		"profiles file": "the profiles file",
+		"profile":       "the profiles file (or a credentials file one of its profiles reads)",
+		"file":          "the credentials file",
+		"secretfile":    "the secrets directory",
+		"env":           "the environment's credentials",
+		"keychain":      "the OS keychain",
+	}[name]
+	if what == "" {
+		what = "the " + name + " credential source"
+	}
+	if name == "profile" && errors.Is(err, profile.ErrMalformed) {
+		what = "the profiles file"
+	}
+	switch {
+	case errors.Is(err, env.ErrIncomplete):
+		return what + " are incomplete: a variable such as AWS_ACCESS_KEY_ID is set and its partner, such as AWS_SECRET_ACCESS_KEY, is not"
+	case errors.Is(err, env.ErrConflict):
+		return what + " set a variable both directly and through its _FILE form"
+	case errors.Is(err, file.ErrInsecurePermissions): // the same sentinel as profile's
+		return what + " is refused because other users could read or change it"
+	case errors.Is(err, profile.ErrMalformed), errors.Is(err, file.ErrMalformed), errors.Is(err, secretfile.ErrSyntax):
+		return what + " is malformed"
+	case errors.Is(err, resolver.ErrProviderPanicked):
+		return what + " failed with an internal error"
+	}
+	return what + " cannot be used"
+}
+
+// logMisconfiguration logs the full account of a misconfiguration (file,
+// line, the fix) once: at start, or when it first shows or changes.
+func (s *server) logMisconfiguration(ctx context.Context, err error) {
+	detail := err.Error()
+	// One problem seen through different profiles is logged once.
+	var pe *file.PermissionError
+	var se *file.SyntaxError
+	if errors.As(err, &pe) {
+		detail = pe.Error()
+	} else if errors.As(err, &se) {
+		detail = se.Error()
+	}
+	s.mu.Lock()
+	seen := detail == s.lastMisconfig
+	s.lastMisconfig = detail
+	s.mu.Unlock()
+	if !seen {
+		s.libLog.ErrorContext(ctx, "misconfigured credential source: tool calls that need it fail until it is fixed", "error", err)
+	}
+}
+
+// checkConfiguration looks at the local credential sources once at start
+// (the profiles file, and the credentials file and secrets for the active
+// profile) and logs what is set up wrongly, with the fix. It asks no
+// keychain or remote backend.
+func (s *server) checkConfiguration(ctx context.Context) {
+	if _, err := s.profiles.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.logMisconfiguration(ctx, err)
+		return
+	}
+	for _, p := range s.chain {
+		switch provider.NameOf(p) {
+		case env.Name, file.Name, secretfile.Name: // local, and quick
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := p.Retrieve(ctx, s.cfg.ActiveProfile)
+			cancel()
+			if err != nil && !provider.IsNotFound(err) && !provider.IsUnavailable(err) {
+				s.logMisconfiguration(ctx, err)
+				return
+			}
+		}
+	}
+}
+
 // profileRefused explains a credential_profile the resolver refused: which
 // profiles are offered, and where the operator adds more.
-func (s *server) profileRefused(name string) error {
+func (s *server) profileRefused(ctx context.Context) error {
 	offered := []string{s.resolver.DefaultProfile()}
 	path := s.profiles.Path()
 	var where string
@@ -238,30 +347,36 @@ func (s *server) profileRefused(name string) error {
 		where = fmt.Sprintf("there is no profiles file at %s (%s, default ~/.mcp/profiles.json), so only the default profile is offered; the operator adds profiles to the profiles file",
 			path, profile.EnvProfilesPath)
 	case err != nil:
-		where = fmt.Sprintf("the profiles file %s cannot be used (%v), so only the default profile is offered; the operator fixes it and adds profiles there", path, err)
+		what, cause, _ := misconfigured(err)
+		s.logMisconfiguration(ctx, cause)
+		where = fmt.Sprintf("%s, so only the default profile is offered until the server's operator fixes it (the server's log says where and how)", what)
 	default:
 		offered = append(offered, f.Names()...)
 		where = fmt.Sprintf("the operator adds profiles to the profiles file %s", path)
 	}
 	slices.Sort(offered)
 	offered = slices.Compact(offered)
-	return fmt.Errorf("credential_profile %s is not offered by this server (offered: %s); %s", quote(name), quoteList(offered), where)
+	return fmt.Errorf("credential_profile is not offered by this server (offered: %s); %s", describeList(offered), where)
 }
 
 // referenceRefused explains a credential_id the resolver refused by policy.
-func (s *server) referenceRefused(ref string) error {
+func (s *server) referenceRefused() error {
 	if len(s.cfg.AllowedReferences) == 0 {
-		return fmt.Errorf("credential_id %s is refused: this server accepts no credential references; "+
-			"the operator allows them with MCP_ALLOWED_REFERENCES (patterns such as file:*), or offers a credential_profile instead", quote(ref))
+		return errors.New("credential_id is refused: this server accepts no credential references; " +
+			"the operator allows them with MCP_ALLOWED_REFERENCES (patterns such as file:*), or offers a credential_profile instead")
 	}
-	return fmt.Errorf("credential_id %s is refused: it matches none of the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)",
-		quote(ref), quoteList(s.cfg.AllowedReferences))
+	q := make([]string, len(s.cfg.AllowedReferences))
+	for i, p := range s.cfg.AllowedReferences {
+		q[i] = strconv.Quote(p) // the operator's patterns, not the request's text
+	}
+	return fmt.Errorf("credential_id is refused: it matches none of the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)", strings.Join(q, ", "))
 }
 
-func quoteList(ss []string) string {
+// describeList renders names read from a file through provider.Describe.
+func describeList(ss []string) string {
 	q := make([]string, len(ss))
 	for i, s := range ss {
-		q[i] = quote(s)
+		q[i] = provider.Describe(s)
 	}
 	return strings.Join(q, ", ")
 }

@@ -14,12 +14,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 const version = "0.1.0"
@@ -47,8 +46,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := srv.Run(ctx, &mcp.StdioTransport{}); err != nil && ctx.Err() == nil {
+	if err := srv.Run(ctx, transport(os.Stdin, nopCloser{os.Stdout})); err != nil && ctx.Err() == nil {
 		log.Error("server stopped", "error", err)
 		os.Exit(1)
 	}
 }
+
+// nopCloser keeps the server from closing stdout, as mcp.StdioTransport does.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http/httptest"
@@ -135,13 +136,16 @@ func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
-	ct, st := mcp.NewInMemoryTransports()
+	// The server's own transport (as in main) over pipes, so what the
+	// client reads is what the server writes to stdout.
+	serverIn, clientOut := io.Pipe()
+	clientIn, serverOut := io.Pipe()
 	ctx := context.Background()
-	ss, err := srv.Connect(ctx, st, nil)
+	ss, err := srv.Connect(ctx, transport(serverIn, serverOut), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.IOTransport{Reader: clientIn, Writer: clientOut}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +369,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("second add: %v", out)
 	}
 	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "2001:db8::7", "port": 22})
-	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "10.0.0.0/8", "protocol": "udp", "port": 53})
+	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "10.20.0.0/16", "protocol": "udp", "port": 53})
 	h.ok("whitelist_add", map[string]any{"security_group_id": sg, "ip_address": "198.51.100.0/24", "protocol": "icmp"})
 
 	list := h.ok("whitelist_list", map[string]any{"security_group_id": sg})
@@ -476,9 +480,9 @@ func TestCredentialSources(t *testing.T) {
 		{name: "env wins over file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}, args: list, wantKey: envKey.AccessKeyID},
 		{name: "profile not offered without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
 			args:    withArgs(map[string]any{"credential_profile": "staging"}),
-			wantErr: []string{`"staging" is not offered`, `(offered: "default")`, "no profiles file", "/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
+			wantErr: []string{`credential_profile is not offered`, `(offered: "default")`, "no profiles file", "/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
 		{name: "profile not offered: MCP_PROFILES_PATH names no file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": missingProfiles},
-			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`"staging" is not offered`, "no profiles file", missingProfiles}},
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`is not offered`, "no profiles file", missingProfiles}},
 		{name: "profile offered: file source", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
 			args: withArgs(map[string]any{"credential_profile": "staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "profile (" + profiles + " [staging] via file (" + file + " [staging]))"},
 		{name: "profile offered: env prefix source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles,
@@ -490,9 +494,9 @@ func TestCredentialSources(t *testing.T) {
 			args: withArgs(map[string]any{"credential_profile": "ops"}), wantKey: keychainKey.AccessKeyID, wantSource: "[ops] via keychain"},
 		{name: "profile not in the profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
 			args:    withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
-			wantErr: []string{`"work" is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
+			wantErr: []string{`is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
 		{name: "profile whose source is empty does not fall through", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
-			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile "empty" gave no usable AWS credentials`, "profile's source has no credentials", "file:#nosuch"}},
+			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile gave no usable AWS credentials`, "profile's source has no credentials", "file:#nosuch"}},
 		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)},
 			args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
 		{name: "profiles file default wins over env", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
@@ -502,20 +506,20 @@ func TestCredentialSources(t *testing.T) {
 		{name: "MCP_ACTIVE_PROFILE may be named without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
 			args: withArgs(map[string]any{"credential_profile": "work"}), wantKey: workKey.AccessKeyID, wantSource: "file (" + file + " [work])"},
 		{name: "MCP_ACTIVE_PROFILE: default is then not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
-			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`"default" is not offered`, `(offered: "work")`}},
+			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`is not offered`, `(offered: "work")`, "so only the default profile is offered"}},
 		{name: "credential_id refused by default", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file),
-			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id "file:#staging" is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
+			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
 		{name: "credential_id allowed", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
 			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "file (" + file + " [staging])"},
 		{name: "credential_id env prefix", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "file:*, env:STAGING_*",
 			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
 			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "STAGING_"},
 		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:#work,env:STAGING_*"),
-			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id "file:#staging" is refused`, `matches none`, `("file:#work", "env:STAGING_*")`}},
+			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id is refused`, `matches none`, `("file:#work", "env:STAGING_*")`}},
 		{name: "credential_id with nothing there", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
-			args: withArgs(map[string]any{"credential_id": "file:#nosuch"}), wantErr: []string{`credential_id "file:#nosuch" gave no usable AWS credentials`, "[nosuch]"}},
+			args: withArgs(map[string]any{"credential_id": "file:#nosuch"}), wantErr: []string{`credential_id gave no usable AWS credentials`, "[nosuch]"}},
 		{name: "credential_id scheme not registered", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "vault:**"),
-			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id "vault:secret/data/mcp/aws": `, `"vault"`, "not registered", "env, file, keychain, secretfile"}},
+			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id: `, `"vault"`, "not registered", "env, file, keychain, secretfile"}},
 		{name: "profile and credentials", env: map[string]string{"MCP_PROFILES_PATH": profiles},
 			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_profile, not both"}},
 		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": "file:*"},
@@ -547,7 +551,7 @@ func TestCredentialSources(t *testing.T) {
 		{name: "docker secrets: nothing", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "MCP_SECRETS_DIR": secretsDir(t, nil)},
 			args: list, wantErr: []string{"env: ", "file: ", "secretfile: "}},
 		{name: "nothing anywhere", args: list, wantErr: []string{"no AWS credentials found", "env: ", "AWS_ACCESS_KEY_ID", "file: ", "keychain: "}},
-		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"AWS_SECRET_ACCESS_KEY"}},
+		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"configuration is broken", "incomplete", "AWS_SECRET_ACCESS_KEY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,8 +591,13 @@ func TestConfigErrors(t *testing.T) {
 		{"defaults", nil, ""},
 		{"MCP_ALLOWED_PROFILES is gone", map[string]string{"MCP_ALLOWED_PROFILES": "default,staging"}, "MCP_ALLOWED_PROFILES is no longer read"},
 		{"MCP_ACTIVE_PROFILE", map[string]string{"MCP_ACTIVE_PROFILE": "prod"}, ""},
-		{"MCP_ACTIVE_PROFILE path", map[string]string{"MCP_ACTIVE_PROFILE": "../prod"}, "MCP_ACTIVE_PROFILE=\"../prod\" is not a profile name"},
-		{"MCP_ACTIVE_PROFILE control", map[string]string{"MCP_ACTIVE_PROFILE": "a\nb"}, `MCP_ACTIVE_PROFILE="a\nb"`},
+		{"MCP_ACTIVE_PROFILE path", map[string]string{"MCP_ACTIVE_PROFILE": "../prod"}, "MCP_ACTIVE_PROFILE=(a 7-byte value, not shown) is not a profile name: holds a path separator"},
+		{"MCP_ACTIVE_PROFILE control", map[string]string{"MCP_ACTIVE_PROFILE": "a\nb"}, `MCP_ACTIVE_PROFILE=(a 3-byte value, not shown) is not a profile name`},
+		{"WHITELIST_MIN_PREFIX_V4", map[string]string{"WHITELIST_MIN_PREFIX_V4": "8", "WHITELIST_MIN_PREFIX_V6": "32"}, ""},
+		{"WHITELIST_MIN_PREFIX_V4 zero", map[string]string{"WHITELIST_MIN_PREFIX_V4": "0"}, "WHITELIST_MIN_PREFIX_V4=\"0\": want a prefix length from 1 to 32 (default 16)"},
+		{"WHITELIST_MIN_PREFIX_V4 too long", map[string]string{"WHITELIST_MIN_PREFIX_V4": "33"}, "WHITELIST_MIN_PREFIX_V4"},
+		{"WHITELIST_MIN_PREFIX_V6 not a number", map[string]string{"WHITELIST_MIN_PREFIX_V6": "/48"}, "WHITELIST_MIN_PREFIX_V6=(a 3-byte value, not shown): want a prefix length from 1 to 128 (default 48)"},
+		{"WHITELIST_MIN_PREFIX_V6 too long", map[string]string{"WHITELIST_MIN_PREFIX_V6": "129"}, "WHITELIST_MIN_PREFIX_V6"},
 		{"MCP_ALLOWED_REFERENCES", map[string]string{"MCP_ALLOWED_REFERENCES": " file:*, vault:secret/data/mcp/*,ssm:/mcp/prod/** ,"}, ""},
 		{"MCP_ALLOWED_REFERENCES no scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*,*"}, `pattern "*" must start with a scheme`},
 		{"MCP_ALLOWED_REFERENCES wildcard scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "*:x"}, "must start with a scheme"},
@@ -609,13 +618,16 @@ func TestConfigErrors(t *testing.T) {
 			if tt.name == "MCP_ACTIVE_PROFILE" && cfg.ActiveProfile != "prod" || tt.name == "defaults" && cfg.ActiveProfile != "default" {
 				t.Errorf("ActiveProfile = %q", cfg.ActiveProfile)
 			}
+			if tt.name == "defaults" && cfg.MinPrefix != (prefixLimit{V4: 16, V6: 48}) || tt.name == "WHITELIST_MIN_PREFIX_V4" && cfg.MinPrefix != (prefixLimit{V4: 8, V6: 32}) {
+				t.Errorf("MinPrefix = %+v", cfg.MinPrefix)
+			}
 		})
 	}
 }
 
 // A profiles file that others can write could redirect the server to other
 // credentials: the server refuses it, for the default profile and for
-// credential_profile alike, and says why.
+// credential_profile alike, says so, and takes the fix without a restart.
 func TestProfilesFileInsecure(t *testing.T) {
 	dir := t.TempDir()
 	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
@@ -625,8 +637,8 @@ func TestProfilesFileInsecure(t *testing.T) {
 	}
 	h := start(t, map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, nil)
 	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "staging"},
-		`"staging" is not offered`, `(offered: "default")`, "cannot be used", "group and others must not be able to write it")
-	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no AWS credentials found", "group and others must not be able to write it")
+		`is not offered`, `(offered: "default")`, "the profiles file is refused because other users could read or change it")
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "configuration is broken", "the profiles file is refused")
 	if calls := h.ec2.Calls(); len(calls) != 0 {
 		t.Fatalf("calls reached AWS: %v", h.signers())
 	}
@@ -636,6 +648,89 @@ func TestProfilesFileInsecure(t *testing.T) {
 	}
 	time.Sleep(1100 * time.Millisecond) // Provider.Has trusts its last look for a second
 	h.ok("whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "staging"})
+}
+
+// A misconfigured source is reported as what it is, not as "no credentials
+// found, configure one of these": the tool error says in a few words what
+// is wrong, names no path, and tells the model it is the operator's to fix;
+// the log says it once, from the start, with the file, the line or mode,
+// and the fix.
+func TestMisconfiguration(t *testing.T) {
+	goodProfiles := func(t *testing.T) string {
+		return withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)
+	}
+	creds := func(t *testing.T) string {
+		return withFile(t, t.TempDir(), section("default", fileKey)+section("staging", stagingKey))
+	}
+	chmod := func(t *testing.T, path string, mode os.FileMode) string {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name    string
+		env     func(t *testing.T) map[string]string
+		args    map[string]any
+		want    []string // in the tool error
+		wantLog []string // in the log, before any call
+	}{
+		{name: "malformed profiles file", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}`)}
+		}, want: []string{"the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file", "1:52"}},
+		{name: "malformed profiles file, credential_profile", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": 7}}}`)}
+		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"is not offered", "the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file"}},
+		{name: "profiles file others can write", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": chmod(t, goodProfiles(t), 0o666)}
+		}, want: []string{"the profiles file is refused because other users could read or change it"}, wantLog: []string{"profiles.json has mode 0666", "fix with: chmod go-w"}},
+		{name: "credentials file others can read", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": chmod(t, creds(t), 0o644)}
+		}, want: []string{"the credentials file is refused because other users could read or change it"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
+		{name: "credentials file a profile reads, others can read", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": chmod(t, creds(t), 0o644), "MCP_PROFILES_PATH": goodProfiles(t)}
+		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"a credentials file one of its profiles reads", "is refused"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
+		{name: "malformed credentials file", env: func(t *testing.T) map[string]string {
+			return map[string]string{"MCP_CREDENTIALS_FILE": withFile(t, t.TempDir(), section("default", fileKey)+"this is not INI\n")}
+		}, want: []string{"the credentials file is malformed"}, wantLog: []string{"credentials:4", "line 4"}},
+		{name: "half-configured environment", env: func(t *testing.T) map[string]string {
+			return map[string]string{"AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}
+		}, want: []string{"incomplete", "AWS_ACCESS_KEY_ID"}, wantLog: []string{"secret_access_key set but access_key_id not"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env(t)
+			h := start(t, env, nil)
+			startup := h.logs.String()
+			for _, w := range tt.wantLog {
+				if !strings.Contains(startup, w) {
+					t.Errorf("the log at start does not say %q:\n%s", w, startup)
+				}
+			}
+			args := map[string]any{"security_group_id": sg}
+			maps.Copy(args, tt.args)
+			for range 2 {
+				msg := h.fails("whitelist_list", args, tt.want...)
+				if tt.args == nil && !strings.Contains(msg, "configuration is broken") {
+					t.Errorf("error %q does not say the configuration is broken", msg)
+				}
+				for _, bad := range []string{"no AWS credentials found", "Configure one of these sources", "/", "tried:"} {
+					if strings.Contains(msg, bad) {
+						t.Errorf("error %q holds %q", msg, bad)
+					}
+				}
+				if len(msg) > 400 {
+					t.Errorf("error is %d bytes long: %q", len(msg), msg)
+				}
+			}
+			if n := strings.Count(h.logs.String(), "misconfigured credential source"); n != 1 {
+				t.Errorf("the misconfiguration is logged %d times, want once:\n%s", n, h.logs.String())
+			}
+			if calls := h.ec2.Calls(); len(calls) != 0 {
+				t.Fatalf("calls reached AWS: %v", h.signers())
+			}
+		})
+	}
 }
 
 func TestRegion(t *testing.T) {
@@ -817,24 +912,28 @@ func TestInvalidInput(t *testing.T) {
 		{"sg no prefix", "whitelist_add", with("security_group_id", "0123456789abcdef0"), []string{`"sg-" followed by 8 or 17`}},
 		{"sg 9 digits", "whitelist_remove", with("security_group_id", "sg-012345678"), []string{"not a security group ID"}},
 		{"sg upper case", "whitelist_check", with("security_group_id", "sg-0123456789ABCDEF0"), []string{"lowercase hex"}},
-		{"sg control chars", "whitelist_list", map[string]any{"security_group_id": "sg-01234567\n\x1b[31m"}, []string{`\n\x1b[31m`}},
-		{"sg bidi override", "whitelist_list", map[string]any{"security_group_id": "sg-0123\u202e4567"}, []string{`\u202e`}},
+		{"sg control chars", "whitelist_list", map[string]any{"security_group_id": "sg-01234567\n\x1b[31m"}, []string{"not a security group ID (it is 17 bytes long)"}},
+		{"sg bidi override", "whitelist_list", map[string]any{"security_group_id": "sg-0123\u202e4567"}, []string{"not a security group ID"}},
 		{"ip missing", "whitelist_add", with("ip_address", nil), []string{"ip_address"}},
 		{"ip garbage", "whitelist_add", with("ip_address", "not-an-ip"), []string{"not an IP address"}},
 		{"ip out of range", "whitelist_add", with("ip_address", "256.1.1.1"), []string{"not an IP address"}},
-		{"ip host bits", "whitelist_add", with("ip_address", "10.0.0.1/8"), []string{"did you mean 10.0.0.0/8?"}},
+		{"ip host bits", "whitelist_add", with("ip_address", "10.0.0.1/24"), []string{"did you mean 10.0.0.0/24?"}},
+		{"ip host bits, remove", "whitelist_remove", with("ip_address", "10.0.0.1/8"), []string{"did you mean 10.0.0.0/8?"}},
 		{"ip bad prefix", "whitelist_check", with("ip_address", "10.0.0.0/33"), []string{"not a CIDR block"}},
 		{"ip zone", "whitelist_add", with("ip_address", "fe80::1%eth0"), []string{"zone"}},
-		{"ip fullwidth digits", "whitelist_add", with("ip_address", "１.２.３.４"), []string{`\uff11`}},
-		{"ip everything", "whitelist_add", with("ip_address", "0.0.0.0/0"), []string{"refusing to open"}},
-		{"ip6 everything", "whitelist_add", with("ip_address", "::/0"), []string{"refusing to open"}},
-		{"port zero", "whitelist_add", with("port", 0), []string{"port 0 is out of range"}},
-		{"port too big", "whitelist_check", with("port", 65536), []string{"port 65536 is out of range"}},
+		{"ip fullwidth digits", "whitelist_add", with("ip_address", "１.２.３.４"), []string{"not an IP address"}},
+		{"ip everything", "whitelist_add", with("ip_address", "0.0.0.0/0"), []string{"refusing to open the port to every IPv4 address"}},
+		{"ip6 everything", "whitelist_add", with("ip_address", "::/0"), []string{"refusing to open the port to every IPv6 address"}},
+		{"port zero", "whitelist_add", with("port", 0), []string{"port is out of range: want 1-65535"}},
+		{"port too big", "whitelist_check", with("port", 65536), []string{"port is out of range"}},
 		{"port negative", "whitelist_remove", with("port", -1), []string{"out of range"}},
-		{"port string", "whitelist_add", with("port", "443"), []string{"port"}},
-		{"protocol", "whitelist_add", with("protocol", "sctp"), []string{`protocol "sctp" is not supported`}},
+		{"port string", "whitelist_add", with("port", "443"), []string{"port must be an integer"}},
+		{"port fraction", "whitelist_add", with("port", 443.5), []string{"port must be an integer"}},
+		{"port huge", "whitelist_add", with("port", 1e30), []string{"port must be an integer"}},
+		{"protocol", "whitelist_add", with("protocol", "sctp"), []string{`protocol is not supported`}},
 		{"protocol all", "whitelist_add", with("protocol", "-1"), []string{"not supported"}},
-		{"description chars", "whitelist_add", with("description", "<script>"), []string{`"<"`, "does not allow"}},
+		{"protocol as number", "whitelist_add", with("protocol", 6), []string{"protocol must be a string"}},
+		{"description chars", "whitelist_add", with("description", "<script>"), []string{"(at byte 0)", "does not allow"}},
 		{"description long", "whitelist_add", with("description", strings.Repeat("a", 256)), []string{"at most 255"}},
 		{"huge argument", "whitelist_add", with("ip_address", huge), []string{"at most"}},
 		{"huge description", "whitelist_add", with("description", strings.Repeat("a", 2000)), []string{"argument description is"}},
@@ -846,13 +945,13 @@ func TestInvalidInput(t *testing.T) {
 		{"secret control chars", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": canary + "\x00"}), []string{"control characters"}},
 		{"secret too long", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": canary + strings.Repeat("x", 5000)}), []string{"longer than"}},
 		{"access key id malformed", "whitelist_add", with("credentials", map[string]any{"access_key_id": canary, "secret_access_key": canary}), []string{"not an AWS access key ID"}},
-		{"region malformed", "whitelist_add", with("credentials", map[string]any{"region": "mars-1\n"}), []string{"not an AWS region"}},
-		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`"x\x00y" is not offered`}},
-		{"profile bidi override", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "sta\u202eging"}, []string{`"sta\u202eging" is not offered`, `(offered: "default")`}},
-		{"profile path", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "../../etc/passwd"}, []string{`"../../etc/passwd" is not offered`}},
-		{"profile long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": strings.Repeat("p", 900)}, []string{"is not offered", "..."}},
+		{"region malformed", "whitelist_add", with("credentials", map[string]any{"region": "mars-1\n"}), []string{"the region from credentials.region is not an AWS region"}},
+		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`credential_profile is not offered`}},
+		{"profile bidi override", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "sta\u202eging"}, []string{`is not offered`, `(offered: "default")`}},
+		{"profile path", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "../../etc/passwd"}, []string{`is not offered`}},
+		{"profile long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": strings.Repeat("p", 900)}, []string{"is not offered"}},
 		{"profile as number", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": 7}, []string{"credential_profile must be a string"}},
-		{"credential_id refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/etc/shadow"}, []string{`credential_id "file:/etc/shadow" is refused`, "MCP_ALLOWED_REFERENCES"}},
+		{"credential_id refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/etc/shadow"}, []string{`credential_id is refused`, "MCP_ALLOWED_REFERENCES"}},
 		{"credential_id secret pasted", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": canary}, []string{"credential_id is not a credential reference: it has no scheme"}},
 		{"credential_id control chars", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#" + canary + "\x00"}, []string{"holds control or invisible formatting characters"}},
 		{"credential_id bidi", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#a\u202e"}, []string{"control or invisible"}},

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -99,9 +102,14 @@ type CheckOutput struct {
 type server struct {
 	cfg      config
 	resolver *resolver.Resolver
-	profiles *profile.Provider // the profiles file, for explaining refusals
+	profiles *profile.Provider   // the profiles file, for explaining refusals
+	chain    []provider.Provider // the resolver's chain, for the check at start
 	ec2      *ec2.Client
-	log      *slog.Logger
+	log      *slog.Logger // the server's own records
+	libLog   *slog.Logger // the library's, through scrubHandler
+
+	mu            sync.Mutex
+	lastMisconfig string // the misconfiguration last logged in full
 }
 
 // callTimeout bounds one tool call, AWS retries included.
@@ -109,20 +117,25 @@ const callTimeout = 30 * time.Second
 
 // newServer returns the MCP server with the four tools.
 func newServer(cfg config, log *slog.Logger, version string) (*mcp.Server, error) {
-	r, profiles, err := newResolver(cfg, log)
+	// The library logs through scrubHandler, which keeps a call's argument
+	// text out of the records logged while serving it.
+	libLog := slog.New(scrubHandler{log.Handler()})
+	r, profiles, chain, err := newResolver(cfg, libLog)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, resolver: r, profiles: profiles, ec2: newEC2Client(cfg), log: log}
+	s := &server{cfg: cfg, resolver: r, profiles: profiles, chain: chain, ec2: newEC2Client(cfg), log: log, libLog: libLog}
 	log.Info("credentials", "profiles_file", profiles.Path(), "active_profile", cfg.ActiveProfile,
-		"request_credentials", cfg.AllowRequestCredentials, "allowed_references", cfg.AllowedReferences, "chain", r.Providers())
+		"request_credentials", cfg.AllowRequestCredentials, "allowed_references", cfg.AllowedReferences, "chain", r.Providers(),
+		"min_prefix_v4", cfg.MinPrefix.V4, "min_prefix_v6", cfg.MinPrefix.V6)
+	s.checkConfiguration(context.Background())
 	var sdkLog *slog.Logger // the SDK's session events, at debug level only
 	if log.Enabled(context.Background(), slog.LevelDebug) {
-		sdkLog = log
+		sdkLog = slog.New(sdkHandler{log.Handler()})
 	}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "whitelist-mcp", Version: version}, &mcp.ServerOptions{Logger: sdkLog})
 
-	arguments := map[string][]string{} // tool name -> argument names, for guardArguments
+	arguments := toolArgs{} // tool name -> argument kinds, for guardArguments
 	addTool(srv, arguments, "whitelist_add",
 		"Allow an IP address or CIDR block into a security group on one port (default tcp/443). Adding a rule that exists already succeeds.",
 		s.add)
@@ -141,35 +154,43 @@ func newServer(cfg config, log *slog.Logger, version string) (*mcp.Server, error
 
 // addTool registers a typed tool. Its input schema is inferred from In, with
 // provider.Secret described as the string it is on the wire.
-func addTool[In, Out any](srv *mcp.Server, arguments map[string][]string, name, desc string, h mcp.ToolHandlerFor[In, Out]) {
+func addTool[In, Out any](srv *mcp.Server, arguments toolArgs, name, desc string, h mcp.ToolHandlerFor[In, Out]) {
 	schema, err := jsonschema.For[In](&jsonschema.ForOptions{TypeSchemas: map[reflect.Type]*jsonschema.Schema{
 		reflect.TypeFor[provider.Secret](): {Type: "string"},
 	}})
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: %v", name, err))
 	}
-	arguments[name] = propertyNames(schema)
+	arguments[name] = propertyKinds(schema)
 	mcp.AddTool(srv, &mcp.Tool{Name: name, Description: desc, InputSchema: schema}, h)
 }
 
-func propertyNames(s *jsonschema.Schema) []string {
-	var names []string
-	for k := range s.Properties {
-		names = append(names, k)
+// propertyKinds maps each property of s to the JSON type it must have.
+func propertyKinds(s *jsonschema.Schema) map[string]argKind {
+	kinds := make(map[string]argKind, len(s.Properties))
+	for k, p := range s.Properties {
+		types := append([]string{p.Type}, p.Types...)
+		switch {
+		case slices.Contains(types, "object"):
+			kinds[k] = kindObject
+		case slices.Contains(types, "integer"):
+			kinds[k] = kindInteger
+		case slices.Contains(types, "string"):
+			kinds[k] = kindString
+		default:
+			panic(fmt.Sprintf("property %s: no guard for types %v", k, types))
+		}
 	}
-	return names
+	return kinds
 }
 
 // The handlers. Each validates its input, then resolves credentials, then
 // calls EC2; a returned error becomes a tool error result (isError).
 
 func (s *server) add(ctx context.Context, _ *mcp.CallToolRequest, in AddInput) (*mcp.CallToolResult, ChangeOutput, error) {
-	r, err := parseRuleArgs(in.RuleArgs)
+	r, err := parseRuleArgs(in.RuleArgs, &s.cfg.MinPrefix) // no block broader than the operator allows
 	if err == nil {
 		err = validateDescription(in.Description)
-	}
-	if err == nil && r.cidr.Bits() == 0 {
-		err = fmt.Errorf("refusing to open %s to every address (%s); whitelist specific addresses or blocks", in.SecurityGroupID, r.cidr)
 	}
 	if err != nil {
 		return nil, ChangeOutput{}, err
@@ -192,7 +213,7 @@ func (s *server) add(ctx context.Context, _ *mcp.CallToolRequest, in AddInput) (
 }
 
 func (s *server) remove(ctx context.Context, _ *mcp.CallToolRequest, in RuleInput) (*mcp.CallToolResult, ChangeOutput, error) {
-	r, err := parseRuleArgs(in.RuleArgs)
+	r, err := parseRuleArgs(in.RuleArgs, nil)
 	if err != nil {
 		return nil, ChangeOutput{}, err
 	}
@@ -229,7 +250,7 @@ func (s *server) list(ctx context.Context, _ *mcp.CallToolRequest, in ListInput)
 }
 
 func (s *server) check(ctx context.Context, _ *mcp.CallToolRequest, in RuleInput) (*mcp.CallToolResult, CheckOutput, error) {
-	r, err := parseRuleArgs(in.RuleArgs)
+	r, err := parseRuleArgs(in.RuleArgs, nil)
 	if err != nil {
 		return nil, CheckOutput{}, err
 	}
@@ -256,20 +277,26 @@ func (s *server) check(ctx context.Context, _ *mcp.CallToolRequest, in RuleInput
 	return finish(s, ctx, "whitelist_check", id, out, out.Message, err)
 }
 
-func parseRuleArgs(a RuleArgs) (rule, error) {
+// parseRuleArgs validates a rule's arguments; limit as for parseRule.
+func parseRuleArgs(a RuleArgs, limit *prefixLimit) (rule, error) {
 	if err := validateGroupID(a.SecurityGroupID); err != nil {
 		return rule{}, err
 	}
-	return parseRule(a.IPAddress, a.Port, a.Protocol)
+	return parseRule(a.IPAddress, a.Port, a.Protocol, limit)
 }
 
 func (s *server) context(group string, id identity, dry *Call) Context {
 	return Context{SecurityGroupID: group, Region: id.region, CredentialSource: id.source(), DryRun: dry}
 }
 
-// finish logs the call and returns its result. Errors are tool errors.
+// finish logs the call and returns its result. Errors are tool errors;
+// their text is scrubbed of every string the call's arguments held, as the
+// last defence against a provider or AWS message that repeats one.
 func finish[Out any](s *server, ctx context.Context, tool string, id identity, out Out, outcome string, err error) (*mcp.CallToolResult, Out, error) {
 	if err != nil {
+		if texts, _ := ctx.Value(requestTextKey{}).([]string); len(texts) > 0 {
+			err = errors.New(scrub(err.Error(), texts))
+		}
 		s.log.WarnContext(ctx, "tool call failed", "tool", tool, "source", id.source(), "error", err)
 		var zero Out
 		return nil, zero, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -12,14 +13,16 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Input validation. Every check here runs before credentials are resolved
 // and before any AWS call, and every message says what was wrong and what is
-// accepted. Messages quote user input only through quote, which escapes
-// control and non-ASCII characters and cuts long values; they never quote
-// anything from the credentials object.
+// accepted. No message repeats what the request sent: a model may paste a
+// secret into any argument, and the message goes back to the model and into
+// the log. The one exception is an address block's canonical form in "did you
+// mean", which the address parser produced and which holds nothing else.
 
 // rule is a validated ingress rule.
 type rule struct {
@@ -44,12 +47,13 @@ func validateGroupID(id string) error {
 	if id == "" {
 		return errors.New(`security_group_id is required: "sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`)
 	}
-	return fmt.Errorf(`security_group_id %s is not a security group ID: want "sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`, quote(id))
+	return fmt.Errorf(`security_group_id is not a security group ID (it is %d bytes long): want "sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`, len(id))
 }
 
-// parseRule validates the address, port and protocol of a rule.
-func parseRule(ip string, port *int, protocol string) (rule, error) {
-	cidr, err := parseCIDR(ip)
+// parseRule validates the address, port and protocol of a rule. With a
+// non-nil limit, address blocks broader than it allows are refused.
+func parseRule(ip string, port *int, protocol string, limit *prefixLimit) (rule, error) {
+	cidr, err := parseCIDR(ip, limit)
 	if err != nil {
 		return rule{}, err
 	}
@@ -65,7 +69,7 @@ func parseRule(ip string, port *int, protocol string) (rule, error) {
 			n = *port
 		}
 		if n < 1 || n > 65535 {
-			return rule{}, fmt.Errorf("port %d is out of range: want 1-65535 (default %d)", n, defaultPort)
+			return rule{}, fmt.Errorf("port is out of range: want 1-65535 (default %d)", defaultPort)
 		}
 		r.fromPort, r.toPort = int32(n), int32(n)
 	case "icmp":
@@ -75,14 +79,32 @@ func parseRule(ip string, port *int, protocol string) (rule, error) {
 			r.protocol = "icmpv6"
 		}
 	default:
-		return rule{}, fmt.Errorf(`protocol %s is not supported: want "tcp", "udp" or "icmp" (default "tcp")`, quote(protocol))
+		return rule{}, errors.New(`protocol is not supported: want "tcp", "udp" or "icmp" (default "tcp")`)
 	}
 	return r, nil
 }
 
+// prefixLimit is the broadest address block whitelist_add accepts: a prefix
+// length at least V4 for IPv4 and at least V6 for IPv6.
+type prefixLimit struct{ V4, V6 int }
+
+// Defaults for WHITELIST_MIN_PREFIX_V4 and WHITELIST_MIN_PREFIX_V6. See
+// README.md for why these.
+const (
+	defaultMinPrefixV4 = 16
+	defaultMinPrefixV6 = 48
+)
+
+// mapped4 is the IPv4-mapped IPv6 range ::ffff:0:0/96: an address in it is
+// an IPv4 address written as IPv6.
+var mapped4 = netip.MustParsePrefix("::ffff:0:0/96")
+
 // parseCIDR accepts an IPv4 or IPv6 address (made a /32 or /128) or a CIDR
-// block whose host bits are zero.
-func parseCIDR(s string) (netip.Prefix, error) {
+// block whose host bits are zero. IPv4-mapped IPv6 addresses and blocks are
+// taken as the IPv4 they are. With a non-nil limit, a block that covers more
+// addresses than limit allows is refused, however it is spelled: the check
+// is on the block the text denotes, before the host-bits check.
+func parseCIDR(s string, limit *prefixLimit) (netip.Prefix, error) {
 	const want = "want an IPv4 or IPv6 address (203.0.113.7, 2001:db8::7) or a CIDR block (203.0.113.0/24, 2001:db8::/64)"
 	if s == "" {
 		return netip.Prefix{}, errors.New("ip_address is required: " + want)
@@ -90,28 +112,63 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	if len(s) > 64 {
 		return netip.Prefix{}, fmt.Errorf("ip_address is %d bytes long; %s", len(s), want)
 	}
+	var p netip.Prefix
 	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, errors.New("ip_address is not a CIDR block: " + want)
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("ip_address %s is not a CIDR block: %s", quote(s), want)
+			return netip.Prefix{}, errors.New("ip_address is not an IP address: " + want)
 		}
-		if p.Addr().Is4In6() {
-			return netip.Prefix{}, fmt.Errorf("ip_address %s is an IPv4-mapped IPv6 block; write it as IPv4", quote(s))
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("ip_address has a zone (%...); security groups take plain addresses")
 		}
-		if m := p.Masked(); m != p {
-			return netip.Prefix{}, fmt.Errorf("ip_address %s has host bits set after the /%d; did you mean %s?", quote(s), p.Bits(), m)
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 { // ::ffff:a.b.c.d/N is a.b.c.d/(N-96)
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	m := p.Masked()
+	if limit != nil {
+		if err := limit.check(m); err != nil {
+			return netip.Prefix{}, err
 		}
-		return p, nil
+		if m.Addr().Is6() && m.Overlaps(mapped4) { // m is broader than /96 here: it holds the whole range
+			return netip.Prefix{}, fmt.Errorf("refusing a /%d IPv6 block: it holds the IPv4-mapped range ::ffff:0:0/96, every IPv4 address written as IPv6; write IPv4 addresses as IPv4", m.Bits())
+		}
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("ip_address %s is not an IP address: %s", quote(s), want)
+	if m != p {
+		return netip.Prefix{}, fmt.Errorf("ip_address has host bits set after the /%d; did you mean %s?", p.Bits(), m)
 	}
-	if a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("ip_address %s has a zone (%%...); security groups take plain addresses", quote(s))
+	return p, nil
+}
+
+// check refuses a block broader than the limit, and any /0.
+func (l prefixLimit) check(p netip.Prefix) error {
+	min, family, env := l.V4, "IPv4", "WHITELIST_MIN_PREFIX_V4"
+	if p.Addr().Is6() {
+		min, family, env = l.V6, "IPv6", "WHITELIST_MIN_PREFIX_V6"
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	if p.Bits() == 0 {
+		return fmt.Errorf("refusing to open the port to every %s address (a /0 block); whitelist specific addresses or blocks", family)
+	}
+	if p.Bits() < min {
+		return fmt.Errorf("refusing a /%d block: it covers %s %s addresses, and this server adds %s blocks no broader than /%d (set by its operator in %s); whitelist specific addresses or smaller blocks",
+			p.Bits(), blockSize(p), family, family, min, env)
+	}
+	return nil
+}
+
+// blockSize renders how many addresses p covers: "2^31" or "65536".
+func blockSize(p netip.Prefix) string {
+	host := p.Addr().BitLen() - p.Bits()
+	if host < 20 {
+		return strconv.Itoa(1 << host)
+	}
+	return "2^" + strconv.Itoa(host)
 }
 
 // validateDescription enforces EC2's rule-description rules: at most 255
@@ -120,9 +177,9 @@ func validateDescription(d string) error {
 	if len(d) > maxDescription {
 		return fmt.Errorf("description is %d bytes long; EC2 allows at most %d", len(d), maxDescription)
 	}
-	for _, r := range d {
+	for i, r := range d {
 		if !descriptionRune(r) {
-			return fmt.Errorf("description holds the character %s, which EC2 does not allow: use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*", quote(string(r)))
+			return fmt.Errorf("description holds a character EC2 does not allow (at byte %d): use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*", i)
 		}
 	}
 	return nil
@@ -135,59 +192,90 @@ func descriptionRune(r rune) bool {
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$`)
 
+// validateRegion checks a region that came from from (an argument, a
+// credential source or a variable); the message does not repeat it.
 func validateRegion(r, from string) error {
 	if regionRE.MatchString(r) {
 		return nil
 	}
-	return fmt.Errorf("region %s (from %s) is not an AWS region name like us-east-1", quote(r), from)
-}
-
-// quote renders untrusted text for an error message: ASCII only, control
-// characters escaped, cut to 64 bytes.
-func quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "..."
-	}
-	return strconv.QuoteToASCII(s)
+	return fmt.Errorf("the region from %s is not an AWS region name like us-east-1", from)
 }
 
 // Argument guard.
 //
 // The SDK validates arguments against the tool's JSON schema before the
-// handler runs, and its messages quote the offending value. That is fine for
-// a port, but not for a secret passed with the wrong shape (credentials as a
-// string, a secret as a number) or for a megabyte of text. guardArguments
-// runs first and refuses those, and credential_id or credential_profile
-// values that are not strings, with messages that quote nothing.
+// handler runs, and its messages quote the offending value; so do the
+// decoder's. guardArguments runs first and checks the shape of every
+// argument against the tool's schema (a string where a string belongs, an
+// integer that fits where an integer does, credentials an object of
+// strings), the sizes, and the argument names, with messages that quote
+// nothing. What reaches the SDK's validator then passes it.
 
 const (
 	maxArgumentsBytes = 16 << 10 // all arguments together
 	maxArgumentBytes  = 1 << 10  // any one argument but credentials
 )
 
-// guardArguments returns receiving middleware that checks the raw arguments
-// of every tools/call.
-func guardArguments(allowed map[string][]string) mcp.Middleware {
+// argKind is the JSON type an argument must have.
+type argKind string
+
+const (
+	kindString  argKind = "string"
+	kindInteger argKind = "integer"
+	kindObject  argKind = "object"
+)
+
+// toolArgs maps each tool to its arguments and their kinds.
+type toolArgs map[string]map[string]argKind
+
+// unknownTool is the JSON-RPC error for a tools/call naming no tool of this
+// server. The name is not repeated.
+var unknownTool = "unknown tool; this server's tools are whitelist_add, whitelist_remove, whitelist_list and whitelist_check"
+
+// guardArguments returns receiving middleware that checks the name and the
+// raw arguments of every tools/call, and records the request's text in the
+// context for the library loggers (see scrubHandler).
+func guardArguments(tools toolArgs) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			if ct, ok := req.(*mcp.CallToolRequest); ok && method == "tools/call" && ct.Params != nil {
-				if names, known := allowed[ct.Params.Name]; known {
-					if err := checkArguments(ct.Params.Arguments, names); err != nil {
-						res := &mcp.CallToolResult{}
-						res.SetError(err)
-						return res, nil
-					}
+				args, known := tools[ct.Params.Name]
+				if !known {
+					return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: unknownTool}
 				}
+				if err := checkArguments(ct.Params.Arguments, args); err != nil {
+					res := &mcp.CallToolResult{}
+					res.SetError(err)
+					return res, nil
+				}
+				ctx = withRequestText(ctx, ct.Params.Arguments)
+				res, err := next(ctx, method, req)
+				scrubResult(ctx, res)
+				return res, err
 			}
 			return next(ctx, method, req)
 		}
 	}
 }
 
+// scrubResult scrubs the call's argument strings out of the text of a tool
+// error, whoever wrote it (a handler, or the SDK's argument validation).
+func scrubResult(ctx context.Context, res mcp.Result) {
+	tr, ok := res.(*mcp.CallToolResult)
+	texts, _ := ctx.Value(requestTextKey{}).([]string)
+	if !ok || tr == nil || !tr.IsError || len(texts) == 0 {
+		return
+	}
+	for _, c := range tr.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			t.Text = scrub(t.Text, texts)
+		}
+	}
+}
+
 var credentialFields = []string{"access_key_id", "secret_access_key", "session_token", "region"}
 
-func checkArguments(raw json.RawMessage, names []string) error {
+func checkArguments(raw json.RawMessage, kinds map[string]argKind) error {
 	if len(raw) > maxArgumentsBytes {
 		return fmt.Errorf("arguments are %d bytes; at most %d are accepted", len(raw), maxArgumentsBytes)
 	}
@@ -198,33 +286,42 @@ func checkArguments(raw json.RawMessage, names []string) error {
 	if err := json.Unmarshal(raw, &args); err != nil {
 		return errors.New("arguments must be a JSON object")
 	}
-	for k, v := range args {
-		if !slices.Contains(names, k) {
-			return fmt.Errorf("unknown argument; this tool takes %s", strings.Join(names, ", "))
+	for _, k := range slices.Sorted(maps.Keys(args)) { // the first problem in a stable order
+		v := args[k]
+		kind, ok := kinds[k]
+		if !ok {
+			return fmt.Errorf("unknown argument; this tool takes %s", strings.Join(slices.Sorted(maps.Keys(kinds)), ", "))
 		}
-		switch k {
-		case "credentials":
-			if err := checkCredentialsShape(v); err != nil {
-				return err
+		if k != "credentials" && len(v) > maxArgumentBytes {
+			return fmt.Errorf("argument %s is %d bytes; at most %d are accepted", k, len(v), maxArgumentBytes)
+		}
+		if string(v) == "null" {
+			continue // absent; the schema reports a missing required argument
+		}
+		switch kind {
+		case kindObject:
+			if k == "credentials" {
+				if err := checkCredentialsShape(v); err != nil {
+					return err
+				}
+			} else if v[0] != '{' {
+				return fmt.Errorf("%s must be an object", k)
 			}
-			continue
-		case "credential_id", "credential_profile": // a secret pasted here must not be quoted back
-			var s *string
+		case kindInteger:
+			if _, err := strconv.ParseInt(string(v), 10, 32); err != nil {
+				return fmt.Errorf("%s must be an integer", k)
+			}
+		default:
+			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("%s must be a string", k)
 			}
-		}
-		if len(v) > maxArgumentBytes {
-			return fmt.Errorf("argument %s is %d bytes; at most %d are accepted", k, len(v), maxArgumentBytes)
 		}
 	}
 	return nil
 }
 
 func checkCredentialsShape(v json.RawMessage) error {
-	if string(v) == "null" {
-		return nil
-	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(v, &fields); err != nil {
 		return fmt.Errorf("credentials must be an object with the string fields %s", strings.Join(credentialFields, ", "))
