@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 	"gopkg.in/ini.v1"
 )
@@ -117,7 +118,7 @@ func (sec *section) add(keys []*ini.Key) error {
 		sec.from = make(map[string]string, len(keys))
 	}
 	for _, k := range keys {
-		key, ok := fieldKey(k.Name())
+		key, ok := securefile.FieldKey(k.Name())
 		if !ok {
 			// lint refuses such a key with its line number first, so this
 			// is not expected; no key that is not a field name is kept.
@@ -135,32 +136,6 @@ func (sec *section) add(keys []*ini.Key) error {
 		}
 	}
 	return nil
-}
-
-// fieldKey returns the field name a key gives, lower-cased, and whether the
-// key is one: 1 to provider.MaxFieldLen letters, digits and '_'
-// ([provider.ValidField] once lower-cased), made of words that read as
-// names (as [provider.Describe] decides, each in one case or capitalized,
-// such as aws_access_key_id or AWS_Access_Key_ID). A fragment of a token,
-// such as the wrapped tail of a session token read as KEY=VALUE, is not.
-func fieldKey(key string) (string, bool) {
-	field := strings.ToLower(key)
-	if !provider.ValidField(field) {
-		return "", false
-	}
-	for w := range strings.SplitSeq(key, "_") {
-		if w == "" {
-			continue
-		}
-		lw := strings.ToLower(w)
-		if provider.Describe(lw) != strconv.Quote(lw) {
-			return "", false
-		}
-		if rest := w[1:]; w != strings.ToUpper(w) && rest != strings.ToLower(rest) {
-			return "", false // mixed case inside a word: "IQoJb3JpZ2lu"
-		}
-	}
-	return field, true
 }
 
 // finish lists the keys whose final value is empty, in file order.
@@ -265,18 +240,8 @@ func lint(data []byte) error {
 		case i == 0:
 			return &SyntaxError{Line: n, Reason: "empty key name" + joinHint(prev)}
 		}
-		key, ok := fieldKey(string(bytes.TrimRightFunc(line[:i], unicode.IsSpace)))
-		if !ok {
-			return &SyntaxError{Line: n, Reason: "the text before = is not a key: a key is letters, digits and _, such as aws_session_token" + joinHint(prev)}
-		}
-		// A line with nothing after = but more = (base64 padding), or an
-		// unknown key with no value, is no KEY = VALUE either: it is how the
-		// wrapped tail of a token reads.
-		switch v := bytes.TrimSpace(line[i+1:]); {
-		case len(v) > 0 && len(bytes.Trim(v, "=")) == 0:
-			return &SyntaxError{Line: n, Reason: "the value is only = signs" + joinHint(prev)}
-		case len(v) == 0 && !knownField(key):
-			return &SyntaxError{Line: n, Reason: "the key is not a known field name and has no value; remove the line" + joinHint(prev)}
+		if reason := securefile.KeyLineProblem(string(line[:i]), line[i+1:], knownField); reason != "" {
+			return &SyntaxError{Line: n, Reason: reason + joinHint(prev)}
 		}
 		keyLine = n
 		v := bytes.TrimLeftFunc(line[i+1:], unicode.IsSpace)
@@ -287,15 +252,8 @@ func lint(data []byte) error {
 	return nil
 }
 
-// joinHint tells how to fix a line that follows the KEY = VALUE on line
-// prev and may be the wrapped rest of its value (0: no such line).
-func joinHint(prev int) string {
-	if prev == 0 {
-		return ""
-	}
-	p := strconv.Itoa(prev)
-	return "; if it is the rest of the value on line " + p + ", wrapped, join the wrapped value onto line " + p
-}
+// joinHint is securefile.JoinHint.
+var joinHint = securefile.JoinHint
 
 // DebugAttrs adds the number of sections to the debug line logged when the
 // file is parsed.
