@@ -61,22 +61,34 @@ func ExampleFunc() {
 
 func ExampleSchemes() {
 	var schemes provider.Schemes
-	schemes.Register("demo", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
-			return provider.NewCredentials(map[string]string{ref.Fragment: "v"}, provider.Source{Provider: "demo", Locator: ref.Body}), nil
-		}), nil
+	schemes.Register("demo", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		if err := ref.OnlyParams(); err != nil {
+			return provider.Target{}, err
+		}
+		p := provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			return provider.NewCredentials(map[string]string{ref.Field: "v"}, provider.Source{Provider: "demo", Locator: ref.Body}), nil
+		})
+		// The Target says what the reference reads, for the operator's policy.
+		return provider.Target{Provider: p, Resources: []provider.Resource{{Scheme: "demo", Path: ref.Body}}}, nil
 	}))
 
-	p, ref, _ := schemes.Provider("demo:team/app#token")
-	c, _ := p.Retrieve(context.Background(), provider.DefaultProfile)
-	fmt.Printf("%s %q %q -> %v\n", ref.Scheme, ref.Body, ref.Fragment, c)
+	t, _ := schemes.Open("demo:team/app#token")
+	c, _ := t.Provider.Retrieve(context.Background(), provider.DefaultProfile)
+	fmt.Printf("%s %q %q reads %v -> %v\n", t.Ref.Scheme, t.Ref.Body, t.Ref.Field, t.Resources, c)
 
-	_, _, err := schemes.Provider("vault:secret/data/mcp/aws")
+	policy, _ := provider.NewRefPolicy("demo:team/*")
+	fmt.Println(policy.Check(t))
+	_, err := schemes.Open("demo:team/app?version=2#token")
 	fmt.Println(err)
-	_, _, err = schemes.Provider("file:../../etc/passwd")
+
+	_, err = schemes.Open("vault:secret/data/mcp/aws")
+	fmt.Println(err)
+	_, err = schemes.Open("file:../../etc/passwd")
 	fmt.Println(err)
 	// Output:
-	// demo "team/app" "token" -> credentials{token} from demo (team/app)
+	// demo "team/app" "token" reads [demo:team/app] -> credentials{token} from demo (team/app)
+	// <nil>
+	// provider: invalid credential reference: the 29-byte demo: reference: its params has the param "version", but demo: takes no ?params
 	// provider: credential reference scheme not registered: "vault" (registered: demo); import github.com/mcpcred/mcpcred/provider/vault and register its Scheme
 	// provider: invalid credential reference: the 21-byte reference has a ".." path segment
 }

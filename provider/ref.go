@@ -3,18 +3,16 @@ package provider
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
-	"sync"
-	"unicode"
 	"unicode/utf8"
 )
 
 // MaxRefLen is the longest reference ParseRef accepts, in bytes.
 const MaxRefLen = 1024
 
-// ErrInvalidRef is wrapped by ParseRef's errors.
+// ErrInvalidRef is wrapped by ParseRef's errors and by the errors a
+// [Scheme] gives for a reference it cannot serve.
 var ErrInvalidRef = errors.New("provider: invalid credential reference")
 
 // ErrUnknownScheme is wrapped when a reference names a scheme that is not
@@ -22,42 +20,101 @@ var ErrInvalidRef = errors.New("provider: invalid credential reference")
 var ErrUnknownScheme = errors.New("provider: credential reference scheme not registered")
 
 // Ref is a parsed credential reference: a pointer to credentials that holds
-// no secret itself. Every provider package understands one scheme:
+// no secret itself. One grammar serves every scheme, with one meaning per
+// piece of syntax:
 //
-//	env:                                  AWS variables (AWS_ACCESS_KEY_ID, ...)
+//	reference = scheme ":" body [ "?" params ] [ "#" field ]
+//
+//	piece       meaning                                          schemes
+//	scheme      the backend, registered in a [Schemes]           all
+//	body        what to read, in the scheme's name space; a      all
+//	            body without "/" names a profile (or variable)
+//	            in the scheme's default place
+//	body A,B    a list: each item is read, all are required      env
+//	body P_*    a prefix: every item whose name starts with P_   env
+//	body P/     every item under the path P, at any depth        ssm
+//	?version=N  a version pin                                    vault (KV v2), ssm
+//	?label=L    a version label                                  ssm
+//	?profile=P  the profile (section) of the file the body names file
+//	#field      the one field the result holds: one key of a     all
+//	            secret with several, or the name given to a
+//	            single value
+//
+// For example:
+//
+//	env:                                  AWS's variables (AWS_ACCESS_KEY_ID, ...)
 //	env:MCP_CI_*                          every MCP_CI_FOO variable as field foo
-//	file:#production                      section [production] of ~/.mcp/credentials
-//	file:~/.mcp/work-credentials#ops      section [ops] of another file
+//	env:GITHUB_TOKEN#token                one variable as the field token
+//	file:production                       section [production] of ~/.mcp/credentials
+//	file:~/.mcp/work-credentials?profile=ops  section [ops] of another file
 //	secretfile:aws-prod                   /run/secrets/aws-prod(.json|.ini|/)
+//	secretfile:/var/run/team/aws-prod     the same layouts in another directory
 //	keychain:ops                          keychain profile ops (service mcpcred:ops)
 //	vault:secret/data/mcp/aws             every field of a Vault secret
 //	vault:secret/data/mcp/aws#access_key_id  one field of it
 //	ssm:/mcp/prod/                        every parameter under a path
-//
-// The grammar is
-//
-//	reference = scheme ":" body [ "#" fragment ]
-//	scheme    = a-z followed by up to 31 of a-z, 0-9, "-"
-//	body      = any text without "#" (may be empty)
-//	fragment  = any text (non-empty)
+//	ssm:/mcp/prod/token?version=3#token   version 3 of one parameter, as field token
 //
 // A reference is at most [MaxRefLen] bytes of valid UTF-8 with no control or
 // invisible formatting characters (such as bidirectional overrides), no
-// leading or trailing space, and no ".." path segment in its body. What the
-// body and fragment mean is up to the scheme.
+// leading or trailing space, and no ".." path segment in its body. Params
+// are name=value pairs joined by "&", each name 1 to 16 of a-z and each
+// value 1 to 128 of A-Z, a-z, 0-9, ".", "_" and "-", each name at most
+// once; their canonical order is sorted by name. A field is 1 to 128 of the
+// same characters as a value. Each scheme checks the rest: which params it
+// takes and what its body may be. The [Resource] values of a scheme's
+// [Target] say what a reference reads; a [RefPolicy] decides on those,
+// never on the reference's text.
 type Ref struct {
-	Scheme   string
-	Body     string
-	Fragment string
+	Scheme string
+	Body   string
+	Params string // canonical: name=value pairs sorted by name, joined by "&"
+	Field  string
 }
 
 // String returns the reference in its canonical text form.
 func (r Ref) String() string {
 	s := r.Scheme + ":" + r.Body
-	if r.Fragment != "" {
-		s += "#" + r.Fragment
+	if r.Params != "" {
+		s += "?" + r.Params
+	}
+	if r.Field != "" {
+		s += "#" + r.Field
 	}
 	return s
+}
+
+// Param returns the value of the param name, or "".
+func (r Ref) Param(name string) string {
+	if r.Params == "" {
+		return ""
+	}
+	for kv := range strings.SplitSeq(r.Params, "&") {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// OnlyParams returns an error wrapping [ErrInvalidRef] if r has a param not
+// among names. Schemes call it first, so that a param they do not know is
+// refused instead of ignored.
+func (r Ref) OnlyParams(names ...string) error {
+	if r.Params == "" {
+		return nil
+	}
+	for kv := range strings.SplitSeq(r.Params, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, k) {
+			takes := "takes no ?params"
+			if len(names) > 0 {
+				takes = "takes only ?" + strings.Join(names, "=, ?") + "="
+			}
+			return InvalidRef(r, "params", fmt.Sprintf("has the param %s, but %s: %s", Describe(k), r.Scheme, takes))
+		}
+	}
+	return nil
 }
 
 // ParseRef parses and validates a reference. Its errors say what is wrong
@@ -78,217 +135,99 @@ func ParseRef(s string) (Ref, error) {
 	}
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return bad("has no scheme (want scheme:body, such as file:#SECTION)")
+		return bad("has no scheme (want scheme:body, such as env:GITHUB_TOKEN)")
 	}
 	if !validScheme(scheme) {
 		return bad("has a scheme that is not a-z followed by up to 31 of a-z, 0-9 and -")
 	}
-	body, frag, hasFrag := strings.Cut(rest, "#")
-	if hasFrag && frag == "" {
-		return bad("has an empty #fragment")
+	rest, field, hasField := strings.Cut(rest, "#")
+	if hasField && !validRefWord(field) {
+		return bad("has a #field that is not 1 to 128 of A-Z, a-z, 0-9, '.', '_' and '-'")
+	}
+	body, query, hasQuery := strings.Cut(rest, "?")
+	r := Ref{Scheme: scheme, Body: body, Field: field}
+	if hasQuery {
+		params, reason := canonicalParams(query)
+		if reason != "" {
+			return bad(reason)
+		}
+		r.Params = params
 	}
 	for seg := range strings.FieldsFuncSeq(body, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if seg == ".." {
 			return bad(`has a ".." path segment`)
 		}
 	}
-	return Ref{Scheme: scheme, Body: body, Fragment: frag}, nil
+	return r, nil
 }
 
-// quoteRefShort names a reference in an error: quoted when short, else by
-// its scheme and length.
-func quoteRefShort(ref string) string {
-	if len(ref) <= 80 {
-		return fmt.Sprintf("reference %q", ref)
+// validRefWord reports whether s is 1 to 128 of A-Z, a-z, 0-9, '.', '_'
+// and '-': a #field or a param value.
+func validRefWord(s string) bool {
+	return s != "" && len(s) <= 128 &&
+		strings.TrimLeft(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == ""
+}
+
+// canonicalParams checks a ?params part and returns it sorted by name, or
+// why it is malformed.
+func canonicalParams(q string) (string, string) {
+	if q == "" {
+		return "", "has an empty ?params part"
 	}
-	scheme, _, _ := strings.Cut(ref, ":")
-	return fmt.Sprintf("%s: reference of %d bytes", scheme, len(ref))
+	kvs := strings.Split(q, "&")
+	if len(kvs) > 8 {
+		return "", "has more than 8 ?params"
+	}
+	seen := make(map[string]bool, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || k == "":
+			return "", "has a ?param that is not name=value"
+		case len(k) > 16 || strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz") != "":
+			return "", "has a ?param name that is not 1 to 16 of a-z"
+		case !validRefWord(v):
+			return "", "has a ?param value that is not 1 to 128 of A-Z, a-z, 0-9, '.', '_' and '-'"
+		case seen[k]:
+			return "", "names a ?param twice"
+		}
+		seen[k] = true
+	}
+	slices.Sort(kvs)
+	return strings.Join(kvs, "&"), ""
 }
 
-// RefError is ParseRef's error. It says what is wrong with the reference and
-// how long it is, never its text: a reference comes from a request, and a
-// model may paste a secret where a reference belongs. It unwraps to
-// [ErrInvalidRef].
+// RefError is the error for a reference that cannot be parsed or served. It
+// says what is wrong and how long the reference is, never its text: a
+// reference comes from a request, and a model may paste a secret where a
+// reference belongs. It unwraps to [ErrInvalidRef].
 type RefError struct {
+	Scheme string // the scheme that refused the reference; "" when it did not parse
+	Part   string // the part at fault: "body", "params" or "field"; "" when it did not parse
 	Len    int    // the reference's length in bytes
 	Reason string // what is wrong, as a phrase such as "has no scheme"
 }
 
 func (e *RefError) Error() string {
-	if e.Len == 0 {
+	switch {
+	case e.Len == 0:
 		return ErrInvalidRef.Error() + ": the reference is empty"
+	case e.Scheme == "":
+		return fmt.Sprintf("%v: the %d-byte reference %s", ErrInvalidRef, e.Len, e.Reason)
+	case e.Part == "":
+		return fmt.Sprintf("%v: the %d-byte %s: reference %s", ErrInvalidRef, e.Len, e.Scheme, e.Reason)
 	}
-	return fmt.Sprintf("%v: the %d-byte reference %s", ErrInvalidRef, e.Len, e.Reason)
+	return fmt.Sprintf("%v: the %d-byte %s: reference: its %s %s", ErrInvalidRef, e.Len, e.Scheme, e.Part, e.Reason)
 }
 
 // Unwrap returns ErrInvalidRef.
 func (e *RefError) Unwrap() error { return ErrInvalidRef }
 
-func validScheme(s string) bool {
-	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	return strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+// InvalidRef returns the error a [Scheme] gives for a reference it cannot
+// serve: a [*RefError] naming the scheme, the part at fault ("body",
+// "params", "field", or "" for the whole) and the reason, phrased to follow
+// "its body" ("is a relative path; ..."). reason must not quote the
+// reference: describe any piece of it with [Describe].
+func InvalidRef(ref Ref, part, reason string) error {
+	return &RefError{Scheme: ref.Scheme, Part: part, Len: len(ref.String()), Reason: reason}
 }
-
-// hostileRune reports characters that have no business in a name: control
-// characters and invisible formatting characters (zero-width spaces,
-// bidirectional overrides) that make text read differently than it is.
-func hostileRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
-}
-
-// ValidName reports whether s is usable as a profile or field name in a
-// request: 1 to max bytes of valid UTF-8 without control or invisible
-// formatting characters, path separators, or leading/trailing space, and
-// not "." or "..".
-func ValidName(s string, max int) error {
-	if s != "" && len(s) <= max && asciiName(s) {
-		return nil
-	}
-	return validNameSlow(s, max)
-}
-
-// validNameSlow is ValidName's full check; FuzzValidNameFastPath checks
-// that asciiName never accepts a name it refuses.
-func validNameSlow(s string, max int) error {
-	switch {
-	case s == "":
-		return errors.New("empty")
-	case len(s) > max:
-		return fmt.Errorf("longer than %d bytes", max)
-	case !utf8.ValidString(s):
-		return errors.New("not valid UTF-8")
-	case strings.ContainsFunc(s, hostileRune):
-		return errors.New("holds control or invisible formatting characters")
-	case strings.ContainsAny(s, `/\`):
-		return errors.New("holds a path separator")
-	case s == "." || s == "..":
-		return errors.New(`is "." or ".."`)
-	case strings.TrimSpace(s) != s:
-		return errors.New("has leading or trailing white space")
-	}
-	return nil
-}
-
-// asciiName reports whether s is all printable ASCII with no path
-// separator, no surrounding space, and not "." or "..": the common case,
-// decided without Unicode tables. Anything else takes ValidName's full check.
-func asciiName(s string) bool {
-	if s[0] == ' ' || s[len(s)-1] == ' ' || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '/' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// A Scheme builds the Provider a reference of its scheme points at. The
-// Provider it returns answers for the reference itself, whatever profile it
-// is asked for.
-type Scheme interface {
-	Provider(ref Ref) (Provider, error)
-}
-
-// SchemeFunc adapts a function to the [Scheme] interface.
-type SchemeFunc func(ref Ref) (Provider, error)
-
-// Provider calls f(ref).
-func (f SchemeFunc) Provider(ref Ref) (Provider, error) { return f(ref) }
-
-// Schemes maps reference schemes to the packages that serve them. Provider
-// packages export a Scheme function; a program registers those it imports,
-// so the core never imports a backend:
-//
-//	var s provider.Schemes
-//	s.Register("env", env.Scheme())
-//	s.Register("file", file.Scheme())
-//
-// The zero value is empty and ready to use; a Schemes is safe for concurrent
-// use. Providers built for a reference are kept and reused, so a backend's
-// own caches (a parsed file, a Vault token) survive between calls.
-type Schemes struct {
-	mu    sync.RWMutex
-	m     map[string]Scheme
-	built map[string]Provider
-}
-
-// maxBuilt bounds the providers kept for distinct references.
-const maxBuilt = 256
-
-// Register makes scheme available; registering a name again replaces it.
-func (s *Schemes) Register(scheme string, sc Scheme) {
-	if !validScheme(scheme) {
-		panic(fmt.Sprintf("provider: Schemes.Register: invalid scheme name %q", scheme))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]Scheme{}
-	}
-	s.m[scheme] = sc
-	s.built = nil
-}
-
-// Names returns the registered scheme names in sorted order.
-func (s *Schemes) Names() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return slices.Sorted(maps.Keys(s.m))
-}
-
-// knownSchemes names the package that serves each scheme of this module, for
-// errors that tell the user what to import.
-var knownSchemes = map[string]string{
-	"env":        "github.com/mcpcred/mcpcred/provider/env",
-	"file":       "github.com/mcpcred/mcpcred/provider/file",
-	"secretfile": "github.com/mcpcred/mcpcred/provider/secretfile",
-	"keychain":   "github.com/mcpcred/mcpcred/provider/keychain",
-	"vault":      "github.com/mcpcred/mcpcred/provider/vault",
-	"ssm":        "github.com/mcpcred/mcpcred/provider/ssm",
-}
-
-// Provider parses ref and returns the provider its scheme builds for it.
-func (s *Schemes) Provider(ref string) (Provider, Ref, error) {
-	r, err := ParseRef(ref)
-	if err != nil {
-		return nil, Ref{}, err
-	}
-	key := r.String()
-	s.mu.RLock()
-	p, ok := s.built[key]
-	sc := s.m[r.Scheme]
-	s.mu.RUnlock()
-	if ok {
-		return p, r, nil
-	}
-	if sc == nil {
-		msg := fmt.Sprintf("%v: %q (registered: %s)", ErrUnknownScheme, r.Scheme, strings.Join(s.Names(), ", "))
-		if pkg, ok := knownSchemes[r.Scheme]; ok {
-			msg += fmt.Sprintf("; import %s and register its Scheme", pkg)
-		}
-		return nil, r, &schemeError{msg: msg}
-	}
-	p, err = sc.Provider(r)
-	if err != nil {
-		return nil, r, fmt.Errorf("provider: %s: %w", quoteRefShort(key), err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.built == nil || len(s.built) >= maxBuilt {
-		s.built = map[string]Provider{}
-	}
-	if prev, ok := s.built[key]; ok {
-		return prev, r, nil
-	}
-	s.built[key] = p
-	return p, r, nil
-}
-
-type schemeError struct{ msg string }
-
-func (e *schemeError) Error() string { return e.msg }
-func (e *schemeError) Unwrap() error { return ErrUnknownScheme }

@@ -19,14 +19,13 @@ func TestParseRef(t *testing.T) {
 	}{
 		{"env:", provider.Ref{Scheme: "env"}},
 		{"env:MCP_CI_*", provider.Ref{Scheme: "env", Body: "MCP_CI_*"}},
-		{"file:~/.mcp/credentials#production", provider.Ref{Scheme: "file", Body: "~/.mcp/credentials", Fragment: "production"}},
-		{"file:#profile work", provider.Ref{Scheme: "file", Fragment: "profile work"}},
+		{"file:~/.mcp/credentials?profile=production", provider.Ref{Scheme: "file", Body: "~/.mcp/credentials", Params: "profile=production"}},
+		{"file:production", provider.Ref{Scheme: "file", Body: "production"}},
 		{"secretfile:aws-prod", provider.Ref{Scheme: "secretfile", Body: "aws-prod"}},
 		{"keychain:service/account", provider.Ref{Scheme: "keychain", Body: "service/account"}},
-		{"vault:secret/data/mcp/aws#access_key_id", provider.Ref{Scheme: "vault", Body: "secret/data/mcp/aws", Fragment: "access_key_id"}},
+		{"vault:secret/data/mcp/aws#access_key_id", provider.Ref{Scheme: "vault", Body: "secret/data/mcp/aws", Field: "access_key_id"}},
 		{"ssm:/mcp/prod/", provider.Ref{Scheme: "ssm", Body: "/mcp/prod/"}},
-		{"ssm:/mcp/prod/key:3", provider.Ref{Scheme: "ssm", Body: "/mcp/prod/key:3"}},
-		{"vault:a#b#c", provider.Ref{Scheme: "vault", Body: "a", Fragment: "b#c"}},
+		{"ssm:/mcp/prod/key?label=cur&version=3#token", provider.Ref{Scheme: "ssm", Body: "/mcp/prod/key", Params: "label=cur&version=3", Field: "token"}},
 	} {
 		got, err := provider.ParseRef(tc.in)
 		require.NoError(t, err, tc.in)
@@ -57,6 +56,15 @@ var hostileRefs = []string{
 	" env:",
 	"env: ",
 	"file:#",
+	"vault:a#b#c",
+	"vault:a?version=1&version=2",
+	"vault:a?version",
+	"vault:a?=1",
+	"vault:a?Version=1",
+	"vault:a?version=1/2",
+	"vault:a?",
+	"vault:a#b,c",
+	"vault:a#b/c",
 	"bad\xffutf8:x",
 	"sch eme:x",
 	"a:" + string([]byte{0xc0, 0xaf}),
@@ -79,7 +87,8 @@ func FuzzParseRef(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add("vault:secret/data/mcp/aws#access_key_id")
-	f.Add("file:~/.mcp/credentials#production")
+	f.Add("file:~/.mcp/credentials?profile=production")
+	f.Add("ssm:/a/b?version=3&label=x#token")
 	f.Fuzz(func(t *testing.T, s string) {
 		r, err := provider.ParseRef(s)
 		if err != nil {
@@ -91,7 +100,7 @@ func FuzzParseRef(f *testing.F) {
 		if !utf8.ValidString(s) || len(s) > provider.MaxRefLen {
 			t.Fatalf("accepted invalid input %q", s)
 		}
-		if r.String() != s {
+		if r.Params == "" && r.String() != s {
 			t.Fatalf("round trip: %q -> %#v -> %q", s, r, r.String())
 		}
 		for _, seg := range strings.FieldsFunc(r.Body, func(c rune) bool { return c == '/' || c == '\\' }) {
@@ -109,13 +118,20 @@ func FuzzParseRef(f *testing.F) {
 func TestSchemes(t *testing.T) {
 	var s provider.Schemes
 	built := 0
-	s.Register("static", provider.SchemeFunc(func(r provider.Ref) (provider.Provider, error) {
+	s.Register("static", provider.SchemeFunc(func(r provider.Ref) (provider.Target, error) {
 		built++
-		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		p := provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			return provider.NewCredentials(map[string]string{"token": r.Body}, provider.Source{Provider: "static"}), nil
-		}), nil
+		})
+		return provider.Target{Provider: p, Resources: []provider.Resource{{Scheme: "static", Path: r.Body}}}, nil
 	}))
+	s.Register("broken", provider.SchemeFunc(func(r provider.Ref) (provider.Target, error) {
+		return provider.Target{Provider: provider.Func(nil)}, nil // lists no resource
+	}))
+	_, err := s.Open("broken:x")
+	require.ErrorIs(t, err, provider.ErrInvalidRef, "a Target without resources is refused")
 	p, ref, err := s.Provider("static:abc")
+	_ = err
 	require.NoError(t, err)
 	assert.Equal(t, "abc", ref.Body)
 	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
@@ -128,11 +144,11 @@ func TestSchemes(t *testing.T) {
 	_, _, err = s.Provider("vault:secret/x")
 	require.ErrorIs(t, err, provider.ErrUnknownScheme)
 	assert.Contains(t, err.Error(), "import github.com/mcpcred/mcpcred/provider/vault")
-	assert.Contains(t, err.Error(), "registered: static")
+	assert.Contains(t, err.Error(), "registered: broken, static")
 
 	_, _, err = s.Provider("static:../x")
 	assert.ErrorIs(t, err, provider.ErrInvalidRef)
-	assert.Equal(t, []string{"static"}, s.Names())
+	assert.Equal(t, []string{"broken", "static"}, s.Names())
 }
 
 func TestValidName(t *testing.T) {

@@ -78,9 +78,9 @@ type ChainError struct {
 func (e *ChainError) Error() string {
 	var b strings.Builder
 	if e.Reference != "" {
-		fmt.Fprintf(&b, "resolver: no credentials for %s", quoteRef(e.Reference))
+		fmt.Fprintf(&b, "resolver: no credentials for %s", describeRef(e.Reference))
 	} else {
-		fmt.Fprintf(&b, "resolver: no credentials for profile %q", e.Profile)
+		fmt.Fprintf(&b, "resolver: no credentials for profile %s", provider.Describe(e.Profile))
 	}
 	if len(e.Attempts) == 0 {
 		b.WriteString(": the provider chain is empty")

@@ -68,18 +68,26 @@ type Options struct {
 	// profiles file); code that picks profiles itself can use [AnyProfile].
 	AllowProfile func(name string) bool
 
-	// References builds providers for credential references passed in
-	// Request.CredentialID (such as "vault:secret/data/mcp/aws"). nil, or an
-	// empty AllowReferences, refuses every reference.
+	// References opens credential references passed in
+	// Request.CredentialID (such as "vault:secret/data/mcp/aws") through
+	// the schemes registered in it. nil, or a nil AllowReferences, refuses
+	// every reference.
 	References *provider.Schemes
 
-	// AllowReferences lists the references a request may use, as
-	// path.Match patterns over the whole canonical reference, where "*"
-	// does not cross "/": "vault:secret/data/mcp/*" allows
-	// vault:secret/data/mcp/aws but not vault:secret/data/mcp/a/b. A pattern
-	// ending in "**" is a literal prefix: "ssm:/mcp/prod/**". A reference
-	// must match one. Empty (the default) refuses every reference.
-	AllowReferences []string
+	// AllowReferences decides which references a request may use, by what
+	// they read rather than how they are spelled: a reference is allowed
+	// only if every provider.Resource its scheme's Target lists (each
+	// variable, secret, parameter or walk, file section, keychain profile,
+	// directory entry) is covered by one of the policy's patterns. In a
+	// pattern "*" is one or more characters within one path segment and a
+	// final "/**" is one or more segments, so "vault:secret/data/mcp/*"
+	// allows vault:secret/data/mcp/aws but neither the parent secret
+	// (vault:secret/data/mcp/) nor vault:secret/data/mcp/a/b, and
+	// "env:MCP_CI_*" allows env:MCP_CI_TOKEN but not
+	// env:MCP_CI_TOKEN,AWS_SECRET_ACCESS_KEY. Build it with
+	// provider.NewRefPolicy, which rejects malformed patterns. nil (the
+	// default) refuses every reference.
+	AllowReferences *provider.RefPolicy
 
 	// Logger receives one Debug record per chain walk, Warn records for
 	// refused requests, failed refreshes and stale serving. Records carry

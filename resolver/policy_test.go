@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/stretchr/testify/assert"
@@ -89,16 +90,34 @@ func TestPolicyCheckedOnHits(t *testing.T) {
 
 func refSchemes(calls *int) *provider.Schemes {
 	var s provider.Schemes
-	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		return provider.WithName("vault", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		p := provider.WithName("vault", provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			*calls++
 			return provider.NewCredentials(map[string]string{
 				provider.FieldAccessKeyID:     "AKID-" + ref.Body,
 				provider.FieldSecretAccessKey: fmt.Sprintf("%s-%d", canary, *calls),
 			}, provider.Source{Provider: "vault", Locator: ref.Body}), nil
-		})), nil
+		}))
+		return vaultTarget(ref, p)
 	}))
 	return &s
+}
+
+// vaultTarget is a test scheme's Target: one resource, the trimmed body.
+func vaultTarget(ref provider.Ref, p provider.Provider) (provider.Target, error) {
+	path := strings.Trim(ref.Body, "/")
+	if path == "" || strings.Contains(path, "//") {
+		return provider.Target{}, provider.InvalidRef(ref, "body", "is not a path")
+	}
+	return provider.Target{Provider: p, Resources: []provider.Resource{{Scheme: "vault", Path: path}}}, nil
+}
+
+// allow compiles a reference policy for a test.
+func allow(t testing.TB, patterns ...string) *provider.RefPolicy {
+	t.Helper()
+	p, err := provider.NewRefPolicy(patterns...)
+	require.NoError(t, err)
+	return p
 }
 
 func TestReferences(t *testing.T) {
@@ -113,7 +132,7 @@ func TestReferences(t *testing.T) {
 
 	r = resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 		o.AllowProfile = resolver.AnyProfile
 	})
 	res, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws", Profile: "ignored"})
@@ -140,7 +159,8 @@ func TestReferences(t *testing.T) {
 
 	for _, ref := range []string{
 		"vault:secret/data/mcp/aws/../../sys/raw", "vault:secret/data/mcp/nested/deeper",
-		"vault:secret/data/other", "vault:sys/raw/core", "file:#production", "env:*", "env:",
+		"vault:secret/data/other", "vault:sys/raw/core", "file:production", "env:*", "env:",
+		"vault:secret/data/mcp/", "vault:secret/data/mcp", "vault:secret/data/mcp/?version=1", "vault:secret/data/mcp/#field",
 		"vault:secret/data/mcp/aws\u202e", "vault:secret/data/mcp/aws\x00", "secret/data/mcp/aws",
 		"keychain:mcpcred/ops", strings.Repeat("v", 5000),
 	} {
@@ -151,30 +171,31 @@ func TestReferences(t *testing.T) {
 	}
 	assert.Equal(t, 2, calls)
 
-	// Allowed by pattern but the scheme is not registered: a clear error.
+	// Allowed by pattern but the scheme is not registered: refused, without
+	// telling the request which schemes are.
 	r = resolver.New(nil, func(o *resolver.Options) {
 		o.References = &provider.Schemes{}
-		o.AllowReferences = []string{"ssm:/mcp/**"}
+		o.AllowReferences = allow(t, "ssm:/mcp/**")
 	})
 	_, err = r.Resolve(ctx, resolver.Request{CredentialID: "ssm:/mcp/prod/"})
-	require.ErrorIs(t, err, provider.ErrUnknownScheme)
-	assert.Contains(t, err.Error(), "provider/ssm")
+	require.ErrorIs(t, err, resolver.ErrReferenceRefused)
+	assert.NotContains(t, err.Error(), "registered")
 }
 
 func TestReferenceWithNothing(t *testing.T) {
 	var s provider.Schemes
-	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		return provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		return vaultTarget(ref, provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 			return provider.Credentials{}, provider.NotFound("vault", "", ref.Body, "no secret at this path")
-		})), nil
+		})))
 	}))
 	r := resolver.New(nil, func(o *resolver.Options) {
 		o.References = &s
-		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 	})
 	_, err := r.Resolve(context.Background(), resolver.Request{CredentialID: "vault:secret/data/mcp/gone"})
 	require.ErrorIs(t, err, resolver.ErrNoCredentials)
-	assert.Equal(t, `resolver: no credentials for reference "vault:secret/data/mcp/gone", tried:
+	assert.Equal(t, `resolver: no credentials for a 26-byte "vault": reference, tried:
   - vault: secret/data/mcp/gone: no secret at this path`, err.Error())
 	var ce *resolver.ChainError
 	require.ErrorAs(t, err, &ce)
@@ -186,7 +207,7 @@ func TestRequestOrder(t *testing.T) {
 	calls := 0
 	r := resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:*"}
+		o.AllowReferences = allow(t, "vault:*")
 		o.AllowProfile = resolver.AnyProfile
 	})
 	ctx := context.Background()
@@ -255,18 +276,65 @@ func errIsAny(err error, targets ...error) bool {
 	return false
 }
 
-func TestMalformedReferencePatternIsReported(t *testing.T) {
-	var logs bytes.Buffer
+func TestMalformedReferencePatternIsAnError(t *testing.T) {
+	_, err := provider.NewRefPolicy("vault:secret//x", "vault:secret/data/mcp/*")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"vault:secret//x"`)
+}
+
+// A reference is allowed by what it reads: each resource its scheme lists
+// must be covered, so a list, a parent or a deeper path is refused even when
+// its text starts like an allowed one.
+func TestReferencePolicyByResources(t *testing.T) {
+	var s provider.Schemes
 	calls := 0
+	s.Register("env", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		var rs []provider.Resource
+		for _, v := range strings.Split(ref.Body, ",") {
+			if v == "" {
+				return provider.Target{}, provider.InvalidRef(ref, "body", "has an empty item")
+			}
+			rs = append(rs, provider.Resource{Scheme: "env", Path: v})
+		}
+		return provider.Target{Resources: rs, Provider: provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			calls++
+			return provider.NewCredentials(map[string]string{"token": "t"}, provider.Source{Provider: "env"}), nil
+		})}, nil
+	}))
 	r := resolver.New(nil, func(o *resolver.Options) {
-		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:secret/[", "vault:secret/data/mcp/*"}
-		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		o.References = &s
+		o.AllowReferences = allow(t, "env:MCP_CI_*")
 	})
-	assert.Contains(t, logs.String(), "malformed pattern in Options.AllowReferences never matches")
-	assert.Contains(t, logs.String(), `pattern=vault:secret/[`)
-	_, err := r.Resolve(context.Background(), resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
-	require.NoError(t, err, "the well-formed pattern still applies")
+	ctx := context.Background()
+	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "env:MCP_CI_TOKEN"})
+	require.NoError(t, err)
+	for _, ref := range []string{"env:MCP_CI_TOKEN,AWS_SECRET_ACCESS_KEY", "env:MCP_CI_", "env:VAULT_TOKEN,MCP_CI_X"} {
+		_, err := r.Resolve(ctx, resolver.Request{CredentialID: ref})
+		require.ErrorIs(t, err, resolver.ErrReferenceRefused, ref)
+		assert.ErrorIs(t, err, provider.ErrRefNotAllowed, ref)
+	}
+	assert.Equal(t, 1, calls, "a refused reference is never read")
+}
+
+// Expired answers are skipped with the reason and never served or cached;
+// a valid provider later in the chain answers.
+func TestExpiredAnswerIsSkipped(t *testing.T) {
+	old := provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		c := provider.NewCredentials(map[string]string{provider.FieldAccessKeyID: "OLD", provider.FieldSecretAccessKey: "old"}, provider.Source{Provider: "secretfile"})
+		c.Expires = time.Now().Add(-time.Hour)
+		return c, nil
+	})
+	r := resolver.New([]provider.Provider{provider.WithName("secretfile", old), answering("env", "env-secret")})
+	res, err := r.Resolve(context.Background(), resolver.Request{})
+	require.NoError(t, err)
+	assert.Equal(t, "env", res.Credentials.Source.Provider)
+	require.Len(t, res.Skipped, 1)
+	assert.Contains(t, res.Skipped[0].String(), "expired at")
+
+	r = resolver.New([]provider.Provider{provider.WithName("secretfile", old)})
+	_, err = r.Resolve(context.Background(), resolver.Request{})
+	require.ErrorIs(t, err, resolver.ErrNoCredentials)
+	assert.Contains(t, err.Error(), "expired at")
 }
 
 // A model may paste a secret where a profile name or reference belongs:
@@ -277,7 +345,7 @@ func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
 	r := resolver.New([]provider.Provider{answering("file", "x")}, func(o *resolver.Options) {
 		o.AllowProfile = func(n string) bool { return n == "prod" }
 		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	ctx := context.Background()
@@ -303,7 +371,7 @@ func TestCachedReferencesAreBounded(t *testing.T) {
 	calls := 0
 	r := resolver.New(nil, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:**"}
+		o.AllowReferences = allow(t, "vault:**")
 	})
 	ctx := context.Background()
 	for i := range resolver.MaxCachedReferences + 10 {
@@ -323,12 +391,12 @@ func TestCanceledReferenceIsNamed(t *testing.T) {
 	calls := 0
 	r := resolver.New(nil, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
-		o.AllowReferences = []string{"vault:secret/data/mcp/*"}
+		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, `resolver: reference "vault:secret/data/mcp/aws": context canceled`, err.Error())
+	assert.Equal(t, `resolver: a 25-byte "vault": reference: context canceled`, err.Error())
 	assert.Zero(t, calls)
 }

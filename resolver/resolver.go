@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,11 +131,6 @@ func New(providers []provider.Provider, optFns ...func(*Options)) *Resolver {
 			r.chain = append(r.chain, link{name: provider.NameOf(p), p: p})
 		}
 	}
-	for _, pat := range o.AllowReferences {
-		if _, err := path.Match(strings.TrimSuffix(pat, "**"), ""); err != nil {
-			o.Logger.Warn("resolver: malformed pattern in Options.AllowReferences never matches", "pattern", pat, "error", err)
-		}
-	}
 	empty := map[string]*entry{}
 	r.entries.Store(&empty)
 	return r
@@ -195,8 +189,8 @@ func (r *Resolver) allowProfile(ctx context.Context, name string) error {
 		return err
 	}
 	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(name) {
-		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", describeName(name))
-		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, describeName(name))
+		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", provider.Describe(name))
+		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, provider.Describe(name))
 	}
 	return nil
 }
@@ -246,7 +240,7 @@ func (r *Resolver) cached(ctx context.Context, key string, chain []link, profile
 		if e2 := (*r.entries.Load())[key]; e2 == e {
 			if st := e.st.Load(); r.clock.Now().UnixNano() < st.staleUntil {
 				r.opts.Logger.WarnContext(ctx, "resolver: refresh failed, serving last good credentials",
-					"profile", key, "source", st.res.Credentials.Source.String(), "error", err)
+					"what", keyLabel(key), "source", st.res.Credentials.Source.String(), "error", err)
 				res := st.res
 				res.Stale = true
 				return res, nil
@@ -280,7 +274,7 @@ func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry
 		ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key, chain, profile) })
 		if res := <-ch; res.Err != nil {
 			r.opts.Logger.Warn("resolver: background refresh failed; serving the cached value until it expires",
-				"profile", key, "error", res.Err)
+				"what", keyLabel(key), "error", res.Err)
 		}
 	}()
 }
@@ -302,7 +296,12 @@ func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile s
 	for _, l := range chain {
 		c, err := r.call(ctx, l, profile)
 		if err == nil {
-			if missing := c.Missing(r.opts.Required...); len(missing) > 0 {
+			if exp := c.Expires; !exp.IsZero() && !r.clock.Now().Before(exp) {
+				// Never served, never cached, and no shadow over a valid
+				// provider later in the chain.
+				err = provider.NotFound(l.name, profile, c.Source.Locator,
+					"returned credentials that expired at "+exp.UTC().Format(time.RFC3339))
+			} else if missing := c.Missing(r.opts.Required...); len(missing) > 0 {
 				err = provider.NotFound(l.name, profile, c.Source.Locator,
 					"missing required field(s) "+strings.Join(missing, ", "))
 			} else if c.IsZero() {
@@ -333,7 +332,7 @@ func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile s
 	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
 		err.Profile, err.Reference = "", ref
 	}
-	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "profile", err.Profile, "reference", err.Reference, "error", err)
+	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "what", keyLabel(key), "error", err)
 	return Result{}, err
 }
 
@@ -427,12 +426,20 @@ func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
 // operator offers.
 const MaxCachedReferences = 256
 
-// keyLabel names a cache key in messages: `profile "p"` or `reference "r"`.
+// keyLabel names a cache key in messages and logs: `profile "p"`, or a
+// reference by its scheme and length. Both may have come from a request, so
+// they are described with provider.Describe, never quoted whole.
 func keyLabel(key string) string {
 	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
-		return quoteRef(ref)
+		return describeRef(ref)
 	}
-	return fmt.Sprintf("profile %q", key)
+	return "profile " + provider.Describe(key)
+}
+
+// describeRef names a reference by its scheme and length.
+func describeRef(ref string) string {
+	scheme, _, _ := strings.Cut(ref, ":")
+	return fmt.Sprintf("a %d-byte %s: reference", len(ref), provider.Describe(scheme))
 }
 
 func countRefs(m map[string]*entry) int {
@@ -531,47 +538,35 @@ func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	canonical := parsed.String()
-	allowed := false
-	for _, pat := range r.opts.AllowReferences {
-		if refMatch(pat, canonical) {
-			allowed = true
-			break
+	refuse := func(why string, cause error) (Result, error) {
+		r.opts.Logger.WarnContext(ctx, "resolver: refused credential reference", "reference", describeRef(parsed.String()), "why", why)
+		if cause != nil {
+			return Result{}, fmt.Errorf("%w: %s: %s: %w", ErrReferenceRefused, describeRef(parsed.String()), why, cause)
 		}
+		return Result{}, fmt.Errorf("%w: %s: %s", ErrReferenceRefused, describeRef(parsed.String()), why)
 	}
-	if !allowed || r.opts.References == nil {
-		why := "the operator allows no references (set Options.AllowReferences and Options.References)"
-		if len(r.opts.AllowReferences) > 0 {
-			why = "it matches none of the patterns in Options.AllowReferences"
-		}
-		r.opts.Logger.WarnContext(ctx, "resolver: refused credential reference", "scheme", parsed.Scheme)
-		return Result{}, fmt.Errorf("%w: a reference with scheme %q (%d bytes): %s", ErrReferenceRefused, parsed.Scheme, len(canonical), why)
+	if r.opts.References == nil || r.opts.AllowReferences == nil {
+		return refuse("the operator allows no references (set Options.References and Options.AllowReferences)", nil)
 	}
-	p, _, err := r.opts.References.Provider(canonical)
+	if !r.opts.References.Has(parsed.Scheme) {
+		// Refused before Open, so a request learns nothing about which
+		// schemes are registered.
+		return refuse("no allowed pattern covers what it reads", nil)
+	}
+	t, err := r.opts.References.Open(ref)
 	if err != nil {
 		return Result{}, err
 	}
-	chain := []link{{name: provider.NameOf(p), p: p}}
+	// The one place a request's reference meets the operator's policy:
+	// every resource the scheme says it reads must be covered.
+	if err := r.opts.AllowReferences.Check(t); err != nil {
+		return refuse("no allowed pattern covers what it reads", err)
+	}
+	canonical := t.Ref.String()
+	chain := []link{{name: provider.NameOf(t.Provider), p: t.Provider}}
 	res, err := r.cached(ctx, refKeyPrefix+canonical, chain, provider.DefaultProfile)
 	res.Profile, res.Reference = "", canonical
 	return res, err
-}
-
-// refMatch reports whether ref matches pat: path.Match syntax, where "*"
-// does not cross "/", or, for a pattern ending in "**", a literal prefix.
-func refMatch(pat, ref string) bool {
-	if prefix, ok := strings.CutSuffix(pat, "**"); ok {
-		return strings.HasPrefix(ref, prefix)
-	}
-	ok, _ := path.Match(pat, ref)
-	return ok
-}
-
-func quoteRef(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("reference of %d bytes", len(s))
-	}
-	return fmt.Sprintf("reference %q", s)
 }
 
 func (r *Resolver) fromRequest(req Request) (Result, error) {
@@ -605,7 +600,7 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 	}
 	for _, n := range c.Names() {
 		if !provider.ValidField(n) {
-			return fmt.Errorf("%w: field name %s must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, describeName(n), MaxFieldNameLen)
+			return fmt.Errorf("%w: field name %s must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, provider.Describe(n), MaxFieldNameLen)
 		}
 		v := c.Value(n)
 		if len(v) > MaxFieldValueLen {
@@ -624,20 +619,9 @@ func validateRequestCredentials(c provider.Credentials, required []string) error
 // that could escape a directory or read differently than it is.
 func validateProfile(p string) error {
 	if err := provider.ValidName(p, MaxProfileNameLen); err != nil {
-		return fmt.Errorf("%w: %s %v", ErrInvalidProfile, describeName(p), err)
+		return fmt.Errorf("%w: %s %v", ErrInvalidProfile, provider.Describe(p), err)
 	}
 	return nil
-}
-
-// describeName quotes a name that came in a request only when it looks like
-// one: at most 32 bytes of a-z, 0-9, '.', '_' and '-'. Anything else is
-// described by its length, since a model may paste a secret where a name
-// belongs, and errors and logs must not repeat it.
-func describeName(s string) string {
-	if s != "" && len(s) <= 32 && strings.TrimLeft(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == "" {
-		return fmt.Sprintf("%q", s)
-	}
-	return fmt.Sprintf("(a %d-byte name, not shown)", len(s))
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

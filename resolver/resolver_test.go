@@ -455,7 +455,7 @@ func TestRequestCredentials(t *testing.T) {
 		want   string
 	}{
 		{"missing", map[string]string{"access_key_id": "AKID"}, "missing required field(s) secret_access_key"},
-		{"bad name", map[string]string{"access_key_id": "AKID", "secret_access_key": "s", "Bad-Name": "v"}, `field name (a 8-byte name, not shown) must be`},
+		{"bad name", map[string]string{"access_key_id": "AKID", "secret_access_key": "s", "Bad-Name": "v"}, `field name (a 8-byte value, not shown) must be`},
 		{"too long", map[string]string{"access_key_id": "AKID", "secret_access_key": strings.Repeat("x", 5000)}, "longer than 4096 bytes"},
 		{"control", map[string]string{"access_key_id": "AKID", "secret_access_key": canary + "\n"}, "control characters"},
 		{"invalid utf8", map[string]string{"access_key_id": "AKID", "secret_access_key": canary + "\xff"}, "invalid UTF-8"},

@@ -2,6 +2,7 @@ package env
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -20,85 +21,103 @@ import (
 //	env:VAR#FIELD          the variable VAR as the field FIELD
 //	env:VAR1,VAR2,...      each variable as its lower-cased name; all required
 //
+// The Target lists each variable as the resource env:VAR (which covers its
+// VAR_FILE form), a prefix as env:PREFIX* and env: as AWS's variables, so
+// an operator allows env:MCP_CI_* or env:GITHUB_TOKEN. No ?params.
+//
 // optFns configure every Provider the Scheme builds (Getenv, Environ,
 // OpenFile, DisableFiles, MaxFileSize, Logger, Now); the reference sets
 // Vars, Prefix and Required, and the Provider answers every profile
 // (AllProfiles), since a reference names its credentials itself.
 func Scheme(optFns ...func(*Options)) provider.Scheme {
-	return provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		refFn, err := refOptions(ref)
+	return provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		refFn, resources, err := refOptions(ref)
 		if err != nil {
-			return nil, err
+			return provider.Target{}, err
 		}
 		fns := append(append(make([]func(*Options), 0, len(optFns)+1), optFns...), refFn)
-		return New(fns...), nil
+		return provider.Target{Provider: New(fns...), Resources: resources}, nil
 	})
 }
 
 // maxRefVars bounds the variables one reference may list.
 const maxRefVars = 32
 
-// refOptions works out the Options an env: reference stands for.
-func refOptions(ref provider.Ref) (func(*Options), error) {
+// refOptions works out the Options an env: reference stands for, and the
+// variables it reads: each as the resource env:NAME, which covers its
+// NAME_FILE form too; a prefix as the set env:PREFIX*.
+func refOptions(ref provider.Ref) (func(*Options), []provider.Resource, error) {
+	if err := ref.OnlyParams(); err != nil {
+		return nil, nil, err
+	}
 	body := ref.Body
 	switch {
 	case body == "":
-		if ref.Fragment != "" {
-			return nil, refError("fragment", "%s: env: (AWS's variables) takes no #fragment", quote(ref.Fragment))
+		if ref.Field != "" {
+			return nil, nil, provider.InvalidRef(ref, "field", "is set, but env: (AWS's variables) names its fields itself")
 		}
+		var resources []provider.Resource
+		for _, vs := range DefaultVars() {
+			for _, v := range vs {
+				resources = append(resources, provider.Resource{Scheme: "env", Path: v})
+			}
+		}
+		slices.SortFunc(resources, func(a, b provider.Resource) int { return strings.Compare(a.Path, b.Path) })
 		return func(o *Options) {
 			o.Vars, o.Prefix, o.Required = nil, "", nil
 			o.AllProfiles = true
-		}, nil
+		}, resources, nil
 
 	case strings.HasSuffix(body, "*"):
 		prefix := strings.TrimSuffix(body, "*")
 		if prefix == "" || strings.Contains(prefix, "*") || !validVar(prefix) {
-			return nil, refError("body", "%s: a prefix must be a variable name followed by one *, such as MCP_CI_*", quote(body))
+			return nil, nil, provider.InvalidRef(ref, "body", "is not a prefix: a prefix is a variable name followed by one *, such as MCP_CI_*")
 		}
-		if ref.Fragment != "" {
-			return nil, refError("fragment", "%s: prefix mode (%s) names every field itself and takes no #fragment", quote(ref.Fragment), quote(body))
+		if ref.Field != "" {
+			return nil, nil, provider.InvalidRef(ref, "field", "is set, but a prefix names every field itself")
 		}
 		return func(o *Options) {
-			o.Vars, o.Prefix, o.Required = map[string][]string{}, prefix, nil
-			o.AllProfiles = true
-		}, nil
+				o.Vars, o.Prefix, o.Required = map[string][]string{}, prefix, nil
+				o.AllProfiles = true
+			}, []provider.Resource{{Scheme: "env", Path: prefix, Span: provider.Prefix}},
+			nil
 	}
 
 	names := strings.Split(body, ",")
 	if len(names) > maxRefVars {
-		return nil, refError("body", "lists %d variables; at most %d", len(names), maxRefVars)
+		return nil, nil, provider.InvalidRef(ref, "body", fmt.Sprintf("lists %d variables; at most %d", len(names), maxRefVars))
 	}
 	vars := make(map[string][]string, len(names))
 	required := make([]string, 0, len(names))
-	for _, name := range names {
+	resources := make([]provider.Resource, 0, len(names))
+	for i, name := range names {
 		if !validVar(name) {
-			return nil, refError("body", "%s is not a variable name (letters, digits and _, not starting with a digit; a prefix ends in *)", quote(name))
+			return nil, nil, provider.InvalidRef(ref, "body", fmt.Sprintf("item %d is not a variable name (letters, digits and _, not starting with a digit; a prefix ends in *)", i+1))
 		}
 		field := strings.ToLower(name)
-		if ref.Fragment != "" {
+		if ref.Field != "" {
 			if len(names) > 1 {
-				return nil, refError("fragment", "%s: a #field name applies to a single variable, and %s lists %d", quote(ref.Fragment), quote(body), len(names))
+				return nil, nil, provider.InvalidRef(ref, "field", fmt.Sprintf("names one field, but the body lists %d variables", len(names)))
 			}
-			if !provider.ValidField(ref.Fragment) {
-				return nil, refError("fragment", "field name %s must be 1-64 characters of a-z, 0-9 and _", quote(ref.Fragment))
+			if !provider.ValidField(ref.Field) {
+				return nil, nil, provider.InvalidRef(ref, "field", "is not a field name: 1-64 characters of a-z, 0-9 and _")
 			}
-			field = ref.Fragment
+			field = ref.Field
 		}
-		if prev, dup := vars[field]; dup {
-			return nil, refError("body", "%s and %s both give the field %s", quote(prev[0]), quote(name), field)
+		if !provider.ValidField(field) {
+			return nil, nil, provider.InvalidRef(ref, "body", fmt.Sprintf("item %d is longer than a field name may be (64 bytes); name its field with #field", i+1))
+		}
+		if _, dup := vars[field]; dup {
+			return nil, nil, provider.InvalidRef(ref, "body", fmt.Sprintf("gives the field %s twice", provider.Describe(field)))
 		}
 		vars[field] = []string{name}
 		required = append(required, field)
+		resources = append(resources, provider.Resource{Scheme: "env", Path: name})
 	}
 	return func(o *Options) {
 		o.Vars, o.Prefix, o.Required = vars, "", required
 		o.AllProfiles = true
-	}, nil
-}
-
-func refError(part, format string, args ...any) error {
-	return fmt.Errorf("%w: env: %s: %s", provider.ErrInvalidRef, part, fmt.Sprintf(format, args...))
+	}, resources, nil
 }
 
 // validVar reports whether s is a portable environment variable name:
@@ -115,11 +134,4 @@ func validVar(s string) bool {
 		}
 	}
 	return true
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("(%d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
 }

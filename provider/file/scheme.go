@@ -2,7 +2,6 @@ package file
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,16 +17,23 @@ import (
 //
 // The forms are
 //
-//	file:#SECTION          section SECTION of the default credentials file
-//	file:PATH#SECTION      section SECTION of the file at PATH
-//	file:PATH              section [default] of the file at PATH
-//	file:                  section [default] of the default credentials file
+//	file:                        section [default] of the default credentials file
+//	file:SECTION                 section SECTION of the default credentials file
+//	file:PATH                    section [default] of the file at PATH
+//	file:PATH?profile=SECTION    section SECTION of the file at PATH
+//	...#FIELD                    only the field FIELD of that section
 //
 // PATH is absolute or starts with "~/" (the home directory); a relative
-// path is refused, since it would depend on the working directory. The
-// default file is the one [New] picks ($MCP_CREDENTIALS_FILE, else
+// path is refused, since it would depend on the working directory. A body
+// without "/" that does not start with "~" is a section name. The default
+// file is the one [New] picks ($MCP_CREDENTIALS_FILE, else
 // ~/.mcp/credentials). A reference names its section, so
 // MCP_CREDENTIAL_PROFILE does not apply to it.
+//
+// The Target's one resource is the file's absolute path followed by the
+// section as a last segment: file:/home/u/.mcp/credentials/production, so an
+// operator allows file:/home/u/.mcp/credentials/* for every section of that
+// file.
 //
 // optFns configure every Provider the Scheme builds (Getenv, UserHomeDir,
 // Logger, MaxSize, Required, Now; Path sets the default file). All the
@@ -47,38 +53,65 @@ type scheme struct {
 // maxSchemeFiles bounds the distinct files a Scheme keeps Providers for.
 const maxSchemeFiles = 64
 
-func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
-	section := ref.Fragment
+func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
+	if err := ref.OnlyParams("profile"); err != nil {
+		return provider.Target{}, err
+	}
+	body, section := ref.Body, ref.Param("profile")
+	isPath := strings.HasPrefix(body, "/") || strings.HasPrefix(body, "~") || strings.ContainsAny(body, `/\`)
+	switch {
+	case !isPath && section != "":
+		return provider.Target{}, provider.InvalidRef(ref, "params", "has ?profile=, but the body already names a section; write file:SECTION, or file:PATH?profile=SECTION")
+	case !isPath && body != "":
+		section = body
+		body = ""
+	}
 	if section == "" {
 		section = provider.DefaultProfile
-	} else if err := validSection(section); err != nil {
-		return nil, refError("fragment", "section %s %v", quote(section), err)
 	}
-	path, err := s.path(ref.Body)
+	if err := validSection(section); err != nil {
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names a section that "+err.Error())
+	}
+	path, err := s.path(ref, body)
 	if err != nil {
-		return nil, err
+		return provider.Target{}, err
 	}
-	return provider.Pin(s.file(path), section), nil
+	fp := s.file(path)
+	if fp.path == "" {
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names the default credentials file, which cannot be located: "+fp.pathErr)
+	}
+	abs, err := filepath.Abs(fp.path)
+	if err != nil {
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names a file whose absolute path cannot be worked out")
+	}
+	var p provider.Provider = provider.Pin(fp, section)
+	if ref.Field != "" {
+		p = provider.OneField(p, ref.Field)
+	}
+	return provider.Target{
+		Provider:  p,
+		Resources: []provider.Resource{{Scheme: "file", Path: filepath.ToSlash(abs) + "/" + section}},
+	}, nil
 }
 
 // path turns a reference body into a cleaned absolute path, or "" for the
 // default file.
-func (s *scheme) path(body string) (string, error) {
+func (s *scheme) path(ref provider.Ref, body string) (string, error) {
 	switch {
 	case body == "":
 		return "", nil
 	case strings.HasSuffix(body, "/") || body == "~":
-		return "", refError("body", "%s names a directory; name the credentials file", quote(body))
+		return "", provider.InvalidRef(ref, "body", "names a directory; name the credentials file")
 	case strings.HasPrefix(body, "~/"):
 		home, err := s.home()
-		if err != nil {
-			return "", refError("body", "%s: cannot expand ~/: %v", quote(body), err)
+		if err != nil || home == "" {
+			return "", provider.InvalidRef(ref, "body", "starts with ~/, but there is no home directory to expand it to")
 		}
 		return filepath.Join(home, filepath.FromSlash(body[2:])), nil
 	case strings.HasPrefix(body, "~"):
-		return "", refError("body", "%s: only ~/ (your own home directory) is expanded", quote(body))
+		return "", provider.InvalidRef(ref, "body", "starts with ~ but not ~/: only ~/ (your own home directory) is expanded")
 	case !filepath.IsAbs(body):
-		return "", refError("body", "%s is a relative path; use an absolute path or one starting with ~/", quote(body))
+		return "", provider.InvalidRef(ref, "body", "is a relative path; use an absolute path or one starting with ~/")
 	}
 	return filepath.Clean(body), nil
 }
@@ -133,24 +166,11 @@ func (s *scheme) file(path string) *Provider {
 
 // validSection reports why s cannot be a section name in a reference.
 func validSection(s string) error {
-	switch {
-	case len(s) > 128:
-		return errors.New("is longer than 128 bytes")
-	case strings.TrimSpace(s) != s:
-		return errors.New("has leading or trailing white space (section names are trimmed)")
-	case strings.ContainsAny(s, "[]"):
-		return errors.New(`holds "[" or "]"`)
+	if err := provider.ValidName(s, 128); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, "[]*") {
+		return errors.New(`holds "[", "]" or "*"`)
 	}
 	return nil
-}
-
-func refError(part, format string, args ...any) error {
-	return fmt.Errorf("%w: file: %s: %s", provider.ErrInvalidRef, part, fmt.Sprintf(format, args...))
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("(%d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
 }

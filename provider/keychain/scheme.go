@@ -24,7 +24,10 @@ import (
 //	keychain:SERVICE/PROFILE#FIELD one item of it
 //	keychain:                      the profile "default"
 //
-// so keychain:mcpcred/ops is keychain:ops with the default prefix. A whole
+// so keychain:mcpcred/ops is keychain:ops with the default prefix, and the
+// Target's one resource is always SERVICE/PROFILE: keychain:mcpcred/ops, so
+// an operator allows keychain:mcpcred/* for every profile under the default
+// prefix. No ?params. A whole
 // profile is read as Retrieve reads it (the fields in its index item, else
 // the probed Options.Fields); a #FIELD reads that one item, even one no
 // index lists, and returns it as the field FIELD. optFns configure the
@@ -64,29 +67,39 @@ type scheme struct {
 // for.
 const maxSchemeServices = 16
 
-func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
+func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
+	if err := ref.OnlyParams(); err != nil {
+		return provider.Target{}, err
+	}
+	if strings.Contains(ref.Body, "*") {
+		return provider.Target{}, provider.InvalidRef(ref, "body", `holds "*": references name one profile, patterns are the operator's`)
+	}
 	service, profile := s.defService, ref.Body
 	if before, after, ok := strings.Cut(ref.Body, "/"); ok {
 		service, profile = before, after
 		if r := validService(service); r != "" {
-			return nil, refError("body", "service prefix %s %s", quote(service), r)
+			return provider.Target{}, provider.InvalidRef(ref, "body", "has a service prefix that "+r)
 		}
 		if strings.Contains(profile, "/") {
-			return nil, refError("body", "%s has more than one /; the form is SERVICE/PROFILE", quote(ref.Body))
+			return provider.Target{}, provider.InvalidRef(ref, "body", "has more than one /; the form is SERVICE/PROFILE")
 		}
 	}
 	if profile == "" && !strings.Contains(ref.Body, "/") {
 		profile = provider.DefaultProfile
 	}
 	if r := validProfile(profile); r != "" {
-		return nil, refError("body", "%s: %s", quote(ref.Body), r)
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names a profile that "+r)
 	}
-	if ref.Fragment != "" {
-		if r := validField(ref.Fragment); r != "" {
-			return nil, refError("fragment", "%s: %s", quote(ref.Fragment), r)
+	if ref.Field != "" {
+		if r := validField(ref.Field); r != "" {
+			return provider.Target{}, provider.InvalidRef(ref, "field", r)
 		}
 	}
-	return &refProvider{p: s.provider(service), profile: profile, field: ref.Fragment}, nil
+	return provider.Target{
+		Ref:       provider.Ref{Scheme: ref.Scheme, Body: service + "/" + profile, Field: ref.Field},
+		Provider:  &refProvider{p: s.provider(service), profile: profile, field: ref.Field},
+		Resources: []provider.Resource{{Scheme: "keychain", Path: service + "/" + profile}},
+	}, nil
 }
 
 func (s *scheme) provider(service string) *Provider {
@@ -148,15 +161,4 @@ func validService(s string) string {
 		return "contains a space or control character"
 	}
 	return ""
-}
-
-func refError(part, format string, args ...any) error {
-	return fmt.Errorf("%w: keychain: %s: %s", provider.ErrInvalidRef, part, fmt.Sprintf(format, args...))
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("(%d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -1,8 +1,8 @@
 package secretfile
 
 import (
-	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcpcred/mcpcred/provider"
 )
@@ -14,59 +14,72 @@ import (
 //
 // The forms are
 //
-//	secretfile:NAME        profile NAME in the secrets directory (default /run/secrets)
-//	secretfile:            the default profile in the secrets directory
-//	secretfile:/DIR#NAME   profile NAME in the directory /DIR
-//	secretfile:/DIR        the default profile in the directory /DIR
+//	secretfile:            the default profile in the secrets directory (default /run/secrets)
+//	secretfile:NAME        profile NAME in the secrets directory
+//	secretfile:/DIR/NAME   profile NAME in the directory /DIR
+//	...#FIELD              only the field FIELD of that profile
 //
 // NAME follows [ValidName]; /DIR must be absolute. Profile NAME is read as
 // Retrieve reads it, with every layout (NAME.json, NAME.ini, NAME/ and
 // Options.Files), and the default profile also from per-field files
-// directly in the directory. optFns configure every Provider the Scheme
-// builds (Dir sets the default directory; Files, Fields, MaxFileSize, Now,
-// Logger apply as they are).
+// directly in the directory. No ?params.
+//
+// The Target's one resource is the directory and the profile as a path:
+// secretfile:/run/secrets/aws-prod, so an operator allows
+// secretfile:/run/secrets/* for every entry of that directory. optFns
+// configure every Provider the Scheme builds (Dir sets the default
+// directory; Files, Fields, MaxFileSize, Now, Logger apply as they are).
 func Scheme(optFns ...func(*Options)) provider.Scheme {
-	return provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		name, dir := ref.Body, ""
+	var o Options
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	defDir := o.Dir
+	if defDir == "" {
+		defDir = DefaultDir
+	}
+	return provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		if err := ref.OnlyParams(); err != nil {
+			return provider.Target{}, err
+		}
+		dir, name := "", ref.Body
 		switch {
 		case ref.Body == "":
 			name = provider.DefaultProfile
-			if ref.Fragment != "" {
-				return nil, refError("fragment", "%s: a #NAME follows a directory (secretfile:/DIR#NAME); for a secret in the default directory write secretfile:NAME",
-					quote(ref.Fragment))
-			}
 		case filepath.IsAbs(ref.Body):
-			dir, name = filepath.Clean(ref.Body), ref.Fragment
-			if name == "" {
-				name = provider.DefaultProfile
+			if strings.HasSuffix(ref.Body, "/") {
+				return provider.Target{}, provider.InvalidRef(ref, "body", "ends in /; name the secret in the directory, as in secretfile:/DIR/NAME")
 			}
-			if err := ValidName(name); err != nil {
-				return nil, refError("fragment", "%s is not a secret name: %v", quote(ref.Fragment), err)
+			dir, name = filepath.Dir(filepath.Clean(ref.Body)), filepath.Base(ref.Body)
+			if dir == "/" {
+				return provider.Target{}, provider.InvalidRef(ref, "body", "names a secret directly in /; name a secrets directory, as in secretfile:/DIR/NAME")
 			}
-		default:
-			if err := ValidName(ref.Body); err != nil {
-				return nil, refError("body", "%s is neither a secret name (%v) nor an absolute directory", quote(ref.Body), err)
-			}
-			if ref.Fragment != "" {
-				return nil, refError("fragment", "%s: a #NAME follows a directory (secretfile:/DIR#NAME), not the secret name %s",
-					quote(ref.Fragment), quote(ref.Body))
-			}
+		}
+		if strings.Contains(ref.Body, "*") {
+			return provider.Target{}, provider.InvalidRef(ref, "body", `holds "*": references name one secret, patterns are the operator's`)
+		}
+		if err := ValidName(name); err != nil {
+			return provider.Target{}, provider.InvalidRef(ref, "body", "is neither a secret name ("+err.Error()+") nor an absolute /DIR/NAME")
 		}
 		fns := optFns
 		if dir != "" {
 			fns = append(append(make([]func(*Options), 0, len(optFns)+1), optFns...), func(o *Options) { o.Dir = dir })
+		} else {
+			dir = defDir
 		}
-		return provider.Pin(New(fns...), name), nil
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return provider.Target{}, provider.InvalidRef(ref, "body", "names a directory whose absolute path cannot be worked out")
+		}
+		var p provider.Provider = provider.Pin(New(fns...), name)
+		if ref.Field != "" {
+			p = provider.OneField(p, ref.Field)
+		}
+		return provider.Target{
+			Provider:  p,
+			Resources: []provider.Resource{{Scheme: "secretfile", Path: filepath.ToSlash(filepath.Clean(abs)) + "/" + name}},
+		}, nil
 	})
-}
-
-func refError(part, format string, args ...any) error {
-	return fmt.Errorf("%w: secretfile: %s: %s", provider.ErrInvalidRef, part, fmt.Sprintf(format, args...))
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("(%d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -2,7 +2,7 @@ package ssm
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,11 +19,16 @@ import (
 //
 // The forms are
 //
-//	ssm:/mcp/prod/              every parameter under the path, one paginated GetParametersByPath walk
-//	ssm:/mcp/prod/token#token   one parameter (GetParameter) as the field token
-//	ssm:/mcp/prod/token:3#token version 3 of it
-//	ssm:/mcp/prod/token:current#token  the version labelled current
+//	ssm:/mcp/prod/                        every parameter under the path, at any depth (a recursive GetParametersByPath walk)
+//	ssm:/mcp/prod/token#token             one parameter (GetParameter) as the field token
+//	ssm:/mcp/prod/token?version=3#token   version 3 of it
+//	ssm:/mcp/prod/token?label=current#token  the version labelled current
 //	ssm:arn:aws:ssm:REGION:ACCOUNT:parameter/mcp/prod/token#token  by ARN
+//
+// The Target's one resource is the parameter (ssm:/mcp/prod/token; an ARN
+// as written) or, for a path, the whole subtree: ssm:/mcp/prod/**. So a
+// walk is allowed only by a recursive pattern such as ssm:/mcp/prod/**;
+// ssm:/mcp/prod/* allows the parameters directly under /mcp/prod one by one.
 //
 // A body ending in "/" is a path (fields are named as [Provider.RetrievePath]
 // names them) and takes no #fragment; any other body is one parameter, as
@@ -78,43 +83,68 @@ func (l *lazy) get(ctx context.Context) (*Provider, error) {
 	return p, nil
 }
 
-func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
+func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	if s.newErr != nil {
-		return nil, s.newErr
+		return provider.Target{}, s.newErr
+	}
+	if err := ref.OnlyParams("version", "label"); err != nil {
+		return provider.Target{}, err
 	}
 	body := ref.Body
 	switch {
 	case body == "":
-		return nil, refError("body", "names no parameter or path (such as /mcp/prod/ or /mcp/prod/token#token)")
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names no parameter or path (such as /mcp/prod/ or /mcp/prod/token#token)")
 	case body == "/":
-		return nil, refError("body", `"/" would read every parameter in the account; name a hierarchy such as /mcp/prod/`)
+		return provider.Target{}, provider.InvalidRef(ref, "body", `is "/", which would read every parameter in the account; name a hierarchy such as /mcp/prod/`)
+	case strings.Contains(body, "*"):
+		return provider.Target{}, provider.InvalidRef(ref, "body", `holds "*": references name one parameter or path, patterns are the operator's`)
 	case strings.HasSuffix(body, "/"):
 		path, err := cleanPath(body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: ssm: body: %w", provider.ErrInvalidRef, err)
+			return provider.Target{}, provider.InvalidRef(ref, "body", "is not a parameter path SSM accepts: "+strings.TrimPrefix(err.Error(), ErrInvalidName.Error()+": "))
 		}
-		if ref.Fragment != "" {
-			return nil, refError("fragment", "%s: a path (%s) gives every parameter under it as fields and takes no #fragment; for one parameter write ssm:%sNAME#FIELD",
-				quote(ref.Fragment), quote(body), path+"/")
+		switch {
+		case ref.Field != "":
+			return provider.Target{}, provider.InvalidRef(ref, "field", "is set, but a path gives every parameter under it as fields; for one parameter write ssm:/PATH/NAME#FIELD")
+		case ref.Params != "":
+			return provider.Target{}, provider.InvalidRef(ref, "params", "are set, but a path walk reads the current versions; pin a version on one parameter")
 		}
-		return &refProvider{get: s.get, path: path}, nil
+		return provider.Target{
+			Provider:  &refProvider{get: s.get, path: path},
+			Resources: []provider.Resource{{Scheme: "ssm", Path: path, Span: provider.Subtree}},
+		}, nil
 	}
 	r, err := ParseRef(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: ssm: body: %w", provider.ErrInvalidRef, err)
-	}
 	switch {
-	case ref.Fragment == "":
-		example := "ssm:NAME#token"
-		if len(body) <= 80 {
-			example = "ssm:" + body + "#token" // a valid parameter name: nothing to escape
-		}
-		return nil, refError("fragment", "missing: %s names one parameter; add #FIELD to name its field (such as %s), or end a path with / to read every parameter under it",
-			quote(body), example)
-	case !provider.ValidField(ref.Fragment):
-		return nil, refError("fragment", "field name %s must be 1-64 characters of a-z, 0-9 and _", quote(ref.Fragment))
+	case err != nil:
+		return provider.Target{}, provider.InvalidRef(ref, "body", "is not a parameter name SSM accepts (letters, digits, . - _ /, a leading / for a hierarchy, at most 15 levels)")
+	case r.Version != 0 || r.Label != "":
+		return provider.Target{}, provider.InvalidRef(ref, "body", "ends in :SELECTOR; write a version as ?version=N and a label as ?label=L")
+	case ref.Field == "":
+		return provider.Target{}, provider.InvalidRef(ref, "field", "is missing: one parameter needs #FIELD to name its field (such as #token), or end a path with / to read every parameter under it")
+	case !provider.ValidField(ref.Field):
+		return provider.Target{}, provider.InvalidRef(ref, "field", "is not a field name: 1-64 characters of a-z, 0-9 and _")
 	}
-	return &refProvider{get: s.get, params: map[string]string{ref.Fragment: r.String()}}, nil
+	version, label := ref.Param("version"), ref.Param("label")
+	switch {
+	case version != "" && label != "":
+		return provider.Target{}, provider.InvalidRef(ref, "params", "pin both a version and a label; choose one")
+	case version != "":
+		n, err := strconv.ParseInt(version, 10, 64)
+		if err != nil || n < 1 {
+			return provider.Target{}, provider.InvalidRef(ref, "params", "have a version that is not a positive integer")
+		}
+		r.Version = n
+	case label != "":
+		if err := checkLabel(label); err != nil {
+			return provider.Target{}, provider.InvalidRef(ref, "params", "have a label SSM refuses: "+err.Error())
+		}
+		r.Label = label
+	}
+	return provider.Target{
+		Provider:  &refProvider{get: s.get, params: map[string]string{ref.Field: r.String()}},
+		Resources: []provider.Resource{{Scheme: "ssm", Path: r.Name}},
+	}, nil
 }
 
 // refProvider answers for one reference whatever profile it is asked for.
@@ -138,15 +168,4 @@ func (r *refProvider) Retrieve(ctx context.Context, profile string) (provider.Cr
 		return p.RetrievePath(ctx, profile, r.path)
 	}
 	return p.RetrieveParameters(ctx, profile, r.params)
-}
-
-func refError(part, format string, args ...any) error {
-	return fmt.Errorf("%w: ssm: %s: %s", provider.ErrInvalidRef, part, fmt.Sprintf(format, args...))
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		return fmt.Sprintf("(%d bytes)", len(s))
-	}
-	return fmt.Sprintf("%q", s)
 }

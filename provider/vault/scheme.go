@@ -2,7 +2,9 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -20,6 +22,12 @@ import (
 //	vault:secret/data/mcp/aws?version=3       a KV v2 version
 //	vault:aws/creds/deploy                    a dynamic (leased) secret
 //
+// The Target's one resource is the secret's path as written, without a
+// version or field: vault:secret/data/mcp/aws, so an operator allows
+// vault:secret/data/mcp/* for the secrets directly under mcp, or
+// vault:secret/data/mcp/** for every depth. Write KV v2 references as the
+// API path (MOUNT/data/PATH), as patterns see them as written.
+//
 // optFns configure the one [Provider] that every reference shares, so all
 // references use one client, one login and one token renewal. Its Close is
 // never called: a Scheme lives as long as the program.
@@ -33,16 +41,29 @@ type scheme struct {
 	p      *Provider
 }
 
-func (s *scheme) Provider(ref provider.Ref) (provider.Provider, error) {
+func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
+	if err := ref.OnlyParams("version"); err != nil {
+		return provider.Target{}, err
+	}
+	if strings.Contains(ref.Body, "*") {
+		return provider.Target{}, provider.InvalidRef(ref, "body", `holds "*": references name one secret, patterns are the operator's`)
+	}
 	r, err := ParseRef(ref.String())
 	if err != nil {
-		return nil, fmt.Errorf("%w: vault: %w", provider.ErrInvalidRef, err)
+		var reason string
+		if e := errors.Unwrap(err); e != nil {
+			reason = strings.TrimPrefix(err.Error(), ErrInvalidRef.Error()+": ")
+		}
+		return provider.Target{}, provider.InvalidRef(ref, "", reason)
 	}
 	p, err := s.provider()
 	if err != nil {
-		return nil, err
+		return provider.Target{}, err
 	}
-	return &refProvider{p: p, ref: r}, nil
+	return provider.Target{
+		Provider:  &refProvider{p: p, ref: r},
+		Resources: []provider.Resource{{Scheme: "vault", Path: r.fullPath()}},
+	}, nil
 }
 
 // provider builds the shared Provider on first use. A failure (say an
