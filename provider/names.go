@@ -69,4 +69,3 @@ func asciiName(s string) bool {
 	}
 	return true
 }
-
