@@ -12,14 +12,16 @@
 //     fields, field names, lengths, control characters), used for that
 //     request only and never cached;
 //  2. a credential reference (Request.CredentialID, such as
-//     "vault:secret/data/mcp/aws"), only if it matches a pattern in
-//     Options.AllowReferences, built through Options.References;
+//     "vault:secret/data/mcp/aws"), opened through Options.References and
+//     allowed only if Options.AllowReferences covers every resource its
+//     scheme says it reads (see provider.RefPolicy): a policy decides on
+//     what a reference reads, never on how it is spelled;
 //  3. the profile the request names, only if Options.AllowProfile offers it,
 //     else Options.Profile: its cached value while its TTL lasts, else
 //  4. the providers of the chain, in order. A provider answering with an
 //     error that wraps provider.ErrNotFound or provider.ErrUnavailable, or
-//     whose answer lacks a field in Options.Required, is skipped and the
-//     reason recorded; the first usable answer wins. Any other error (an
+//     whose answer lacks a field in Options.Required or has already expired,
+//     is skipped and the reason recorded; the first usable answer wins. Any other error (an
 //     insecure credentials file, access denied) stops the walk: a broken
 //     higher-priority source is reported, never silently bypassed.
 //
