@@ -22,6 +22,10 @@ type fakeVault struct {
 	token   string
 	reads   atomic.Int64
 	revoked atomic.Bool
+	// noDefault makes the token act without the default policy: no
+	// lookup-self, no sys/leases/*.
+	noDefault atomic.Bool
+	logins    atomic.Int64
 
 	// Dynamic secrets: each read of aws/creds/* mints a lease.
 	mu            sync.Mutex
@@ -53,11 +57,19 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "auth/approle/login":
+		f.logins.Add(1)
 		writeJSON(w, 200, map[string]any{"auth": map[string]any{"client_token": f.token, "lease_duration": 3600, "renewable": false}})
 		return
 	}
 	if r.Header.Get("X-Vault-Token") != f.token || f.revoked.Load() {
-		writeJSON(w, 403, map[string]any{"errors": []string{"permission denied", "token " + r.Header.Get("X-Vault-Token")}})
+		// Vault's answer for a revoked, expired or unknown token (with the
+		// token echoed, which must never surface).
+		writeJSON(w, 403, map[string]any{"errors": []string{"2 errors occurred:\n\t* permission denied\n\t* invalid token " + r.Header.Get("X-Vault-Token") + "\n\n"}})
+		return
+	}
+	if f.noDefault.Load() && (path == "auth/token/lookup-self" || strings.HasPrefix(path, "sys/leases/")) {
+		// A token without the default policy.
+		writeJSON(w, 403, map[string]any{"errors": []string{"1 error occurred:\n\t* permission denied\n\n"}})
 		return
 	}
 	switch {
@@ -69,6 +81,9 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case strings.HasPrefix(path, "sys/internal/ui/mounts/aws/"):
 		writeJSON(w, 200, map[string]any{"data": map[string]any{"path": "aws/", "type": "aws", "options": nil}})
+		return
+	case strings.HasPrefix(path, "sys/internal/ui/mounts/logical/"):
+		writeJSON(w, 200, map[string]any{"data": map[string]any{"path": "logical/", "type": "kv", "options": map[string]any{"version": "2"}}})
 		return
 	case strings.HasPrefix(path, "sys/internal/ui/mounts/nomount/"):
 		writeJSON(w, 404, map[string]any{"errors": []string{}})

@@ -3,7 +3,6 @@ package vault
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -27,7 +26,9 @@ type Ref struct {
 	Path  string
 	// Field selects one key of the secret; empty means every key.
 	Field string
-	// Version selects a KV v2 version; 0 means the latest.
+	// Version selects a KV v2 version; 0 means the latest. Reading a pinned
+	// version of a path that is not on a KV v2 mount is an error wrapping
+	// [ErrInvalidRef].
 	Version int
 }
 
@@ -51,23 +52,20 @@ func ParseRef(s string) (Ref, error) {
 		}
 	}
 	if i := strings.IndexByte(s, '?'); i >= 0 {
-		q, err := url.ParseQuery(s[i+1:])
+		// One spelling per secret: the only query is "version=N", N >= 1
+		// in plain digits without a leading zero. (Vault reads version 0 as
+		// the latest, which is the reference without a query.)
+		q := s[i+1:]
 		s = s[:i]
-		if err != nil {
-			return Ref{}, fmt.Errorf("%w: malformed query", ErrInvalidRef)
+		name, v, _ := strings.Cut(q, "=")
+		if name != "version" {
+			return Ref{}, fmt.Errorf("%w: unknown query parameter (only version is allowed)", ErrInvalidRef)
 		}
-		for k := range q {
-			if k != "version" {
-				return Ref{}, fmt.Errorf("%w: unknown query parameter (only version is allowed)", ErrInvalidRef)
-			}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || strconv.Itoa(n) != v {
+			return Ref{}, fmt.Errorf("%w: version must be a positive integer without leading zeros, given once", ErrInvalidRef)
 		}
-		if v := q.Get("version"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return Ref{}, fmt.Errorf("%w: version must be a non-negative integer", ErrInvalidRef)
-			}
-			r.Version = n
-		}
+		r.Version = n
 	}
 	p, err := cleanPath(s)
 	if err != nil {

@@ -73,7 +73,7 @@ func (s *session) stateLocked() state {
 	case !s.have:
 		return stateHard
 	case s.rejected:
-		if !s.rejLogin.IsZero() && now.Sub(s.rejLogin) < s.interval {
+		if !s.rejLogin.IsZero() && now.Sub(s.rejLogin) < s.interval && !s.sourceChanged() {
 			return stateThrott
 		}
 		return stateHard
@@ -83,10 +83,17 @@ func (s *session) stateLocked() state {
 	if s.due || (!s.renewAt.IsZero() && !now.Before(s.renewAt)) {
 		return stateSoft
 	}
-	if c, ok := s.auth.(changed); ok && c.changed() {
+	if s.sourceChanged() {
 		return stateSoft
 	}
 	return stateGood
+}
+
+// sourceChanged reports whether the auth method's source (a token file)
+// changed since the last login: a new token is there to read.
+func (s *session) sourceChanged() bool {
+	c, ok := s.auth.(changed)
+	return ok && c.changed()
 }
 
 // throttledError is the cause of a login refused by the re-login rate

@@ -486,9 +486,9 @@ func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mount
 		return mi, kindNone, nil
 	}
 	if full != mi.mount && !strings.HasPrefix(full, mi.mount+"/") {
-		// Not a prefix of what was asked (namespaces, odd answers): use
-		// it for this request only.
-		return mi, kindNone, nil
+		// Not a prefix of what was asked (an odd answer): read the path
+		// as is, and cache nothing.
+		return mountInfo{engine: EngineLogical}, kindNone, nil
 	}
 	p.mu.Lock()
 	if _, ok := p.mounts[mi.mount]; !ok && len(p.mounts) >= maxMounts {
