@@ -23,11 +23,14 @@ func Example() {
 	// Register the schemes your program serves; here a stand-in for
 	// provider/vault's Scheme.
 	var schemes provider.Schemes
-	schemes.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
-		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
-			return provider.NewCredentials(map[string]string{"access_key_id": "AKIA-" + ref.Body, "secret_access_key": "s3cret"},
-				provider.Source{Provider: "vault", Locator: ref.Body}), nil
-		}), nil
+	schemes.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		return provider.Target{
+			Resources: []provider.Resource{{Scheme: "vault", Path: ref.Body}},
+			Provider: provider.Func(func(context.Context, string) (provider.Credentials, error) {
+				return provider.NewCredentials(map[string]string{"access_key_id": "AKIA-" + ref.Body, "secret_access_key": "s3cret"},
+					provider.Source{Provider: "vault", Locator: ref.Body}), nil
+			}),
+		}, nil
 	}))
 
 	profiles, err := profile.New(&schemes, func(o *profile.Options) { o.Path = path })

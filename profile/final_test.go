@@ -46,13 +46,13 @@ func TestDefinedProfileNeverFallsThrough(t *testing.T) {
 	}
 	var schemes provider.Schemes
 	schemes.Register("env", env.Scheme(func(o *env.Options) { o.Getenv, o.Environ = getenv, environ }))
-	schemes.Register("expired", provider.SchemeFunc(func(provider.Ref) (provider.Provider, error) {
+	schemes.Register("expired", testScheme(func(provider.Ref) provider.Provider {
 		return provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			c := provider.NewCredentials(map[string]string{"access_key_id": "AKIAEXPIRED000000000", "secret_access_key": "s"},
 				provider.Source{Provider: "expired"})
 			c.Expires = time.Now().Add(-time.Hour)
 			return c, nil
-		}), nil
+		})
 	}))
 	required := []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	path := write(t, `{"profiles": {

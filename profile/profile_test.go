@@ -25,7 +25,7 @@ const canary = "CANARY-SECRET-d3adb33f"
 // nothing for "static:nothing".
 func staticSchemes() *provider.Schemes {
 	var s provider.Schemes
-	s.Register("static", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+	s.Register("static", testScheme(func(ref provider.Ref) provider.Provider {
 		return provider.WithName("static", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 			if err := ctx.Err(); err != nil {
 				return provider.Credentials{}, err
@@ -37,9 +37,20 @@ func staticSchemes() *provider.Schemes {
 				provider.FieldAccessKeyID:     "AKID-" + ref.Body,
 				provider.FieldSecretAccessKey: canary + "-" + ref.Body,
 			}, provider.Source{Provider: "static", Locator: ref.Body}), nil
-		})), nil
+		}))
 	}))
 	return &s
+}
+
+// testScheme is a Scheme whose Target reads the one resource the
+// reference's body names, through the Provider fn makes for it.
+func testScheme(fn func(ref provider.Ref) provider.Provider) provider.Scheme {
+	return provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		return provider.Target{
+			Resources: []provider.Resource{{Scheme: ref.Scheme, Path: ref.Body}},
+			Provider:  fn(ref),
+		}, nil
+	})
 }
 
 // write puts a profiles file in a private temporary directory.
@@ -303,10 +314,10 @@ func FuzzParse(f *testing.F) {
 // provider answer the same name with other credentials.
 func TestUnavailableSourceDoesNotFallThrough(t *testing.T) {
 	var s provider.Schemes
-	s.Register("locked", provider.SchemeFunc(func(ref provider.Ref) (provider.Provider, error) {
+	s.Register("locked", testScheme(func(ref provider.Ref) provider.Provider {
 		return provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 			return provider.Credentials{}, provider.Unavailable("keychain", profile, "", errors.New("the keyring is locked"))
-		}), nil
+		})
 	}))
 	path := write(t, `{"profiles": {"prod": {"source": "locked:prod"}}}`, 0o600)
 	p, err := profile.New(&s, func(o *profile.Options) { o.Path = path; o.Getenv = func(string) string { return "" } })

@@ -71,10 +71,10 @@ func TestRealSchemes(t *testing.T) {
 		"ci":      {"source": "env:MCP_CI_*"},
 		"gh-env":  {"source": "env:GITHUB_TOKEN#token"},
 		"local":   {"source": "file:~/.mcp/credentials"},
-		"prod":    {"source": "file:#production", "region": "us-west-2"},
-		"ops":     {"source": "file:%s#ops"},
+		"prod":    {"source": "file:production", "region": "us-west-2"},
+		"ops":     {"source": "file:%s?profile=ops"},
 		"github":  {"source": "secretfile:github"},
-		"gh-dir":  {"source": "secretfile:%s#github"},
+		"gh-dir":  {"source": "secretfile:%s/github"},
 		"gone":    {"source": "secretfile:nosuch"},
 		"broken":  {"source": "file:relative/credentials#x"}
 	}}`, opsFile, secrets))
@@ -122,24 +122,26 @@ func TestRealSchemes(t *testing.T) {
 
 	_, err = r.Resolve(ctx, resolver.Request{Profile: "broken"})
 	require.ErrorIs(t, err, provider.ErrInvalidRef)
-	assert.Contains(t, err.Error(), `file: body: "relative/credentials" is a relative path`)
+	assert.Contains(t, err.Error(), "its body is a relative path")
 
 	_, err = r.Resolve(ctx, resolver.Request{Profile: "staging"})
 	require.ErrorIs(t, err, resolver.ErrProfileRefused)
 
 	// The same schemes serve a request's credential_id, within the
 	// operator's allowlist.
+	policy, err := provider.NewRefPolicy("file:"+credentials+"/*", "secretfile:"+secrets+"/*")
+	require.NoError(t, err)
 	refs := resolver.New(nil, func(o *resolver.Options) {
 		o.References = &schemes
-		o.AllowReferences = []string{"file:~/.mcp/credentials#*", "secretfile:*"}
+		o.AllowReferences = policy
 	})
-	res, err := refs.Resolve(ctx, resolver.Request{CredentialID: "file:~/.mcp/credentials#production"})
+	res, err := refs.Resolve(ctx, resolver.Request{CredentialID: "file:~/.mcp/credentials?profile=production"})
 	require.NoError(t, err)
 	assert.Equal(t, "AKIAPROD", res.Credentials.Value(provider.FieldAccessKeyID))
 	res, err = refs.Resolve(ctx, resolver.Request{CredentialID: "secretfile:github"})
 	require.NoError(t, err)
 	assert.Equal(t, "octocat", res.Credentials.Value(provider.FieldUsername))
-	_, err = refs.Resolve(ctx, resolver.Request{CredentialID: "file:" + opsFile + "#ops"})
+	_, err = refs.Resolve(ctx, resolver.Request{CredentialID: "file:" + opsFile + "?profile=ops"})
 	require.ErrorIs(t, err, resolver.ErrReferenceRefused)
 	_, err = refs.Resolve(ctx, resolver.Request{CredentialID: "env:"})
 	require.ErrorIs(t, err, resolver.ErrReferenceRefused)
