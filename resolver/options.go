@@ -56,7 +56,7 @@ type Options struct {
 	Profile string
 
 	// RefuseRequestCredentials makes Resolve refuse credentials passed in a
-	// request (seed 3.1) with ErrRequestCredentialsRefused. By default they
+	// request with ErrRequestCredentialsRefused. By default they
 	// are accepted, validated, and never cached.
 	RefuseRequestCredentials bool
 

@@ -22,7 +22,7 @@ type Request struct {
 	// Profile names the profile to resolve; empty means Options.Profile.
 	Profile string
 
-	// Credentials passed in the request itself (seed 3.1). When non-zero
+	// Credentials passed in the request itself. When non-zero
 	// they win over every provider, unless Options.RefuseRequestCredentials
 	// is set. They are validated, used for this request only and never
 	// cached.

@@ -8,7 +8,7 @@ import (
 	"github.com/mcpcred/mcpcred/provider"
 )
 
-// Selection is the credential part of a tool's input, as in seed 4.2. Embed
+// Selection is the credential part of a tool's input. Embed
 // it in a tool's input struct; its JSON and jsonschema tags give the schema
 // (an optional credentials object, credential_profile and credential_id,
 // with descriptions) to any schema generator that reads them, including the
@@ -37,7 +37,7 @@ func (s Selection) Request() Request {
 }
 
 // RequestCredentials are AWS-style credentials passed in a tool call, the
-// credentials object of seed 4.2. On the wire each field is a JSON string,
+// credentials object of a tool's input. On the wire each field is a JSON string,
 // and schema generators describe it as one; in memory the key ID, secret key
 // and session token are [provider.Secret] values, masked, so no printer,
 // encoder or reflection dump (fmt on an unexported field holding a
