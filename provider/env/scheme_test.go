@@ -20,6 +20,15 @@ func schemes(m map[string]string) *provider.Schemes {
 	return &s
 }
 
+// resources renders a Target's Resources as their text forms.
+func resources(tgt provider.Target) []string {
+	out := make([]string, len(tgt.Resources))
+	for i, r := range tgt.Resources {
+		out[i] = r.String()
+	}
+	return out
+}
+
 func TestScheme(t *testing.T) {
 	vars := map[string]string{
 		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
@@ -33,20 +42,29 @@ func TestScheme(t *testing.T) {
 	}
 	s := schemes(vars)
 	for _, tc := range []struct {
-		ref     string
-		want    map[string]string
-		locator string
+		ref       string
+		want      map[string]string
+		locator   string
+		resources []string
 	}{
 		{"env:", map[string]string{"access_key_id": "AKIDEXAMPLE", "secret_access_key": canary, "region": "eu-west-1"},
-			"AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY"},
-		{"env:MCP_CI_*", map[string]string{"token": "ci-token", "username": "bot"}, "MCP_CI_TOKEN, MCP_CI_USERNAME"},
-		{"env:GITHUB_TOKEN", map[string]string{"github_token": "ghp_example"}, "GITHUB_TOKEN"},
-		{"env:GITHUB_TOKEN#token", map[string]string{"token": "ghp_example"}, "GITHUB_TOKEN"},
-		{"env:JIRA_USER,JIRA_PASSWORD", map[string]string{"jira_user": "me", "jira_password": "pw"}, "JIRA_PASSWORD, JIRA_USER"},
+			"AWS_ACCESS_KEY_ID, AWS_REGION, AWS_SECRET_ACCESS_KEY",
+			[]string{"env:AWS_ACCESS_KEY_ID", "env:AWS_DEFAULT_REGION", "env:AWS_REGION", "env:AWS_SECRET_ACCESS_KEY", "env:AWS_SESSION_TOKEN"}},
+		{"env:MCP_CI_*", map[string]string{"token": "ci-token", "username": "bot"}, "MCP_CI_TOKEN, MCP_CI_USERNAME",
+			[]string{"env:MCP_CI_*"}},
+		{"env:GITHUB_TOKEN", map[string]string{"github_token": "ghp_example"}, "GITHUB_TOKEN",
+			[]string{"env:GITHUB_TOKEN"}},
+		{"env:GITHUB_TOKEN#token", map[string]string{"token": "ghp_example"}, "GITHUB_TOKEN",
+			[]string{"env:GITHUB_TOKEN"}},
+		{"env:JIRA_USER,JIRA_PASSWORD", map[string]string{"jira_user": "me", "jira_password": "pw"}, "JIRA_PASSWORD, JIRA_USER",
+			[]string{"env:JIRA_USER", "env:JIRA_PASSWORD"}},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			p, _, err := s.Provider(tc.ref)
+			tgt, err := s.Open(tc.ref)
 			require.NoError(t, err)
+			assert.Equal(t, tc.ref, tgt.Ref.String(), "canonical form")
+			assert.Equal(t, tc.resources, resources(tgt))
+			p := tgt.Provider
 			assert.Equal(t, env.Name, provider.NameOf(p))
 			// The reference answers whatever profile it is asked for.
 			for _, profile := range []string{provider.DefaultProfile, "prod"} {
@@ -61,6 +79,13 @@ func TestScheme(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("Provider wrapper", func(t *testing.T) {
+		p, ref, err := s.Provider("env:GITHUB_TOKEN#token")
+		require.NoError(t, err)
+		assert.Equal(t, provider.Ref{Scheme: "env", Body: "GITHUB_TOKEN", Field: "token"}, ref)
+		assert.Equal(t, env.Name, provider.NameOf(p))
+	})
 
 	t.Run("conformance", func(t *testing.T) {
 		p, _, err := s.Provider("env:")
@@ -95,26 +120,49 @@ func TestSchemeNotSet(t *testing.T) {
 func TestSchemeInvalid(t *testing.T) {
 	s := schemes(nil)
 	for _, tc := range []struct{ ref, want string }{
-		{"env:#token", `env: fragment: "token": env: (AWS's variables) takes no #fragment`},
-		{"env:*", `env: body: "*": a prefix must be a variable name followed by one *`},
-		{"env:MCP_*_*", `env: body: "MCP_*_*": a prefix must be`},
-		{"env:MCP-CI_*", `env: body: "MCP-CI_*": a prefix must be`},
-		{"env:MCP_CI_*#token", `env: fragment: "token": prefix mode ("MCP_CI_*") names every field itself`},
-		{"env:1PASSWORD", `env: body: "1PASSWORD" is not a variable name`},
-		{"env:GITHUB TOKEN", `env: body: "GITHUB TOKEN" is not a variable name`},
-		{"env:A,,B", `env: body: "" is not a variable name`},
-		{"env:A,B#token", `env: fragment: "token": a #field name applies to a single variable, and "A,B" lists 2`},
-		{"env:GITHUB_TOKEN#Token", `env: fragment: field name "Token" must be 1-64 characters of a-z, 0-9 and _`},
-		{"env:TOKEN,token", `env: body: "TOKEN" and "token" both give the field token`},
+		{"env:#token", "env: reference: its field is set, but env: (AWS's variables) names its fields itself"},
+		{"env:*", "its body is not a prefix: a prefix is a variable name followed by one *"},
+		{"env:MCP_*_*", "its body is not a prefix"},
+		{"env:MCP-CI_*", "its body is not a prefix"},
+		{"env:MCP_CI_*#token", "its field is set, but a prefix names every field itself"},
+		{"env:1PASSWORD", "its body item 1 is not a variable name"},
+		{"env:GITHUB TOKEN", "its body item 1 is not a variable name"},
+		{"env:A,,B", "its body item 2 is not a variable name"},
+		{"env:A,B#token", "its field names one field, but the body lists 2 variables"},
+		{"env:GITHUB_TOKEN#Token", "its field is not a field name: 1-64 characters of a-z, 0-9 and _"},
+		{"env:TOKEN,token", "its body gives the field"},
 		{"env:" + strings.Repeat("A,", 40) + "A", "lists 41 variables; at most 32"},
 		{"env:" + strings.Repeat("A", 129), "is not a variable name"},
+		{"env:GITHUB_TOKEN?version=1", "its params has the param \"version\", but env: takes no ?params"},
+		{"env:?profile=x", "takes no ?params"},
 	} {
 		t.Run(tc.ref[:min(len(tc.ref), 30)], func(t *testing.T) {
-			_, _, err := s.Provider(tc.ref)
+			_, err := s.Open(tc.ref)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, provider.ErrInvalidRef)
 			assert.Contains(t, err.Error(), tc.want)
+			r, perr := provider.ParseRef(tc.ref)
+			require.NoError(t, perr)
+			if len(r.Body) > 3 {
+				assert.NotContains(t, err.Error(), r.Body, "the error quotes the reference")
+			}
 		})
+	}
+}
+
+// TestSchemeNoEcho checks that a refused reference's error does not repeat
+// what the request wrote, even lower-cased.
+func TestSchemeNoEcho(t *testing.T) {
+	s := schemes(nil)
+	const key = "AKIAIOSFODNN7EXAMPLE"
+	for _, ref := range []string{
+		"env:" + key + "," + strings.ToLower(key),
+		"env:" + key + "#Token",
+		"env:" + key + "-*",
+	} {
+		_, err := s.Open(ref)
+		require.ErrorIs(t, err, provider.ErrInvalidRef, ref)
+		assert.NotContains(t, strings.ToLower(err.Error()), strings.ToLower(key), ref)
 	}
 }
 
@@ -130,7 +178,7 @@ func FuzzScheme(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := sc.Provider(ref)
+		tgt, err := sc.Open(ref)
 		if err != nil {
 			if !strings.Contains(err.Error(), provider.ErrInvalidRef.Error()) {
 				t.Fatalf("error does not wrap ErrInvalidRef: %v", err)
@@ -140,7 +188,10 @@ func FuzzScheme(f *testing.F) {
 			}
 			return
 		}
-		if _, err := p.Retrieve(context.Background(), provider.DefaultProfile); err == nil {
+		if len(tgt.Resources) == 0 {
+			t.Fatalf("%q: a Target that lists no resource", s)
+		}
+		if _, err := tgt.Provider.Retrieve(context.Background(), provider.DefaultProfile); err == nil {
 			t.Fatalf("empty environment gave credentials for %q", s)
 		}
 	})
