@@ -111,5 +111,5 @@ func ExampleScheme() {
 	// secretfile:prod => credentials{access_key_id, note, secret_access_key} from secretfile (testdata/secrets/prod.json) <nil>
 	// secretfile:staging => credentials{access_key_id, region, secret_access_key} from secretfile (testdata/secrets/staging.ini) <nil>
 	// secretfile: => credentials{access_key_id, secret_access_key} from secretfile (testdata/secrets/{access_key_id,secret_access_key}) <nil>
-	// provider: reference "secretfile:secrets/prod": provider: invalid credential reference: secretfile: body: "secrets/prod" is neither a secret name (name contains a path separator) nor an absolute directory
+	// provider: invalid credential reference: the 23-byte secretfile: reference: its body is neither a secret name (name contains a path separator) nor an absolute /DIR/NAME
 }

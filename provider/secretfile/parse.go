@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
+	"github.com/mcpcred/mcpcred/provider"
 	"gopkg.in/ini.v1"
 )
 
@@ -23,6 +25,8 @@ type ParseError struct {
 	Key    string // the key concerned, if any, already made safe to print
 	Err    error  // one of the sentinel errors: ErrSyntax, ErrNotString, ...
 	Detail string // what is wrong, in words that never quote the content
+
+	key string // the raw key, to locate it; never shown
 }
 
 func (e *ParseError) Error() string {
@@ -109,16 +113,24 @@ func parseJSON(data []byte) (parsed, error) {
 			continue
 		case '"':
 		default:
-			return parsed{}, &ParseError{Format: "JSON", Key: safeKey(prefix + k), Err: ErrNotString,
+			return parsed{}, &ParseError{Format: "JSON", Key: provider.Describe(prefix + k), Err: ErrNotString,
 				Detail: "value must be a JSON string, not " + jsonKind(raw)}
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return parsed{}, &ParseError{Format: "JSON", Key: safeKey(prefix + k), Err: ErrSyntax, Detail: "invalid JSON string"}
+			return parsed{}, &ParseError{Format: "JSON", Key: provider.Describe(prefix + k), Err: ErrSyntax, Detail: "invalid JSON string"}
 		}
 		kv = append(kv, [2]string{k, s})
 	}
-	return collect("JSON", prefix, kv)
+	p, err := collect("JSON", prefix, kv)
+	var pe *ParseError
+	if errors.As(err, &pe) && pe.key != "" {
+		// Point at the member: its quoted name's first occurrence.
+		if i := bytes.Index(data, []byte(strconv.Quote(pe.key))); i >= 0 {
+			pe.Line, pe.Column = lineCol(data, int64(i))
+		}
+	}
+	return p, err
 }
 
 func firstByte(raw json.RawMessage) byte {
@@ -192,6 +204,9 @@ func parseINI(data []byte, profile string) (p parsed, err error) {
 			p, err = parsed{}, &ParseError{Format: "INI", Err: ErrSyntax, Detail: "INI parser failed"}
 		}
 	}()
+	if err := lintINI(data); err != nil {
+		return parsed{}, err
+	}
 	f, err := ini.LoadSources(iniOptions, bytes.TrimPrefix(data, bom))
 	if err != nil {
 		return parsed{}, iniError(data, err)
@@ -210,13 +225,55 @@ func parseINI(data []byte, profile string) (p parsed, err error) {
 	}
 	if sec == nil {
 		return parsed{}, &ParseError{Format: "INI", Err: ErrNoSection,
-			Detail: fmt.Sprintf("no section [%s] and no keys outside sections", safeName(profile))}
+			Detail: fmt.Sprintf("no section for profile %s and no keys outside sections", provider.Describe(profile))}
 	}
 	var kv [][2]string
 	for _, k := range sec.Keys() {
 		kv = append(kv, [2]string{k.Name(), k.Value()})
 	}
 	return collect("INI", "", kv)
+}
+
+// lintINI refuses, with its line number, a line that is not a clean
+// KEY = VALUE line (a key that is no field name, a value of only '=', an
+// unknown key without a value, text without '=' or ':'): the shapes of a
+// value wrapped onto the next line. The line is never quoted.
+func lintINI(data []byte) error {
+	data = bytes.TrimPrefix(data, bom)
+	keyLine := 0
+	for n := 1; len(data) > 0; n++ {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte{'\n'})
+		line = bytes.TrimSpace(line)
+		prev := keyLine
+		keyLine = 0
+		if len(line) == 0 || line[0] == '#' || line[0] == ';' || line[0] == '[' {
+			continue // ini.v1 judges section headers
+		}
+		i := bytes.IndexAny(line, "=:")
+		if i <= 0 {
+			continue // ini.v1 reports these with their line
+		}
+		if reason := securefile.KeyLineProblem(string(line[:i]), line[i+1:], knownKey); reason != "" {
+			return &ParseError{Format: "INI", Line: n, Err: ErrBadKey, Detail: reason + securefile.JoinHint(prev)}
+		}
+		keyLine = n
+	}
+	return nil
+}
+
+// knownKey reports whether a lower-cased key is one whose empty value is
+// reported by name: an AWS spelling, a canonical field or an expiry key.
+func knownKey(key string) bool {
+	if isExpiryKey(key) {
+		return true
+	}
+	switch CanonicalField(key) {
+	case provider.FieldAccessKeyID, provider.FieldSecretAccessKey, provider.FieldSessionToken, provider.FieldRegion,
+		provider.FieldToken, provider.FieldUsername, provider.FieldPassword:
+		return true
+	}
+	return false
 }
 
 // iniError maps gopkg.in/ini.v1 errors, whose messages quote the offending
@@ -275,21 +332,25 @@ func collect(format, prefix string, kv [][2]string) (parsed, error) {
 				continue
 			}
 			if expKey != "" {
-				return parsed{}, &ParseError{Format: format, Key: safeKey(prefix + k), Err: ErrDuplicate,
-					Detail: "expiry also set by key " + safeKey(prefix+expKey)}
+				return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrDuplicate,
+					Detail: "expiry also set by key " + provider.Describe(prefix+expKey)}
 			}
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return parsed{}, &ParseError{Format: format, Key: safeKey(prefix + k), Err: ErrBadExpiration,
+				return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrBadExpiration,
 					Detail: "expiry must be an RFC 3339 time"}
 			}
 			p.expires, expKey = t, k
 			continue
 		}
-		field := CanonicalField(k)
+		field, ok := securefile.FieldKey(CanonicalField(k))
+		if !ok {
+			return parsed{}, &ParseError{Format: format, Err: ErrBadKey, key: k,
+				Detail: "a key is not a field name: a key is letters, digits and _, such as access_key_id; rename it or remove it"}
+		}
 		if prev, dup := from[field]; dup {
-			return parsed{}, &ParseError{Format: format, Key: safeKey(prefix + k), Err: ErrDuplicate,
-				Detail: "field " + safeKey(field) + " also set by key " + safeKey(prefix+prev)}
+			return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrDuplicate,
+				Detail: "field " + provider.Describe(field) + " also set by key " + provider.Describe(prefix+prev)}
 		}
 		from[field] = k
 		if v != "" {
@@ -323,29 +384,6 @@ func CanonicalField(key string) string {
 		return "session_token"
 	}
 	return key
-}
-
-// safeKey quotes a key for an error message if it looks like a name
-// (at most 64 bytes of letters, digits, '_', '-', '.'); anything else might
-// be a value pasted in the wrong place, so it is described, not shown.
-func safeKey(k string) string {
-	if s := safeName(k); s != "" {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprintf("(%d-byte name not shown)", len(k))
-}
-
-func safeName(k string) string {
-	if k == "" || len(k) > 64 {
-		return ""
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return ""
-		}
-	}
-	return k
 }
 
 func sortedKeys(m map[string]json.RawMessage) []string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,10 @@ var (
 	ErrDuplicate = errors.New("secretfile: field set twice")
 	// ErrBadExpiration means an expiry key does not hold an RFC 3339 time.
 	ErrBadExpiration = errors.New("secretfile: bad expiration")
+	// ErrBadKey means a JSON or INI key is not a field name, or an INI line
+	// is not a clean KEY = VALUE line (such as a value wrapped onto the next
+	// line). The error gives the line, never the key or value.
+	ErrBadKey = errors.New("secretfile: key is not a field name")
 )
 
 // DefaultFields returns the field files looked for directly in Dir for
@@ -207,7 +212,12 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 		return provider.Credentials{}, err
 	}
 	c.FetchedAt = p.o.Now()
-	p.o.Logger.DebugContext(ctx, "secretfile: read credentials", "profile", profile, "source", c.Source.String(), "fields", c.Names())
+	source := c.Source.String()
+	if d := provider.Describe(profile); d != strconv.Quote(profile) {
+		// The file's name is the profile's: not repeated in a log.
+		source = strings.ReplaceAll(source, profile, "P") + " for P = the requested profile"
+	}
+	p.o.Logger.DebugContext(ctx, "secretfile: read credentials", "profile", provider.Describe(profile), "source", source, "fields", c.Names())
 	return c, nil
 }
 
@@ -286,8 +296,13 @@ func (r *reader) retrieve() (provider.Credentials, error) {
 			return c, err
 		}
 	}
-	return provider.Credentials{}, provider.NotFound(Name, r.profile, dir,
-		"secretfile: none of "+strings.Join(r.looked, ", ")+" exists")
+	looked := strings.Join(r.looked, ", ")
+	if d := provider.Describe(r.profile); d != strconv.Quote(r.profile) {
+		// Names built from a profile that does not read as a name are
+		// not repeated: a model may send a secret as a profile.
+		looked = strings.ReplaceAll(looked, r.profile, "P") + " for P = the requested profile, " + d
+	}
+	return provider.Credentials{}, provider.NotFound(Name, r.profile, dir, "secretfile: none of "+looked+" exists")
 }
 
 // readProfileFile reads and parses one JSON or INI file. found is false if
@@ -368,15 +383,20 @@ func (r *reader) readFieldDir(dir string) (provider.Credentials, bool, error) {
 		rel := filepath.Join(dir, name)
 		data, err := r.readFile(rel)
 		if errors.Is(err, ErrNotRegular) || errors.Is(err, fs.ErrNotExist) {
-			r.p.o.Logger.DebugContext(r.ctx, "secretfile: skipping entry that is not a regular file", "path", r.display(rel))
+			r.p.o.Logger.DebugContext(r.ctx, "secretfile: skipping entry that is not a regular file", "entry", provider.Describe(name))
 			continue
 		}
 		if err != nil {
 			return provider.Credentials{}, true, err
 		}
-		field := CanonicalField(name)
+		field, ok := securefile.FieldKey(CanonicalField(name))
+		if !ok {
+			// Such as a Kubernetes ca.crt beside the fields: not a field.
+			r.p.o.Logger.DebugContext(r.ctx, "secretfile: skipping a file whose name is not a field name", "entry", provider.Describe(name))
+			continue
+		}
 		if prev, dup := from[field]; dup {
-			return provider.Credentials{}, true, r.err(r.display(rel), fmt.Errorf("%w: field %s also set by file %s", ErrDuplicate, safeKey(field), safeKey(prev)))
+			return provider.Credentials{}, true, r.err(r.display(rel), fmt.Errorf("%w: field %s also set by file %s", ErrDuplicate, provider.Describe(field), provider.Describe(prev)))
 		}
 		from[field] = name
 		if v := fileValue(data); v != "" {
