@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -45,6 +46,10 @@ const minScrubLen = 6
 // scrubbed too.
 const maxNameScrubLen = 16
 
+// refSeparators split an argument string into the parts scrub also looks
+// for.
+const refSeparators = ":#/\\@?=&,;*[]() \t\n\"'"
+
 type requestTextKey struct{}
 
 // withRequestText records in ctx every string value of a call's JSON
@@ -60,8 +65,14 @@ func withRequestText(ctx context.Context, raw json.RawMessage) context.Context {
 	walk = func(v any) {
 		switch x := v.(type) {
 		case string:
-			if len(x) >= minScrubLen && (len(x) > maxNameScrubLen || provider.Describe(x) != strconv.Quote(x)) {
-				texts = append(texts, x)
+			// The whole string, and its parts between the separators of
+			// references and paths, which a provider may name alone (the
+			// section of file:#SECTION).
+			parts := strings.FieldsFunc(x, func(r rune) bool { return strings.ContainsRune(refSeparators, r) })
+			for _, t := range append(parts, x) {
+				if len(t) >= minScrubLen && (len(t) > maxNameScrubLen || provider.Describe(t) != strconv.Quote(t)) {
+					texts = append(texts, t)
+				}
 			}
 		case map[string]any:
 			for _, e := range x {
@@ -77,6 +88,8 @@ func withRequestText(ctx context.Context, raw json.RawMessage) context.Context {
 	if len(texts) == 0 {
 		return ctx
 	}
+	slices.Sort(texts)
+	texts = slices.Compact(texts)
 	// Longest first, so a text holding another is replaced whole.
 	slices.SortFunc(texts, func(a, b string) int { return len(b) - len(a) })
 	return context.WithValue(ctx, requestTextKey{}, texts)
@@ -94,14 +107,61 @@ func scrub(s string, texts []string) string {
 	return s
 }
 
+// inFlight holds the argument text of the tool calls being served, for
+// records logged without a call's context (some providers log that way).
+type inFlight struct {
+	mu    sync.Mutex
+	calls map[*[]string]struct{}
+}
+
+// add registers a call's texts until the returned function is called.
+func (f *inFlight) add(texts []string) func() {
+	if len(texts) == 0 {
+		return func() {}
+	}
+	key := &texts
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[*[]string]struct{}{}
+	}
+	f.calls[key] = struct{}{}
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+	}
+}
+
+// texts returns the texts of every call in flight.
+func (f *inFlight) texts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []string
+	for k := range f.calls {
+		all = append(all, *k...)
+	}
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	return all
+}
+
+// requestText returns the argument texts recorded in ctx.
+func requestText(ctx context.Context) []string {
+	texts, _ := ctx.Value(requestTextKey{}).([]string)
+	return texts
+}
+
 // scrubHandler is the handler of the logger the library (resolver,
-// providers, profiles file) logs through: in a record logged with a tool
-// call's context, it replaces the call's argument strings, in the message
-// and in every attribute, with provider.Redacted.
-type scrubHandler struct{ slog.Handler }
+// providers, profiles file) logs through: in every record logged while tool
+// calls are served, it replaces their argument strings, in the message and
+// in every attribute, with provider.Redacted.
+type scrubHandler struct {
+	slog.Handler
+	calls *inFlight
+}
 
 func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
-	texts, _ := ctx.Value(requestTextKey{}).([]string)
+	texts := h.calls.texts()
 	if len(texts) == 0 {
 		return h.Handler.Handle(ctx, r)
 	}
@@ -114,11 +174,11 @@ func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h scrubHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return scrubHandler{h.Handler.WithAttrs(as)}
+	return scrubHandler{h.Handler.WithAttrs(as), h.calls}
 }
 
 func (h scrubHandler) WithGroup(name string) slog.Handler {
-	return scrubHandler{h.Handler.WithGroup(name)}
+	return scrubHandler{h.Handler.WithGroup(name), h.calls}
 }
 
 // scrubAttr applies fix to a's text: strings, errors and Stringers (after
@@ -148,6 +208,9 @@ func scrubAttr(a slog.Attr, fix func(string) string) slog.Attr {
 				out[i] = fix(s)
 			}
 			return slog.Any(a.Key, out)
+		case nil:
+		default: // named string types (the SDK's LoggingLevel), structs, maps
+			return slog.String(a.Key, fix(fmt.Sprint(x)))
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
@@ -172,11 +235,17 @@ func (h sdkHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, out)
 }
 
+// describeNonEmpty renders an SDK attribute: through provider.Describe,
+// except that a long text that reads as a name (a 24-letter token) is
+// [REDACTED] too, as in scrub.
 func describeNonEmpty(s string) string {
 	if s == "" {
 		return s
 	}
-	return provider.Describe(s)
+	if d := provider.Describe(s); d != strconv.Quote(s) || len(s) <= maxNameScrubLen {
+		return d
+	}
+	return provider.Redacted
 }
 
 func (h sdkHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -115,6 +115,32 @@ func (k *memKeyring) Delete(service, account string) error {
 // the fake endpoint and an empty HOME) and the keyring kr (nil: empty).
 func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 	t.Helper()
+	h, srv := newTestServer(t, env, kr)
+	// The server's own transport (as in main) over pipes, so what the
+	// client reads is what the server writes to stdout.
+	serverIn, clientOut := io.Pipe()
+	clientIn, serverOut := io.Pipe()
+	ctx := context.Background()
+	ss, err := srv.Connect(ctx, transport(serverIn, serverOut), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.IOTransport{Reader: clientIn, Writer: clientOut}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cs = cs
+	t.Cleanup(func() {
+		cs.Close()
+		ss.Wait()
+		h.checkNoLeak()
+	})
+	return h
+}
+
+// newTestServer returns a harness without a client, and the server.
+func newTestServer(t testing.TB, env map[string]string, kr keychain.Keyring) (*harness, *mcp.Server) {
+	t.Helper()
 	h := &harness{t: t, ec2: fakeec2.New("us-east-1", allKeys...), home: t.TempDir()}
 	h.ec2.AddGroup(sg)
 	h.ec2.AddGroup(sg2)
@@ -136,26 +162,7 @@ func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
-	// The server's own transport (as in main) over pipes, so what the
-	// client reads is what the server writes to stdout.
-	serverIn, clientOut := io.Pipe()
-	clientIn, serverOut := io.Pipe()
-	ctx := context.Background()
-	ss, err := srv.Connect(ctx, transport(serverIn, serverOut), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.IOTransport{Reader: clientIn, Writer: clientOut}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.cs = cs
-	t.Cleanup(func() {
-		cs.Close()
-		ss.Wait()
-		h.checkNoLeak()
-	})
-	return h
+	return h, srv
 }
 
 func (h *harness) getenv(k string) string {

@@ -119,7 +119,8 @@ const callTimeout = 30 * time.Second
 func newServer(cfg config, log *slog.Logger, version string) (*mcp.Server, error) {
 	// The library logs through scrubHandler, which keeps a call's argument
 	// text out of the records logged while serving it.
-	libLog := slog.New(scrubHandler{log.Handler()})
+	calls := &inFlight{}
+	libLog := slog.New(scrubHandler{log.Handler(), calls})
 	r, profiles, chain, err := newResolver(cfg, libLog)
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func newServer(cfg config, log *slog.Logger, version string) (*mcp.Server, error
 	addTool(srv, arguments, "whitelist_check",
 		"Check whether a security group's ingress rules let an IP address or CIDR block in on a port and protocol.",
 		s.check)
-	srv.AddReceivingMiddleware(guardArguments(arguments))
+	srv.AddReceivingMiddleware(guardArguments(arguments, calls))
 	return srv, nil
 }
 
@@ -294,7 +295,7 @@ func (s *server) context(group string, id identity, dry *Call) Context {
 // last defence against a provider or AWS message that repeats one.
 func finish[Out any](s *server, ctx context.Context, tool string, id identity, out Out, outcome string, err error) (*mcp.CallToolResult, Out, error) {
 	if err != nil {
-		if texts, _ := ctx.Value(requestTextKey{}).([]string); len(texts) > 0 {
+		if texts := requestText(ctx); len(texts) > 0 {
 			err = errors.New(scrub(err.Error(), texts))
 		}
 		s.log.WarnContext(ctx, "tool call failed", "tool", tool, "source", id.source(), "error", err)

@@ -235,7 +235,7 @@ var unknownTool = "unknown tool; this server's tools are whitelist_add, whitelis
 // guardArguments returns receiving middleware that checks the name and the
 // raw arguments of every tools/call, and records the request's text in the
 // context for the library loggers (see scrubHandler).
-func guardArguments(tools toolArgs) mcp.Middleware {
+func guardArguments(tools toolArgs, calls *inFlight) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			if ct, ok := req.(*mcp.CallToolRequest); ok && method == "tools/call" && ct.Params != nil {
@@ -249,6 +249,7 @@ func guardArguments(tools toolArgs) mcp.Middleware {
 					return res, nil
 				}
 				ctx = withRequestText(ctx, ct.Params.Arguments)
+				defer calls.add(requestText(ctx))()
 				res, err := next(ctx, method, req)
 				scrubResult(ctx, res)
 				return res, err
@@ -262,7 +263,7 @@ func guardArguments(tools toolArgs) mcp.Middleware {
 // error, whoever wrote it (a handler, or the SDK's argument validation).
 func scrubResult(ctx context.Context, res mcp.Result) {
 	tr, ok := res.(*mcp.CallToolResult)
-	texts, _ := ctx.Value(requestTextKey{}).([]string)
+	texts := requestText(ctx)
 	if !ok || tr == nil || !tr.IsError || len(texts) == 0 {
 		return
 	}
