@@ -26,8 +26,12 @@
 //
 // With [Options.Prefix] set to, say, "MCP_CI_", every variable MCP_CI_NAME
 // becomes the field strings.ToLower(NAME): MCP_CI_API_TOKEN is "api_token".
-// NAME must be ASCII letters, digits and underscores; other names are
-// ignored. This is what a profile reference env:MCP_CI_* means.
+// NAME must give a field name (see [PrefixField]): ASCII letters, digits
+// and underscores, in words that read as names, such as API_TOKEN or
+// Region. Any other variable under the prefix is an error wrapping
+// [ErrBadName] that does not show the name unless it reads as one, so a
+// token pasted into a variable's name never becomes a field or appears in a
+// message. This is what a profile reference env:MCP_CI_* means.
 //
 // # Files: NAME_FILE
 //

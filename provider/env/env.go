@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -38,6 +39,10 @@ var (
 	ErrNotRegular = errors.New("env: not a regular file")
 	// ErrIncomplete means some but not all Options.Required fields are set.
 	ErrIncomplete = errors.New("env: required fields missing")
+	// ErrBadName means a variable under Options.Prefix has a name that gives
+	// no field name (see [PrefixField]). The error does not show the name
+	// unless it reads as one.
+	ErrBadName = errors.New("env: variable name gives no field name")
 )
 
 // DefaultVars returns the default mapping from field to variables, AWS's
@@ -192,8 +197,11 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 		for _, name := range names {
 			field, isFile, ok := PrefixField(p.o.Prefix, name)
 			if !ok {
-				p.o.Logger.DebugContext(ctx, "env: ignoring variable whose name does not map to a field", "variable", name)
-				continue
+				// Not skipped: a variable under the prefix is meant to be a
+				// field, and its name, which may be anything, is not shown.
+				return provider.Credentials{}, &provider.Error{Provider: Name, Profile: profile, Locator: p.o.Prefix + "*",
+					Err: fmt.Errorf("%w: a variable named %s%s gives no field name; a field name is letters, digits and _ in words, such as %sAPI_TOKEN; rename or unset it",
+						ErrBadName, p.o.Prefix, describeRest(p.o.Prefix, name), p.o.Prefix)}
 			}
 			base := name
 			if isFile {
@@ -339,8 +347,11 @@ func FileValue(b []byte, max int64) (string, error) {
 // PrefixField maps the variable name to a field under prefix: with prefix
 // "MCP_CI_", "MCP_CI_API_TOKEN" is field "api_token" and
 // "MCP_CI_API_TOKEN_FILE" is field "api_token" read from a file (isFile).
-// ok is false if name does not start with prefix or the rest is not a
-// non-empty run of ASCII letters, digits and underscores.
+// ok is false if name does not start with prefix or the rest does not give
+// a field name: letters, digits and underscores that lower-case to a
+// provider.ValidField name, in words that read as names (each in one case
+// or capitalized), so that a token pasted into a variable's name never
+// becomes a field.
 func PrefixField(prefix, name string) (field string, isFile, ok bool) {
 	rest, found := strings.CutPrefix(name, prefix)
 	if !found || prefix == "" {
@@ -352,13 +363,17 @@ func PrefixField(prefix, name string) (field string, isFile, ok bool) {
 	if rest == "" {
 		return "", false, false
 	}
-	for i := 0; i < len(rest); i++ {
-		c := rest[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return "", false, false
-		}
+	field, ok = securefile.FieldKey(rest)
+	if !ok {
+		return "", false, false
 	}
-	return strings.ToLower(rest), isFile, true
+	return field, isFile, true
+}
+
+// describeRest renders what follows prefix in a variable's name with
+// provider.Describe.
+func describeRest(prefix, name string) string {
+	return "<" + provider.Describe(strings.TrimPrefix(name, prefix)) + ">"
 }
 
 func (p *Provider) profileList() string {

@@ -143,5 +143,5 @@ func ExampleScheme() {
 	// env:MCP_CI_* => credentials{token, username} from env (MCP_CI_TOKEN, MCP_CI_USERNAME) <nil>
 	// env:GITHUB_TOKEN#token => credentials{token} from env (GITHUB_TOKEN) <nil>
 	// true
-	// provider: reference "env:MCP-CI_*": provider: invalid credential reference: env: body: "MCP-CI_*": a prefix must be a variable name followed by one *, such as MCP_CI_*
+	// provider: invalid credential reference: the 12-byte env: reference: its body is not a prefix: a prefix is a variable name followed by one *, such as MCP_CI_*
 }
