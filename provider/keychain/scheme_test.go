@@ -2,6 +2,7 @@ package keychain
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -34,20 +35,30 @@ func TestScheme(t *testing.T) {
 		ref     string
 		want    map[string]string
 		locator string
+		canon   string // the Target's canonical reference
 	}{
-		{"keychain:ops", map[string]string{"token": canary, "username": "octocat"}, "mcpcred:ops"},
-		{"keychain:mcpcred/ops", map[string]string{"token": canary, "username": "octocat"}, "mcpcred:ops"},
-		{"keychain:ops#username", map[string]string{"username": "octocat"}, "mcpcred:ops/username"},
-		{"keychain:manual#github_pat", map[string]string{"github_pat": "ghp_manual"}, "mcpcred:manual/github_pat"},
-		{"keychain:acme/ops", map[string]string{"token": "acme-token"}, "acme:ops"},
-		{"keychain:acme/ops#token", map[string]string{"token": "acme-token"}, "acme:ops/token"},
-		{"keychain:", map[string]string{"token": "default-token"}, "mcpcred:default"},
+		{"keychain:ops", map[string]string{"token": canary, "username": "octocat"}, "mcpcred:ops", "keychain:mcpcred/ops"},
+		{"keychain:mcpcred/ops", map[string]string{"token": canary, "username": "octocat"}, "mcpcred:ops", "keychain:mcpcred/ops"},
+		{"keychain:ops#username", map[string]string{"username": "octocat"}, "mcpcred:ops/username", "keychain:mcpcred/ops#username"},
+		{"keychain:manual#github_pat", map[string]string{"github_pat": "ghp_manual"}, "mcpcred:manual/github_pat", "keychain:mcpcred/manual#github_pat"},
+		{"keychain:acme/ops", map[string]string{"token": "acme-token"}, "acme:ops", "keychain:acme/ops"},
+		{"keychain:acme/ops#token", map[string]string{"token": "acme-token"}, "acme:ops/token", "keychain:acme/ops#token"},
+		{"keychain:", map[string]string{"token": "default-token"}, "mcpcred:default", "keychain:mcpcred/default"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			p, _, err := s.Provider(tc.ref)
+			tgt, err := s.Open(tc.ref)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if got := tgt.Ref.String(); got != tc.canon {
+				t.Errorf("canonical form %q, want %q", got, tc.canon)
+			}
+			// The one resource is SERVICE/PROFILE, with or without #field.
+			wantRes := "keychain:" + strings.TrimSuffix(strings.TrimPrefix(tc.canon, "keychain:"), "#"+strings.SplitN(tc.canon+"#", "#", 3)[1])
+			if len(tgt.Resources) != 1 || tgt.Resources[0].String() != wantRes {
+				t.Errorf("resources %v, want [%s]", tgt.Resources, wantRes)
+			}
+			p := tgt.Provider
 			if n := provider.NameOf(p); n != Name {
 				t.Errorf("name %q", n)
 			}
@@ -90,7 +101,7 @@ func TestScheme(t *testing.T) {
 	t.Run("shared per service", func(t *testing.T) {
 		sc := Scheme(func(o *Options) { o.Keyring = kr }).(*scheme)
 		for _, b := range []string{"ops", "mcpcred/ops", "a", "acme/ops", "acme/x"} {
-			if _, err := sc.Provider(provider.Ref{Scheme: "keychain", Body: b}); err != nil {
+			if _, err := sc.Open(provider.Ref{Scheme: "keychain", Body: b}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,22 +124,47 @@ func TestScheme(t *testing.T) {
 func TestSchemeInvalid(t *testing.T) {
 	s := schemesOver(noCallKeyring{t})
 	for _, tc := range []struct{ ref, want string }{
-		{"keychain:my ops", `keychain: body: "my ops": profile name contains a space or control character`},
-		{"keychain:ops:prod", `keychain: body: "ops:prod": profile name contains ":"`},
-		{"keychain:mcpcred/", `keychain: body: "mcpcred/": profile name is empty`},
-		{"keychain:/ops", `keychain: body: service prefix "" is empty`},
-		{"keychain:mcp:cred/ops", `keychain: body: service prefix "mcp:cred" contains ":"`},
-		{"keychain:a/b/c", `keychain: body: "a/b/c" has more than one /; the form is SERVICE/PROFILE`},
-		{"keychain:ops#_fields", `keychain: fragment: "_fields": field name must be letters, digits`},
-		{"keychain:ops#api key", `keychain: fragment: "api key": field name must be`},
-		{"keychain:" + strings.Repeat("p", 129), `keychain: body: (129 bytes): profile name is longer than 128 bytes`},
+		{"keychain:my ops", "its body names a profile that profile name contains a space or control character"},
+		{"keychain:ops:prod", `its body names a profile that profile name contains ":"`},
+		{"keychain:mcpcred/", "its body names a profile that profile name is empty"},
+		{"keychain:/ops", "its body has a service prefix that is empty"},
+		{"keychain:mcp:cred/ops", `its body has a service prefix that contains ":"`},
+		{"keychain:my svc/ops", "its body has a service prefix that contains a space or control character"},
+		{"keychain:a/b/c", "its body has more than one /; the form is SERVICE/PROFILE"},
+		{"keychain:mcpcred/*", `its body holds "*"`},
+		{"keychain:ops*", `its body holds "*"`},
+		{"keychain:ops#_fields", "its field field name must be letters, digits"},
+		{"keychain:ops#.hidden", "its field field name must be letters, digits"},
+		{"keychain:ops#api key", "has a #field that is not"}, // refused by provider.ParseRef already
+		{"keychain:ops#" + strings.Repeat("f", 65), "its field field name is longer than 64 bytes"},
+		{"keychain:" + strings.Repeat("p", 129), "its body names a profile that profile name is longer than 128 bytes"},
+		{"keychain:" + strings.Repeat("s", 129) + "/ops", "its body has a service prefix that is longer than 128 bytes"},
+		{"keychain:ops?version=1", `has the param "version", but keychain: takes no ?params`},
 	} {
 		t.Run(tc.ref[:min(len(tc.ref), 30)], func(t *testing.T) {
-			_, _, err := s.Provider(tc.ref)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), provider.ErrInvalidRef.Error()) {
+			_, err := s.Open(tc.ref)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, provider.ErrInvalidRef) {
 				t.Fatalf("got %v, want ErrInvalidRef with %q", err, tc.want)
 			}
+			if r, perr := provider.ParseRef(tc.ref); perr == nil && len(r.Body) > 4 && strings.Contains(err.Error(), r.Body) {
+				t.Errorf("the error quotes the reference: %v", err)
+			}
 		})
+	}
+}
+
+// TestSchemeDotProfile: "." and ".." cannot be a profile or a service
+// prefix in a reference: the resource keychain:mcpcred/. would not name
+// one keychain profile, and a policy could not match it.
+func TestSchemeDotProfile(t *testing.T) {
+	s := schemesOver(noCallKeyring{t})
+	for _, ref := range []string{"keychain:.", "keychain:mcpcred/.", "keychain:./ops", "keychain:.#token"} {
+		_, err := s.Open(ref)
+		if err == nil || !errors.Is(err, provider.ErrInvalidRef) {
+			t.Errorf("%s: %v, want ErrInvalidRef", ref, err)
+		} else if strings.Contains(err.Error(), "a bug in the scheme") {
+			t.Errorf("%s: refused only by the Target check, not by the scheme: %v", ref, err)
+		}
 	}
 }
 
@@ -150,6 +186,13 @@ func TestSchemeLive(t *testing.T) {
 
 	var s provider.Schemes
 	s.Register("keychain", Scheme())
+	tgt, err := s.Open("keychain:mcpcred/" + profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tgt.Resources) != 1 || tgt.Resources[0] != (provider.Resource{Scheme: "keychain", Path: "mcpcred/" + profile}) {
+		t.Errorf("resources %v", tgt.Resources)
+	}
 	p, _, err := s.Provider("keychain:mcpcred/" + profile)
 	if err != nil {
 		t.Fatal(err)
@@ -179,14 +222,17 @@ func FuzzScheme(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := sc.Provider(ref)
+		tgt, err := sc.Open(ref)
 		if err != nil {
 			if !strings.Contains(err.Error(), provider.ErrInvalidRef.Error()) || len(err.Error()) > 400 {
 				t.Fatalf("bad error: %v", err)
 			}
 			return
 		}
-		if _, err := p.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
+		if len(tgt.Resources) != 1 {
+			t.Fatalf("%d resources", len(tgt.Resources))
+		}
+		if _, err := tgt.Provider.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
 			t.Fatalf("empty keyring: %v", err)
 		}
 	})
