@@ -310,7 +310,8 @@ func (f *File[T]) Load() (T, error) {
 		return zero, fmt.Errorf("%s%w", f.o.Prefix, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return zero, fmt.Errorf("%s%s is not a regular file (mode %s)", f.o.Prefix, real, fi.Mode().Type())
+		// Named by the configured path: where a link leads is not shown.
+		return zero, fmt.Errorf("%s%s is not a regular file (mode %s)", f.o.Prefix, path, fi.Mode().Type())
 	}
 	if err := f.checkPerms(path, real, fi, f.o.Policy, walkProblem); err != nil {
 		return zero, err
