@@ -20,6 +20,14 @@ const ENV_ID = { key: "AKIAE2EENVXXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-e
 const FILE_ID = { key: "AKIAE2EFILEXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-file` };
 const REQ_ID = { key: "AKIAE2EREQUESTXXXXXX", secret: `CANARY-SECRET-${CANARY}-request` };
 const CI_ID = { key: "AKIAE2ECIXXXXXXXXXXX", secret: `CANARY-SECRET-${CANARY}-ci` };
+// Text a model may paste into any argument; none of it may come back.
+const SECRET_LOOKING = [
+  "AKIAIOSFODNN7EXAMPLE",
+  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  "ghp_Zq3T9xWm2LkP8vRb5NcY7hJd4GsF6aQe1Ut0",
+  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+  "kqzjxwvmtnbplrhgfdyscoae",
+];
 
 const bin = process.env.WHITELIST_BIN;
 const fakeBin = process.env.FAKEEC2_BIN;
@@ -139,11 +147,15 @@ try {
 
   r = await call(client, "whitelist_add", { security_group_id: "sg-nothex!", ip_address: "203.0.113.7" });
   check("invalid security group is isError", r.isError === true && /security_group_id/.test(r.content?.[0]?.text), JSON.stringify(r.content));
-  r = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "10.0.0.1/8" });
-  check("invalid CIDR is isError", r.isError === true && /did you mean 10.0.0.0\/8/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "10.0.0.1/24" });
+  check("invalid CIDR is isError", r.isError === true && /did you mean 10.0.0.0\/24/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "0.0.0.0/1" });
+  const r2 = await call(client, "whitelist_add", { security_group_id: SG, ip_address: "::ffff:128.0.0.0/97" });
+  check("half the address space is refused, in any spelling (WHITELIST_MIN_PREFIX_V4)", r.isError === true && r2.isError === true &&
+    /refusing a \/1 block/.test(r.content?.[0]?.text) && /WHITELIST_MIN_PREFIX_V4/.test(r2.content?.[0]?.text), JSON.stringify([r.content, r2.content]));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "prod" });
   check("profile not in the profiles file is isError, listing the offered ones",
-    r.isError === true && r.content?.[0]?.text?.includes('"prod" is not offered') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
+    r.isError === true && r.content?.[0]?.text?.includes('credential_profile is not offered') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
     r.content?.[0]?.text?.includes(`adds profiles to the profiles file ${profilesPath}`), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging" });
   check("credential_id is refused unless the operator allows references",
@@ -156,6 +168,40 @@ try {
   check("credentials as a string is isError", r.isError === true, JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: "CANARY-SECRET-" + CANARY + "-wrong" } });
   check("wrong secret is an AWS AuthFailure", r.isError === true && /AuthFailure/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+
+  // Secret-looking text pasted into every argument comes back nowhere: not
+  // in a tool error, a JSON-RPC error, or the server's stderr.
+  const pasted = [];
+  for (const c of SECRET_LOOKING) {
+    const everywhere = { security_group_id: c, ip_address: c, port: c, protocol: c, description: c,
+      credentials: { access_key_id: c, secret_access_key: c, region: c }, credential_id: c, credential_profile: c };
+    const cases = [
+      ["whitelist_add", everywhere],
+      ["whitelist_add", { ...rule, ip_address: `${c}/1` }],
+      ["whitelist_add", { ...rule, description: `${c}<` }],
+      ["whitelist_list", { security_group_id: SG, credential_profile: c }],
+      ["whitelist_list", { security_group_id: SG, credential_id: c }],
+      ["whitelist_list", { security_group_id: SG, credential_id: `file:#${c}` }],
+      ["whitelist_list", { security_group_id: SG, credentials: { region: c } }],
+      ["whitelist_list", { security_group_id: SG, [c]: c }],
+      ["whitelist_check", { ...rule, port: [c] }],
+      ["whitelist_remove", { ...rule, security_group_id: `sg-${c}` }],
+      [c, { security_group_id: SG }],
+    ];
+    for (const [tool, args] of cases) {
+      let text;
+      try {
+        const res = await client.callTool({ name: tool, arguments: args });
+        text = JSON.stringify(res);
+        if (!res.isError) text += " (not an error)";
+      } catch (e) {
+        text = String(e?.message ?? e); // a JSON-RPC error
+      }
+      pasted.push(text);
+      seen.push(text);
+    }
+  }
+  check("secret-looking arguments: every call fails", pasted.every((t) => !t.endsWith("(not an error)")), pasted.filter((t) => t.endsWith("(not an error)")).join("\n").slice(0, 2000));
   await client.close();
 
   const refs = await connect([], { MCP_ALLOWED_REFERENCES: "file:*" });
@@ -163,7 +209,7 @@ try {
   check("credential_id allowed by MCP_ALLOWED_REFERENCES", !r.isError && r.structuredContent?.credential_source?.startsWith("file (") &&
     r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
   r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "env:E2E_CI_*" });
-  check("credential_id outside the allowed patterns is refused", r.isError === true && /matches none/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  check("credential_id outside the allowed patterns is refused", r.isError === true && /is refused/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   await refs.close();
 
   const active = await connect([], { MCP_ACTIVE_PROFILE: "ci" });
@@ -195,6 +241,8 @@ try {
 
 const leaks = seen.filter((s) => s.includes(CANARY));
 check("no canary secret in any result or log line", leaks.length === 0, leaks.join("\n").slice(0, 2000));
+const echoed = seen.filter((s) => SECRET_LOOKING.some((c) => s.includes(c)));
+check("no secret-looking argument repeated in any result, JSON-RPC error or log line", echoed.length === 0, echoed.join("\n").slice(0, 2000));
 check("server logged to stderr", seen.some((s) => s.includes("whitelist-mcp starting")));
 
 console.log(`${passed} passed, ${failed} failed`);
