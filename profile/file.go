@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -127,8 +128,11 @@ func validate(p Profile) error {
 }
 
 func fieldName(k string) error {
-	if !provider.ValidField(k) {
-		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _", provider.Describe(k))
+	// A field name the file supplies must read as a name (securefile's
+	// key rule), since Credentials print their field names: a token where
+	// a field name belongs must never become one.
+	if f, ok := securefile.FieldKey(k); !ok || f != k {
+		return fmt.Errorf("field name %s must be 1-64 characters of a-z, 0-9 and _, in words such as access_key_id", provider.Describe(k))
 	}
 	return nil
 }
