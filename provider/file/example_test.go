@@ -110,7 +110,7 @@ func ExampleScheme() {
 		o.Getenv = func(k string) string { return map[string]string{"HOME": home}[k] }
 	}))
 
-	for _, ref := range []string{"file:#github", "file:~/.mcp/credentials", "file:" + path + "#staging"} {
+	for _, ref := range []string{"file:github", "file:~/.mcp/credentials", "file:" + path + "?profile=staging"} {
 		p, _, err := schemes.Provider(ref)
 		if err != nil {
 			fmt.Println(err)
@@ -120,11 +120,11 @@ func ExampleScheme() {
 		fmt.Println(c.Names(), provider.IsNotFound(err))
 	}
 
-	_, _, err := schemes.Provider("file:credentials#github")
+	_, _, err := schemes.Provider("file:./credentials?profile=github")
 	fmt.Println(err)
 	// Output:
 	// [token] false
 	// [access_key_id region secret_access_key] false
 	// [] true
-	// provider: reference "file:credentials#github": provider: invalid credential reference: file: body: "credentials" is a relative path; use an absolute path or one starting with ~/
+	// provider: invalid credential reference: the 33-byte file: reference: its body is a relative path; use an absolute path or one starting with ~/
 }
