@@ -36,6 +36,7 @@ import (
 
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/keychain"
+	"github.com/mcpcred/mcpcred/resolver"
 )
 
 const usage = `usage:
@@ -77,6 +78,14 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 			return 2
 		}
 	}
+	if cmd == "set" {
+		// What set writes must read back: through the resolver, which
+		// takes the profile name, and through a keychain: reference.
+		if err := readable(*service, *profile, names); err != nil {
+			fmt.Fprintln(stderr, "credctl:", err)
+			return 2
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	kc := keychain.New(func(o *keychain.Options) {
@@ -109,6 +118,51 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		return 1
 	}
 	return 0
+}
+
+// readable reports why profile, or one of fields, under the service prefix
+// service could be stored but not read back the way mcpcred reads it: a
+// profile name the resolver refuses (provider.ValidName with
+// resolver.MaxProfileNameLen), a field name that is not a canonical field
+// (provider.ValidField: a-z, 0-9 and _), or a name that the keychain:
+// reference for it (keychain:PROFILE, keychain:SERVICE/PROFILE,
+// ...#FIELD) does not denote, or that the keychain package refuses. Names
+// are never quoted: a value typed in the wrong place must not be echoed.
+func readable(service, profile string, fields []string) error {
+	if err := provider.ValidName(profile, resolver.MaxProfileNameLen); err != nil {
+		return fmt.Errorf("--profile %s cannot be a profile name: it %v; use letters, digits, '.', '_' and '-'", provider.Describe(profile), err)
+	}
+	body := profile
+	if service != keychain.DefaultService {
+		body = service + "/" + profile
+	}
+	scheme := keychain.Scheme()
+	for _, f := range append([]string{""}, fields...) {
+		what := "--profile " + provider.Describe(profile)
+		if f != "" {
+			what = "FIELD " + provider.Describe(f)
+			if !provider.ValidField(f) {
+				return fmt.Errorf("%s is not a field name mcpcred reads: use 1 to %d of a-z, 0-9 and _, such as access_key_id or token", what, provider.MaxFieldLen)
+			}
+		}
+		want := provider.Ref{Scheme: "keychain", Body: body, Field: f}
+		ref, err := provider.ParseRef(want.String())
+		if err != nil || ref != want {
+			return fmt.Errorf("%s cannot be read back: the reference %s would not name it; use letters, digits, '.', '_' and '-'", what, "keychain:PROFILE"+map[bool]string{true: "#FIELD"}[f != ""])
+		}
+		t, err := scheme.Open(ref)
+		if err != nil || t.Ref.Body != service+"/"+profile || t.Ref.Field != f {
+			return fmt.Errorf("%s cannot be stored in the keychain: %s", what, strings.TrimPrefix(errText(err), "provider: "))
+		}
+	}
+	return nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "the keychain: reference for it reads another item"
+	}
+	return err.Error()
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {
