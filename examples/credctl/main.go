@@ -16,6 +16,12 @@
 //	credctl set --profile work token < token.txt && shred -u token.txt
 //	printf '%s\n%s\n' "$AKID" "$SECRET" | credctl set --profile work access_key_id secret_access_key
 //
+// set stores only what mcpcred can read back: a profile name the resolver
+// accepts (provider.ValidName, at most resolver.MaxProfileNameLen bytes),
+// field names of a-z, 0-9 and _ (provider.ValidField), and names that the
+// keychain:PROFILE and keychain:PROFILE#FIELD references denote exactly. It
+// checks them before reading any value.
+//
 // Nothing credctl prints contains a value.
 package main
 
