@@ -101,7 +101,7 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	case strings.HasSuffix(body, "/"):
 		path, err := cleanPath(body)
 		if err != nil {
-			return provider.Target{}, provider.InvalidRef(ref, "body", "is not a parameter path SSM accepts: "+strings.TrimPrefix(err.Error(), ErrInvalidName.Error()+": "))
+			return provider.Target{}, provider.InvalidRef(ref, "body", "is not a parameter path SSM accepts (letters, digits, . - _ /, a leading /, no empty level, at most 15 levels, not starting with aws or ssm)")
 		}
 		switch {
 		case ref.Field != "":
