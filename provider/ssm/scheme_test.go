@@ -24,22 +24,27 @@ func TestScheme(t *testing.T) {
 	ctx := context.Background()
 
 	for _, tc := range []struct {
-		ref     string
-		want    map[string]string
-		locator string
-		calls   int
+		ref      string
+		want     map[string]string
+		locator  string
+		calls    int
+		resource string
 	}{
-		{"ssm:/mcp/staging/", map[string]string{"token": "staging-token"}, "/mcp/staging/", 1},
-		{"ssm:/mcp/prod/db/", map[string]string{"password": canary + "-db"}, "/mcp/prod/db/", 1},
-		{"ssm:/shared/github-token#token", map[string]string{"token": canary + "-v3"}, "/shared/github-token", 1},
-		{"ssm:/shared/github-token:1#token", map[string]string{"token": "v1"}, "/shared/github-token:1", 1},
-		{"ssm:/shared/github-token:current#github_token", map[string]string{"github_token": "v2"}, "/shared/github-token:current", 1},
+		{"ssm:/mcp/staging/", map[string]string{"token": "staging-token"}, "/mcp/staging/", 1, "ssm:/mcp/staging/**"},
+		{"ssm:/mcp/prod/db/", map[string]string{"password": canary + "-db"}, "/mcp/prod/db/", 1, "ssm:/mcp/prod/db/**"},
+		{"ssm:/shared/github-token#token", map[string]string{"token": canary + "-v3"}, "/shared/github-token", 1, "ssm:/shared/github-token"},
+		{"ssm:/shared/github-token?version=1#token", map[string]string{"token": "v1"}, "/shared/github-token:1", 1, "ssm:/shared/github-token"},
+		{"ssm:/shared/github-token?label=current#github_token", map[string]string{"github_token": "v2"}, "/shared/github-token:current", 1, "ssm:/shared/github-token"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			p, _, err := s.Provider(tc.ref)
+			tgt, err := s.Open(tc.ref)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(tgt.Resources) != 1 || tgt.Resources[0].String() != tc.resource {
+				t.Errorf("resources %v, want [%s]", tgt.Resources, tc.resource)
+			}
+			p := tgt.Provider
 			if n := provider.NameOf(p); n != ssm.Name {
 				t.Errorf("name %q", n)
 			}
@@ -88,7 +93,7 @@ func TestScheme(t *testing.T) {
 	}
 
 	// A pinned version that does not exist is a failure, not absence.
-	p, _, err := s.Provider("ssm:/shared/github-token:9#token")
+	p, _, err := s.Provider("ssm:/shared/github-token?version=9#token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,41 +103,131 @@ func TestScheme(t *testing.T) {
 	}
 }
 
+func TestSchemeResources(t *testing.T) {
+	var s provider.Schemes
+	s.Register("ssm", ssm.Scheme(aws.Config{Region: testRegion}))
+	for ref, want := range map[string]provider.Resource{
+		"ssm:/mcp/prod/":                  {Scheme: "ssm", Path: "/mcp/prod", Span: provider.Subtree},
+		"ssm:/mcp/":                       {Scheme: "ssm", Path: "/mcp", Span: provider.Subtree},
+		"ssm:/mcp/prod/token#token":       {Scheme: "ssm", Path: "/mcp/prod/token"},
+		"ssm:/mcp/prod/token?version=3#t": {Scheme: "ssm", Path: "/mcp/prod/token"},
+		"ssm:/mcp/prod/token?label=cur#t": {Scheme: "ssm", Path: "/mcp/prod/token"},
+		"ssm:token#token":                 {Scheme: "ssm", Path: "token"},
+		"ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/mcp/prod/token#token": {Scheme: "ssm", Path: "arn:aws:ssm:eu-west-1:123456789012:parameter/mcp/prod/token"},
+	} {
+		tgt, err := s.Open(ref)
+		if err != nil {
+			t.Errorf("%s: %v", ref, err)
+			continue
+		}
+		if len(tgt.Resources) != 1 || tgt.Resources[0] != want {
+			t.Errorf("%s: resources %v, want [%v]", ref, tgt.Resources, want)
+		}
+	}
+}
+
 func TestSchemeInvalid(t *testing.T) {
 	var s provider.Schemes
 	s.Register("ssm", ssm.Scheme(aws.Config{Region: testRegion}))
 	for _, tc := range []struct{ ref, want string }{
-		{"ssm:", "ssm: body: names no parameter or path"},
-		{"ssm:/", `ssm: body: "/" would read every parameter in the account`},
-		{"ssm:/mcp/prod/#token", `ssm: fragment: "token": a path ("/mcp/prod/") gives every parameter under it as fields and takes no #fragment; for one parameter write ssm:/mcp/prod/NAME#FIELD`},
-		{"ssm:/mcp/prod/token", `ssm: fragment: missing: "/mcp/prod/token" names one parameter; add #FIELD`},
-		{"ssm:/mcp/prod/token#Token", `ssm: fragment: field name "Token" must be 1-64 characters of a-z, 0-9 and _`},
-		{"ssm:/mcp/prod/token#db/password", `ssm: fragment: field name "db/password"`},
-		{"ssm:mcp/prod/token#token", `ssm: body: ssm: invalid parameter name: "mcp/prod/token": a hierarchical name must start with '/'`},
-		{"ssm:/mcp//prod/", `ssm: body: ssm: invalid parameter name: "/mcp//prod": empty hierarchy level`},
-		{"ssm:/mcp/pr od/", `ssm: body: ssm: invalid parameter name: "/mcp/pr od": only letters, digits`},
-		{"ssm:/mcp/token:0#token", `ssm: body: ssm: invalid parameter name: "/mcp/token:0": version must be a positive integer`},
-		{"ssm:/mcp/token:awslabel#token", `label may not start with aws or ssm`},
-		{"ssm:/aws/x#token", `names may not start with aws or ssm`},
+		{"ssm:", "its body names no parameter or path"},
+		{"ssm:/", `its body is "/", which would read every parameter in the account`},
+		{"ssm:/mcp/prod/#token", "its field is set, but a path gives every parameter under it as fields; for one parameter write ssm:/PATH/NAME#FIELD"},
+		{"ssm:/mcp/prod/?version=3", "its params are set, but a path walk reads the current versions"},
+		{"ssm:/mcp/prod/?label=current", "its params are set, but a path walk reads the current versions"},
+		{"ssm:/mcp/prod/token", "its field is missing: one parameter needs #FIELD"},
+		{"ssm:/mcp/prod/token#Token", "its field is not a field name: 1-64 characters of a-z, 0-9 and _"},
+		{"ssm:/mcp/prod/token#db/password", "has a #field that is not"}, // refused by provider.ParseRef already
+		{"ssm:mcp/prod/token#token", "its body is not a parameter name SSM accepts"},
+		{"ssm:/mcp/pr od/token#token", "its body is not a parameter name SSM accepts"},
+		{"ssm:/mcp//prod/", "its body is not a parameter path SSM accepts"},
+		{"ssm:/mcp/pr od/", "its body is not a parameter path SSM accepts"},
+		{"ssm:mcp/prod/", "its body is not a parameter path SSM accepts"},
+		{"ssm:/mcp/prod/*", `its body holds "*"`},
+		{"ssm:/mcp/token:3#token", "its body ends in :SELECTOR; write a version as ?version=N and a label as ?label=L"},
+		{"ssm:/mcp/token:current#token", "its body ends in :SELECTOR"},
+		{"ssm:/mcp/token:0#token", "its body is not a parameter name SSM accepts"},
+		{"ssm:/mcp/token?version=0#token", "its params have a version that is not a positive integer"},
+		{"ssm:/mcp/token?version=x#token", "its params have a version that is not a positive integer"},
+		{"ssm:/mcp/token?version=1&label=current#token", "its params pin both a version and a label; choose one"},
+		{"ssm:/mcp/token?label=awslabel#token", "its params have a label SSM refuses: label may not start with aws or ssm"},
+		{"ssm:/mcp/token?profile=x#token", `has the param "profile", but ssm: takes only ?version=, ?label=`},
+		{"ssm:/aws/x#token", "its body is not a parameter name SSM accepts"},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
-			_, _, err := s.Provider(tc.ref)
+			_, err := s.Open(tc.ref)
 			if err == nil || !errors.Is(err, provider.ErrInvalidRef) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v\nwant ErrInvalidRef with %q", err, tc.want)
 			}
-			if strings.Contains(tc.want, "invalid parameter name") && !errors.Is(err, ssm.ErrInvalidName) {
-				t.Errorf("does not wrap ErrInvalidName: %v", err)
+			if r, perr := provider.ParseRef(tc.ref); perr == nil && len(r.Body) > 4 && strings.Contains(err.Error(), strings.TrimSuffix(r.Body, "/")) {
+				t.Errorf("the error quotes the reference: %v", err)
 			}
 		})
 	}
 
 	t.Run("bad options", func(t *testing.T) {
 		sc := ssm.Scheme(aws.Config{}, func(o *ssm.Options) { o.Label = "aws-nope" })
-		_, err := sc.Provider(provider.Ref{Scheme: "ssm", Body: "/mcp/prod/"})
+		_, err := sc.Open(provider.Ref{Scheme: "ssm", Body: "/mcp/prod/"})
 		if err == nil || !strings.Contains(err.Error(), "ssm: Label") {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// TestSchemePathErrorNoEcho: a path SSM would refuse is described, never
+// quoted: it came from a request.
+func TestSchemePathErrorNoEcho(t *testing.T) {
+	var s provider.Schemes
+	s.Register("ssm", ssm.Scheme(aws.Config{Region: testRegion}))
+	const key = "AKIAIOSFODNN7EXAMPLE"
+	for _, ref := range []string{"ssm:/" + key + "//x/", "ssm:/" + key + "/a b/", "ssm:" + key + "/x/", "ssm:/aws" + key + "/"} {
+		_, err := s.Open(ref)
+		if err == nil || !errors.Is(err, provider.ErrInvalidRef) {
+			t.Errorf("%s: %v, want ErrInvalidRef", ref, err)
+			continue
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("the error quotes the reference: %v", err)
+		}
+	}
+}
+
+// TestSchemeDigitLabel: SSM labels cannot start with a digit, because
+// GetParameter reads NAME:N as version N. ?label=2024 must be refused, not
+// sent as /mcp/prod/token:2024, which reads version 2024.
+func TestSchemeDigitLabel(t *testing.T) {
+	f := newFakeSSM(t)
+	f.put("/mcp/prod/token", "SecureString", "v1", "1st")
+	f.put("/mcp/prod/token", "SecureString", "v2")
+	var s provider.Schemes
+	s.Register("ssm", ssm.Scheme(f.config(identityA), func(o *ssm.Options) { o.Backoff = noDelay }))
+	for _, ref := range []string{"ssm:/mcp/prod/token?label=1#token", "ssm:/mcp/prod/token?label=1st#token", "ssm:/mcp/prod/token?label=2024#token"} {
+		tgt, err := s.Open(ref)
+		if err != nil {
+			if !errors.Is(err, provider.ErrInvalidRef) {
+				t.Errorf("%s: %v, want ErrInvalidRef", ref, err)
+			}
+			continue
+		}
+		c, err := tgt.Provider.Retrieve(context.Background(), provider.DefaultProfile)
+		t.Errorf("%s: accepted, and read %v (%v): a label starting with a digit is read as a version", ref, c.Source.Locator, err)
+	}
+}
+
+// TestSchemeDotLevel: "." cannot be a hierarchy level of a reference: the
+// resource ssm:/mcp/./token would name no parameter a policy can match, so
+// the scheme refuses it itself rather than leave it to the Target check.
+func TestSchemeDotLevel(t *testing.T) {
+	var s provider.Schemes
+	s.Register("ssm", ssm.Scheme(aws.Config{Region: testRegion}))
+	for _, ref := range []string{"ssm:/mcp/./token#token", "ssm:/mcp/./", "ssm:/./", "ssm:/mcp/.#token"} {
+		_, err := s.Open(ref)
+		if err == nil || !errors.Is(err, provider.ErrInvalidRef) {
+			t.Errorf("%s: %v, want ErrInvalidRef", ref, err)
+		} else if strings.Contains(err.Error(), "a bug in the scheme") {
+			t.Errorf("%s: refused only by the Target check, not by the scheme: %v", ref, err)
+		}
+	}
 }
 
 // SchemeFromDefaultConfig loads the SDK's configuration at the first
@@ -166,7 +261,7 @@ func TestSchemeFromDefaultConfig(t *testing.T) {
 }
 
 func FuzzScheme(f *testing.F) {
-	for _, s := range []string{"ssm:/mcp/prod/", "ssm:/mcp/prod/token#token", "ssm:/x:3#y", "ssm:/", "ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/x#y", "ssm:/x#" + canary} {
+	for _, s := range []string{"ssm:/mcp/prod/", "ssm:/mcp/prod/token#token", "ssm:/x?version=3#y", "ssm:/x?label=cur#y", "ssm:/x:3#y", "ssm:/", "ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/x#y", "ssm:/x#" + canary} {
 		f.Add(s)
 	}
 	sc := ssm.Scheme(aws.Config{Region: testRegion})
@@ -175,15 +270,15 @@ func FuzzScheme(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := sc.Provider(ref)
+		tgt, err := sc.Open(ref)
 		if err != nil {
 			if !errors.Is(err, provider.ErrInvalidRef) || len(err.Error()) > 600 {
 				t.Fatalf("bad error: %v", err)
 			}
 			return
 		}
-		if p == nil {
-			t.Fatal("nil provider without error")
+		if tgt.Provider == nil || len(tgt.Resources) != 1 {
+			t.Fatalf("Target without a Provider or with %d resources", len(tgt.Resources))
 		}
 	})
 }
