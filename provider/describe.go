@@ -6,8 +6,8 @@ import "fmt"
 // name, a reference, a field name, an INI key) for an error or a log record.
 // A model may paste a secret where a name belongs, and a file may hold one on
 // a line the parser misreads, so such text is never repeated unless it reads
-// as a name: at most 32 bytes made of words (a-z or A-Z, optionally ending in
-// up to three digits) or numbers of up to four digits, joined by ".", "_" or
+// as a name: at most 32 bytes made of words (1 to 16 letters of one case,
+// optionally followed by up to three digits) or numbers of up to four digits, joined by ".", "_" or
 // "-", such as "production", "team-a", "us-east-1", "MCP_CI_TOKEN" or
 // "prod2". That is quoted as Go would quote it. Anything else, including
 // mixed-case or letter-and-digit runs such as tokens and hashes, is described
@@ -67,7 +67,7 @@ func nameWord(w string) bool {
 	if letters == 0 {
 		return digits <= 4
 	}
-	if digits > 3 {
+	if digits > 3 || letters > 16 {
 		return false
 	}
 	lower, upper := false, false

@@ -12,7 +12,7 @@ func TestDescribe(t *testing.T) {
 	hidden := []string{
 		"", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "ghp_0123456789abcdefABCDEF",
 		"d41d8cd98f00b204e9800998ecf8427e", "tail0fd3", "sk-proj-abc123def", "Prod", "a b", "x/y",
-		"prod_", "_prod", "a..b", "12345", "prod1234", strings.Repeat("a", 33), "ünïcode", "a\nb",
+		"prod_", "_prod", "a..b", "12345", "prod1234", "abcdefghijklmnopqrstuvwx", "qwertyuiopasdfghj-x", strings.Repeat("a", 33), "ünïcode", "a\nb",
 	}
 	for _, s := range shown {
 		if got, want := provider.Describe(s), `"`+s+`"`; got != want {

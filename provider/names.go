@@ -22,6 +22,10 @@ func hostileRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }
 
+// MaxNameLen is the longest profile name in bytes, in every package of this
+// module: the resolver, the profiles file and every provider.
+const MaxNameLen = 128
+
 // ValidName reports whether s is usable as a profile or field name in a
 // request: 1 to max bytes of valid UTF-8 without control or invisible
 // formatting characters, path separators, or leading/trailing space, and

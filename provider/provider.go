@@ -103,7 +103,7 @@ type Error struct {
 func (e *Error) Error() string {
 	msg := "provider " + e.Provider
 	if e.Profile != "" {
-		msg += fmt.Sprintf(": profile %q", e.Profile)
+		msg += ": profile " + Describe(e.Profile)
 	}
 	if e.Locator != "" {
 		msg += ": " + e.Locator
