@@ -23,7 +23,7 @@ import (
 func BenchmarkHit(b *testing.B) {
 	ctx := context.Background()
 
-	r := resolver.New([]provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	r := mustNew(b, []provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return creds("secret"), nil
 	})}, func(o *resolver.Options) { o.AllowProfile = func(name string) bool { return name == "prod" } })
 	if _, err := r.Resolve(ctx, resolver.Request{}); err != nil {
@@ -105,7 +105,7 @@ func BenchmarkMissStorm(b *testing.B) {
 			return func(context.Context) error { return nil }
 		}},
 		{"mcpcred", func() func(context.Context) error {
-			r := resolver.New([]provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			r := mustNew(b, []provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
 				slow()
 				return creds("secret"), nil
 			})})

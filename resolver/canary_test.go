@@ -48,7 +48,7 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 				}))
 				return vaultTarget(ref, p)
 			}))
-			r := resolver.New([]provider.Provider{provider.WithName("none", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			r := mustNew(t, []provider.Provider{provider.WithName("none", provider.Func(func(context.Context, string) (provider.Credentials, error) {
 				return provider.Credentials{}, provider.NotFound("none", "", "", "nothing")
 			}))}, func(o *resolver.Options) {
 				o.References = &s

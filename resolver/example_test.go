@@ -21,9 +21,12 @@ func Example() {
 		}, provider.Source{Locator: "~/.mcp/credentials [default]"}), nil
 	}))
 
-	r := resolver.New([]provider.Provider{nothing, file}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{nothing, file}, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	})
+	if err != nil {
+		panic(err)
+	}
 	res, err := r.Resolve(context.Background(), resolver.Request{})
 	if err != nil {
 		fmt.Println(err)
@@ -39,9 +42,12 @@ func Example() {
 }
 
 func ExampleResolver_Resolve_requestCredentials() {
-	r := resolver.New(nil, func(o *resolver.Options) {
+	r, err := resolver.New(nil, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	})
+	if err != nil {
+		panic(err)
+	}
 	// Credentials passed in a tool call win, and are never cached.
 	inline := provider.NewCredentials(map[string]string{
 		provider.FieldAccessKeyID:     "AKIAOVERRIDE",
@@ -51,7 +57,10 @@ func ExampleResolver_Resolve_requestCredentials() {
 	fmt.Println(res.Credentials.Source.Provider, err)
 
 	// An operator can refuse them.
-	strict := resolver.New(nil, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	strict, err := resolver.New(nil, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	if err != nil {
+		panic(err)
+	}
 	_, err = strict.Resolve(context.Background(), resolver.Request{Credentials: inline})
 	fmt.Println(errors.Is(err, resolver.ErrRequestCredentialsRefused))
 	// Output:
@@ -63,8 +72,11 @@ func ExampleChainError() {
 	down := provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.Credentials{}, provider.Unavailable("vault", profile, "secret/mcp/prod", errors.New("connection refused"))
 	}))
-	r := resolver.New([]provider.Provider{down}, func(o *resolver.Options) { o.Profile = "prod" })
-	_, err := r.Resolve(context.Background(), resolver.Request{})
+	r, err := resolver.New([]provider.Provider{down}, func(o *resolver.Options) { o.Profile = "prod" })
+	if err != nil {
+		panic(err)
+	}
+	_, err = r.Resolve(context.Background(), resolver.Request{})
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, resolver.ErrNoCredentials), errors.Is(err, provider.ErrUnavailable))
 	// Output:
@@ -79,7 +91,10 @@ func ExampleResolver_Invalidate() {
 		version++
 		return provider.NewCredentials(map[string]string{"token": fmt.Sprintf("token-v%d", version)}, provider.Source{Provider: "file"}), nil
 	})
-	r := resolver.New([]provider.Provider{rotating})
+	r, err := resolver.New([]provider.Provider{rotating})
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	res, _ := r.Resolve(ctx, resolver.Request{})
 	fmt.Println(res.Credentials.Value("token"))

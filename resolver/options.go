@@ -1,6 +1,8 @@
 package resolver
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,38 +15,62 @@ const (
 	DefaultRefreshWindow   = time.Minute
 	DefaultMaxStale        = 10 * time.Minute
 	DefaultProviderTimeout = 30 * time.Second
+	DefaultMinRetry        = 250 * time.Millisecond
+	DefaultMaxRetry        = 30 * time.Second
+	DefaultMaxAbandoned    = 4
+	DefaultMaxEntries      = 65536
 )
-
-// A Clock tells the time. Tests inject a fake one through [Options.Clock];
-// nil means the system clock.
-type Clock interface {
-	Now() time.Time
-}
 
 // Options configure a [Resolver]. The zero value gives the documented
 // defaults.
 type Options struct {
-	// TTL is how long a resolved credential is served from cache before the
-	// chain is asked again. A credential's own Expires shortens it.
-	// Default DefaultTTL (5 minutes).
+	// TTL is how often a resolved credential is refreshed. Past it the
+	// cached value is still returned at once while one background walk
+	// refreshes it (stale-while-revalidate), so about one provider call is
+	// made per TTL and no caller waits. A credential with its own Expires
+	// refreshes RefreshWindow ahead of min(TTL, Expires) and is never
+	// served past Expires. Default DefaultTTL (5 minutes).
 	TTL time.Duration
 
-	// RefreshWindow is how long before expiry a hit starts a background
-	// refresh while still returning the cached value, so no caller blocks
-	// while a valid value exists. It is capped at half the credential's
-	// lifetime. Default DefaultRefreshWindow (1 minute).
+	// RefreshWindow is how long before its expiry a credential with an
+	// Expires starts a background refresh while still being returned. It is
+	// capped at half the credential's lifetime. Default DefaultRefreshWindow
+	// (1 minute).
 	RefreshWindow time.Duration
 
 	// MaxStale is how long past its TTL the last good value may still be
-	// served when a refresh fails because a backend is unavailable. It never
-	// extends a credential past its own Expires. Default DefaultMaxStale
-	// (10 minutes); a negative value disables stale serving.
+	// served while refreshes fail because a backend is unavailable (or have
+	// not answered yet). It never extends a credential past its own Expires,
+	// and a definite failure (not found, permission denied) ends it at once.
+	// Default DefaultMaxStale (10 minutes); a negative value disables stale
+	// serving: values then refresh RefreshWindow ahead of the TTL and are
+	// not served past it.
 	MaxStale time.Duration
 
 	// ProviderTimeout bounds each provider call, so that a provider that
 	// hangs is reported as unavailable instead of blocking the chain.
 	// Default DefaultProviderTimeout (30 seconds).
 	ProviderTimeout time.Duration
+
+	// MaxAbandoned bounds, per provider, the calls that passed
+	// ProviderTimeout and have not returned (a provider that ignores its
+	// context keeps a goroutine each). At the bound the provider is
+	// reported unavailable without being called. Default
+	// DefaultMaxAbandoned (4).
+	MaxAbandoned int
+
+	// MinRetry and MaxRetry bound the backoff after a failed walk: no walk
+	// for the same key starts before it ends, doubling from MinRetry up to
+	// MaxRetry with jitter, and reset by a success. Meanwhile reads get the
+	// last good value while it may be served, else the recorded error at
+	// once. Defaults DefaultMinRetry (250ms) and DefaultMaxRetry (30s).
+	MinRetry, MaxRetry time.Duration
+
+	// MaxEntries bounds the profiles kept in the cache (references have
+	// their own bound, MaxCachedReferences). Past it a profile is resolved
+	// without caching, so no request can grow the cache without limit,
+	// whatever AllowProfile allows. Default DefaultMaxEntries (65536).
+	MaxEntries int
 
 	// Required lists fields every result must have, such as
 	// provider.FieldAccessKeyID. A provider whose answer lacks one is skipped
@@ -94,18 +120,15 @@ type Options struct {
 	// field names, providers and reasons, never values. Default: discard.
 	Logger *slog.Logger
 
-	// Clock replaces the system clock, for tests. With the system clock, the
-	// cache-hit path reads a coarse clock updated every few milliseconds
-	// instead of calling time.Now; with an injected Clock every Resolve
-	// reads it.
-	Clock Clock
+	// Now replaces time.Now, for tests. With the system clock, a hit on a
+	// value without its own expiry reads a coarse clock updated every few
+	// milliseconds instead of calling time.Now; with Now set, every Resolve
+	// calls it.
+	Now func() time.Time
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (o *Options) setDefaults() {
+// setDefaults fills in defaults and reports invalid options.
+func (o *Options) setDefaults() error {
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
 	}
@@ -118,9 +141,36 @@ func (o *Options) setDefaults() {
 	if o.ProviderTimeout <= 0 {
 		o.ProviderTimeout = DefaultProviderTimeout
 	}
+	if o.MaxAbandoned <= 0 {
+		o.MaxAbandoned = DefaultMaxAbandoned
+	}
+	if o.MinRetry <= 0 {
+		o.MinRetry = DefaultMinRetry
+	}
+	if o.MaxRetry <= 0 {
+		o.MaxRetry = DefaultMaxRetry
+	}
+	o.MaxRetry = max(o.MaxRetry, o.MinRetry)
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Profile == "" {
+		o.Profile = provider.DefaultProfile
+	}
+	var errs []error
+	if err := provider.ValidName(o.Profile, MaxProfileNameLen); err != nil {
+		errs = append(errs, fmt.Errorf("resolver: Options.Profile %s: %v", provider.Describe(o.Profile), err))
+	}
+	for _, f := range o.Required {
+		if !provider.ValidField(f) {
+			errs = append(errs, fmt.Errorf("resolver: Options.Required: %s is not a field name (1-%d of a-z, 0-9 and _)", provider.Describe(f), provider.MaxFieldLen))
+		}
+	}
+	o.Required = append([]string(nil), o.Required...)
+	return errors.Join(errs...)
 }
 
 // AnyProfile allows every profile name; use it as Options.AllowProfile when

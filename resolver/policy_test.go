@@ -32,7 +32,7 @@ func TestHostileProfilesRefused(t *testing.T) {
 	p := answering("file", canary)
 	offered := map[string]bool{"default": true, "prod": true}
 	var logs bytes.Buffer
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
 		o.AllowProfile = func(n string) bool { return offered[n] }
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -53,7 +53,7 @@ func TestHostileProfilesRefused(t *testing.T) {
 // that could escape a directory or read differently than it is.
 func TestHostileProfilesRefusedUnderAnyProfile(t *testing.T) {
 	p := answering("custom", canary)
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	for _, name := range []string{"../../etc/passwd", "..", ".", "a/b", `a\b`, "pro\u200bd", "prod\u202e", "\ufeffprod",
 		" default", "default ", "prod\x00", "prod\n", strings.Repeat("p", 200), "bad\xffutf8"} {
 		_, err := r.Resolve(context.Background(), resolver.Request{Profile: name})
@@ -66,7 +66,7 @@ func TestHostileProfilesRefusedUnderAnyProfile(t *testing.T) {
 }
 
 func TestDefaultPolicyOffersOnlyTheDefaultProfile(t *testing.T) {
-	r := resolver.New([]provider.Provider{answering("file", canary)}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
+	r := mustNew(t, []provider.Provider{answering("file", canary)}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{Profile: "mcp-prod"})
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestDefaultPolicyOffersOnlyTheDefaultProfile(t *testing.T) {
 
 func TestPolicyCheckedOnHits(t *testing.T) {
 	offered := map[string]bool{"prod": true}
-	r := resolver.New([]provider.Provider{answering("file", canary)}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{answering("file", canary)}, func(o *resolver.Options) {
 		o.AllowProfile = func(n string) bool { return offered[n] }
 	})
 	ctx := context.Background()
@@ -125,12 +125,12 @@ func TestReferences(t *testing.T) {
 	ctx := context.Background()
 
 	// Default: refused, even with schemes registered.
-	r := resolver.New(nil, func(o *resolver.Options) { o.References = refSchemes(&calls) })
+	r := mustNew(t, nil, func(o *resolver.Options) { o.References = refSchemes(&calls) })
 	_, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:secret/data/mcp/aws"})
 	require.ErrorIs(t, err, resolver.ErrReferenceRefused)
 	assert.Contains(t, err.Error(), "allows no references")
 
-	r = resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
+	r = mustNew(t, []provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 		o.AllowProfile = resolver.AnyProfile
@@ -173,7 +173,7 @@ func TestReferences(t *testing.T) {
 
 	// Allowed by pattern but the scheme is not registered: refused, without
 	// telling the request which schemes are.
-	r = resolver.New(nil, func(o *resolver.Options) {
+	r = mustNew(t, nil, func(o *resolver.Options) {
 		o.References = &provider.Schemes{}
 		o.AllowReferences = allow(t, "ssm:/mcp/**")
 	})
@@ -189,7 +189,7 @@ func TestReferenceWithNothing(t *testing.T) {
 			return provider.Credentials{}, provider.NotFound("vault", "", ref.Body, "no secret at this path")
 		})))
 	}))
-	r := resolver.New(nil, func(o *resolver.Options) {
+	r := mustNew(t, nil, func(o *resolver.Options) {
 		o.References = &s
 		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 	})
@@ -205,7 +205,7 @@ func TestReferenceWithNothing(t *testing.T) {
 
 func TestRequestOrder(t *testing.T) {
 	calls := 0
-	r := resolver.New([]provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{answering("env", "env-secret")}, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:*")
 		o.AllowProfile = resolver.AnyProfile
@@ -301,7 +301,7 @@ func TestReferencePolicyByResources(t *testing.T) {
 			return provider.NewCredentials(map[string]string{"token": "t"}, provider.Source{Provider: "env"}), nil
 		})}, nil
 	}))
-	r := resolver.New(nil, func(o *resolver.Options) {
+	r := mustNew(t, nil, func(o *resolver.Options) {
 		o.References = &s
 		o.AllowReferences = allow(t, "env:MCP_CI_*")
 	})
@@ -324,14 +324,14 @@ func TestExpiredAnswerIsSkipped(t *testing.T) {
 		c.Expires = time.Now().Add(-time.Hour)
 		return c, nil
 	})
-	r := resolver.New([]provider.Provider{provider.WithName("secretfile", old), answering("env", "env-secret")})
+	r := mustNew(t, []provider.Provider{provider.WithName("secretfile", old), answering("env", "env-secret")})
 	res, err := r.Resolve(context.Background(), resolver.Request{})
 	require.NoError(t, err)
 	assert.Equal(t, "env", res.Credentials.Source.Provider)
 	require.Len(t, res.Skipped, 1)
 	assert.Contains(t, res.Skipped[0].String(), "expired at")
 
-	r = resolver.New([]provider.Provider{provider.WithName("secretfile", old)})
+	r = mustNew(t, []provider.Provider{provider.WithName("secretfile", old)})
 	_, err = r.Resolve(context.Background(), resolver.Request{})
 	require.ErrorIs(t, err, resolver.ErrNoCredentials)
 	assert.Contains(t, err.Error(), "expired at")
@@ -342,7 +342,7 @@ func TestExpiredAnswerIsSkipped(t *testing.T) {
 func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
 	var logs bytes.Buffer
 	calls := 0
-	r := resolver.New([]provider.Provider{answering("file", "x")}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{answering("file", "x")}, func(o *resolver.Options) {
 		o.AllowProfile = func(n string) bool { return n == "prod" }
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
@@ -369,7 +369,7 @@ func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
 
 func TestCachedReferencesAreBounded(t *testing.T) {
 	calls := 0
-	r := resolver.New(nil, func(o *resolver.Options) {
+	r := mustNew(t, nil, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:**")
 	})
@@ -389,7 +389,7 @@ func TestCachedReferencesAreBounded(t *testing.T) {
 
 func TestCanceledReferenceIsNamed(t *testing.T) {
 	calls := 0
-	r := resolver.New(nil, func(o *resolver.Options) {
+	r := mustNew(t, nil, func(o *resolver.Options) {
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 	})

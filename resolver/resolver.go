@@ -2,16 +2,9 @@ package resolver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-	"unicode/utf8"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/mcpcred/mcpcred/provider"
 )
@@ -22,15 +15,15 @@ type Request struct {
 	// Profile names the profile to resolve; empty means Options.Profile.
 	Profile string
 
-	// Credentials passed in the request itself. When non-zero
-	// they win over every provider, unless Options.RefuseRequestCredentials
-	// is set. They are validated, used for this request only and never
-	// cached.
+	// Credentials passed in the request itself. When non-zero they win over
+	// every provider, unless Options.RefuseRequestCredentials is set. They
+	// are validated, used for this request only and never cached.
 	Credentials provider.Credentials
 
 	// CredentialID is a credential reference (see provider.ParseRef), such
 	// as "vault:secret/data/mcp/aws". It comes after Credentials and before
-	// Profile, and is refused unless Options.AllowReferences allows it.
+	// Profile, and is refused unless Options.AllowReferences covers what it
+	// reads.
 	CredentialID string
 }
 
@@ -53,11 +46,11 @@ type Result struct {
 	// the cache and must not be modified.
 	Skipped []Attempt
 
-	// Stale is set when a refresh failed because a backend was unavailable
-	// and the last good value was served under Options.MaxStale.
+	// Stale is set when the last refresh failed because a backend was
+	// unavailable and the last good value was served under Options.MaxStale.
 	Stale bool
 
-	key string // cache key, for InvalidateResult
+	key key // for InvalidateResult
 }
 
 // A Resolver resolves credentials for requests through an ordered chain of
@@ -66,74 +59,38 @@ type Result struct {
 type Resolver struct {
 	chain   []link
 	opts    Options
-	clock   Clock
 	precise bool // an injected clock: read it on every call
-
-	coarse  atomic.Int64 // unix nanoseconds, updated by tick; 0 when not ticking
-	ticking atomic.Bool
-	used    atomic.Bool
-
-	mu      sync.Mutex // serialises writers of entries
-	entries atomic.Pointer[map[string]*entry]
-	def     atomic.Pointer[entry] // the default profile's entry, skipping the map
-
-	defProfile string
-	gen        atomic.Uint64 // bumped by Invalidate; fetches started earlier are not cached
-	group      singleflight.Group
+	clock   coarseClock
+	cache   cache
 }
-
-type link struct {
-	name string
-	p    provider.Provider
-}
-
-type entry struct {
-	st         atomic.Pointer[state]
-	refreshing atomic.Bool
-}
-
-// state is an immutable cached answer with its deadlines in unix nanoseconds.
-type state struct {
-	res        Result
-	refreshAt  int64 // start a background refresh from here on
-	expireAt   int64 // past this, a caller waits for a refresh
-	staleUntil int64 // past this, a failed refresh is an error
-}
-
-// tick is the coarse clock's period. A hit is served from cache only while
-// coarse+2*tick is before the refresh time, so the coarse clock can lag by up
-// to 2*tick without a hit being served later than it would be with time.Now.
-const (
-	tick      = 10 * time.Millisecond
-	idleTicks = 100 // stop ticking after a second without a Resolve
-)
 
 // New returns a Resolver that asks providers in order. Each provider's name
-// for attribution is provider.NameOf(p). optFns adjust the [Options].
-func New(providers []provider.Provider, optFns ...func(*Options)) *Resolver {
+// for attribution is provider.NameOf(p). optFns adjust the [Options]; New
+// returns an error naming the option when they are invalid (a profile name
+// that provider.ValidName refuses, a required field that is not a field
+// name, a negative bound).
+func New(providers []provider.Provider, optFns ...func(*Options)) (*Resolver, error) {
 	var o Options
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	o.setDefaults()
-	o.Required = append([]string(nil), o.Required...)
-	r := &Resolver{opts: o, clock: o.Clock, defProfile: o.Profile}
-	if r.defProfile == "" {
-		r.defProfile = provider.DefaultProfile
+	if err := o.setDefaults(); err != nil {
+		return nil, err
 	}
-	if r.clock == nil {
-		r.clock = systemClock{}
-	} else {
-		r.precise = true
+	r := &Resolver{opts: o, precise: o.Now != nil}
+	if o.Now == nil {
+		r.opts.Now = time.Now
 	}
+	r.clock.now = r.opts.Now
+	r.cache.defName = o.Profile
+	r.cache.maxProf = int64(o.MaxEntries)
+	r.cache.maxRefs = MaxCachedReferences
 	for _, p := range providers {
 		if p != nil {
-			r.chain = append(r.chain, link{name: provider.NameOf(p), p: p})
+			r.chain = append(r.chain, newLink(p))
 		}
 	}
-	empty := map[string]*entry{}
-	r.entries.Store(&empty)
-	return r
+	return r, nil
 }
 
 // Providers returns the names of the providers in the chain, in order.
@@ -146,16 +103,23 @@ func (r *Resolver) Providers() []string {
 }
 
 // DefaultProfile returns the profile resolved when a request names none.
-func (r *Resolver) DefaultProfile() string { return r.defProfile }
+func (r *Resolver) DefaultProfile() string { return r.opts.Profile }
+
+// now reads the precise clock.
+func (r *Resolver) now() time.Time { return r.opts.Now() }
 
 // Resolve returns credentials for req: request credentials when present and
-// allowed, else the cached value for the profile, else the first provider in
-// the chain that has usable credentials.
+// allowed, else a reference's or the profile's cached value, else the first
+// provider in the chain that has usable credentials.
 //
-// A cache hit takes no lock, makes no allocation and does not call the clock.
-// Concurrent misses for one profile make one chain walk; every caller can
-// still give up through its own ctx. A value inside its refresh window is
-// returned at once while a background refresh runs.
+// A cache hit on a value without its own expiry takes no lock, makes no
+// allocation and does not call the clock; a value with an Expires is checked
+// against the clock on every hit. Concurrent misses for one key make one
+// chain walk; every caller can still give up through its own ctx. Past its
+// refresh time a value is returned at once while one background walk
+// refreshes it. A walk that failed is not repeated before its backoff ends:
+// meanwhile callers get the last good value while it may be served, else
+// the recorded error at once.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 	if !req.Credentials.IsZero() {
 		return r.fromRequest(req)
@@ -163,470 +127,187 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 	if req.CredentialID != "" {
 		return r.fromReference(ctx, req.CredentialID)
 	}
-	key := req.Profile
-	var e *entry
-	if key == "" || key == r.defProfile {
-		key = r.defProfile
-		e = r.def.Load()
-	} else {
+	k := profileKey(req.Profile)
+	if req.Profile == "" || req.Profile == r.opts.Profile {
+		k.name = r.opts.Profile
+	} else if err := r.allowProfile(ctx, req.Profile); err != nil {
 		// Checked on hits too: a profile the operator stops offering is
 		// refused at once, not when its cache entry expires.
-		if err := r.allowProfile(ctx, key); err != nil {
-			return Result{}, err
-		}
-		e = (*r.entries.Load())[key]
+		return Result{}, err
 	}
-	if e != nil {
-		if st := e.st.Load(); r.fastNow() < st.refreshAt {
+	if e := r.cache.load(k); e != nil && !r.precise {
+		if st := e.st.Load(); st != nil && st.ok && !st.precise && r.clock.load() < st.refreshAt {
 			return st.res, nil
 		}
 	}
-	return r.cached(ctx, key, r.chain, key)
+	return r.resolve(ctx, k, r.chain)
 }
 
-func (r *Resolver) allowProfile(ctx context.Context, name string) error {
-	if err := validateProfile(name); err != nil {
-		return err
-	}
-	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(name) {
-		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", provider.Describe(name))
-		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, provider.Describe(name))
-	}
-	return nil
-}
-
-// fastNow returns a time that is not before now, cheaply, or MaxInt64 when it
-// cannot (so the caller takes the slow path).
-func (r *Resolver) fastNow() int64 {
-	if r.precise {
-		return r.clock.Now().UnixNano()
-	}
-	if !r.used.Load() {
-		r.used.Store(true)
-	}
-	c := r.coarse.Load()
-	if c == 0 {
-		return 1<<63 - 1
-	}
-	return c + int64(2*tick)
-}
-
-// cached serves key from the cache or from a walk of chain, asking each
-// provider for profile.
-func (r *Resolver) cached(ctx context.Context, key string, chain []link, profile string) (Result, error) {
+// resolve serves k from the cache, from a walk in flight, or from a new
+// walk of chain.
+func (r *Resolver) resolve(ctx context.Context, k key, chain []link) (Result, error) {
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("resolver: %s: %w", keyLabel(key), err)
+		return Result{}, &waitError{k: k, err: err}
 	}
-	now := r.clock.Now().UnixNano()
-	r.startTicking(now)
-	e := (*r.entries.Load())[key]
-	if e != nil {
-		st := e.st.Load()
-		switch {
-		case now < st.refreshAt:
-			return st.res, nil
-		case now < st.expireAt:
-			r.refreshInBackground(ctx, key, e, chain, profile)
-			return st.res, nil
+	now := r.now().UnixNano()
+	if !r.precise {
+		r.clock.start(now)
+	}
+	e, cached := r.cache.loadOrCreate(k)
+	st := e.st.Load()
+	switch {
+	case st.fresh(now):
+		return st.res, nil
+	case st.servable(now):
+		if now >= st.retryAt {
+			r.refresh(ctx, k, e, chain)
 		}
-	}
-	res, err := r.wait(ctx, key, chain, profile)
-	if err == nil {
+		res := st.res
+		res.Stale = st.err != nil
 		return res, nil
+	case st != nil && st.err != nil && now < st.retryAt:
+		return Result{}, st.err // remembered: no walk before the backoff ends
 	}
-	var ce *ChainError
-	if e != nil && errors.As(err, &ce) && ce.unavailable() {
-		// Take the entry again: a concurrent Invalidate may have removed it.
-		if e2 := (*r.entries.Load())[key]; e2 == e {
-			if st := e.st.Load(); r.clock.Now().UnixNano() < st.staleUntil {
-				r.opts.Logger.WarnContext(ctx, "resolver: refresh failed, serving last good credentials",
-					"what", keyLabel(key), "source", st.res.Credentials.Source.String(), "error", err)
-				res := st.res
-				res.Stale = true
-				return res, nil
-			}
-		}
-	}
-	return Result{}, err
-}
-
-// wait joins (or starts) the one chain walk for key and waits for it or for
-// ctx, whichever comes first.
-func (r *Resolver) wait(ctx context.Context, key string, chain []link, profile string) (Result, error) {
-	ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key, chain, profile) })
+	f := r.join(ctx, k, e, chain, cached)
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return Result{}, res.Err
-		}
-		return res.Val.(Result), nil
+	case <-f.done:
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("resolver: %s: %w", keyLabel(key), ctx.Err())
+		return Result{}, &waitError{k: k, err: ctx.Err()}
 	}
+	if f.err != nil {
+		// The walk failed; the last good value may still be served.
+		if st := e.st.Load(); st.servable(r.now().UnixNano()) {
+			r.opts.Logger.WarnContext(ctx, "resolver: refresh failed, serving last good credentials",
+				"what", k.String(), "source", st.res.Credentials.Source.String(), "error", f.err)
+			res := st.res
+			res.Stale = true
+			return res, nil
+		}
+		return Result{}, f.err
+	}
+	if exp := f.res.Credentials.Expires; !exp.IsZero() && !r.now().Before(exp) {
+		// The answer expired while the walk ran.
+		return Result{}, &ChainError{Profile: f.res.Profile, Reference: f.res.Reference, Attempts: []Attempt{{
+			Provider: f.res.Credentials.Source.Provider,
+			Err: provider.NotFound(f.res.Credentials.Source.Provider, k.profile(), f.res.Credentials.Source.Locator,
+				"its credentials expired at "+exp.UTC().Format(time.RFC3339)+" while they were being resolved"),
+		}}}
+	}
+	return f.res, nil
 }
 
-func (r *Resolver) refreshInBackground(ctx context.Context, key string, e *entry, chain []link, profile string) {
-	if !e.refreshing.CompareAndSwap(false, true) {
+// join returns the walk in flight for e, starting one if there is none.
+// The walk stores its answer into e; an entry that is not cached (over the
+// bound, or removed by an invalidation meanwhile) is never found again.
+func (r *Resolver) join(ctx context.Context, k key, e *entry, chain []link, cached bool) *flight {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.flight != nil {
+		return e.flight
+	}
+	// A walk that ended since this caller looked may already have the
+	// answer (or a failure to remember): take it instead of walking again.
+	now := r.now().UnixNano()
+	if st := e.st.Load(); st.fresh(now) {
+		return doneFlight(st.res, nil)
+	} else if st != nil && st.err != nil && now < st.retryAt && !st.servable(now) {
+		return doneFlight(Result{}, st.err)
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flight = f
+	go r.run(ctx, k, e, f, chain, cached)
+	return f
+}
+
+func doneFlight(res Result, err error) *flight {
+	f := &flight{done: make(chan struct{}), res: res, err: err}
+	close(f.done)
+	return f
+}
+
+// run performs f's walk and records its outcome in e.
+func (r *Resolver) run(ctx context.Context, k key, e *entry, f *flight, chain []link, cached bool) {
+	res, err := r.walk(ctx, k, chain)
+	now := r.now()
+	e.mu.Lock()
+	prev := e.st.Load()
+	var next *state
+	if err != nil {
+		next = r.opts.failedState(prev, err, now)
+	} else if exp := res.Credentials.Expires; exp.IsZero() || now.Before(exp) {
+		next = r.opts.newState(res, now)
+	} else {
+		next = prev // expired while the walk ran: the waiters are told; nothing is kept
+	}
+	if cached && next != nil {
+		e.st.Store(next)
+	}
+	e.flight = nil
+	e.mu.Unlock()
+	f.res, f.err = res, err
+	close(f.done)
+}
+
+// refresh starts a background walk for e unless one is in flight.
+func (r *Resolver) refresh(ctx context.Context, k key, e *entry, chain []link) {
+	e.mu.Lock()
+	if e.flight != nil {
+		e.mu.Unlock()
 		return
 	}
+	f := &flight{done: make(chan struct{})}
+	e.flight = f
+	e.mu.Unlock()
 	go func() {
-		defer e.refreshing.Store(false)
-		ch := r.group.DoChan(key, func() (any, error) { return r.walk(ctx, key, chain, profile) })
-		if res := <-ch; res.Err != nil {
-			r.opts.Logger.Warn("resolver: background refresh failed; serving the cached value until it expires",
-				"what", keyLabel(key), "error", res.Err)
+		r.run(ctx, k, e, f, chain, true)
+		if f.err != nil {
+			r.opts.Logger.Warn("resolver: background refresh failed; serving the cached value while it may be",
+				"what", k.String(), "error", f.err)
 		}
 	}()
-}
-
-// walk asks each provider in order. It runs once per singleflight flight, on
-// a context detached from the caller's cancellation (other callers may be
-// waiting on it) but bounded per provider by Options.ProviderTimeout.
-func (r *Resolver) walk(ctx context.Context, key string, chain []link, profile string) (Result, error) {
-	ctx = context.WithoutCancel(ctx)
-	gen := r.gen.Load()
-	// A caller that missed just before the previous flight stored its answer
-	// starts a new flight: give it that answer instead of asking again.
-	if e := (*r.entries.Load())[key]; e != nil {
-		if st := e.st.Load(); r.clock.Now().UnixNano() < st.refreshAt {
-			return st.res, nil
-		}
-	}
-	var tried []Attempt
-	for _, l := range chain {
-		c, err := r.call(ctx, l, profile)
-		if err == nil {
-			if exp := c.Expires; !exp.IsZero() && !r.clock.Now().Before(exp) {
-				// Never served, never cached, and no shadow over a valid
-				// provider later in the chain.
-				err = provider.NotFound(l.name, profile, c.Source.Locator,
-					"returned credentials that expired at "+exp.UTC().Format(time.RFC3339))
-			} else if missing := c.Missing(r.opts.Required...); len(missing) > 0 {
-				err = provider.NotFound(l.name, profile, c.Source.Locator,
-					"missing required field(s) "+strings.Join(missing, ", "))
-			} else if c.IsZero() {
-				err = provider.NotFound(l.name, profile, c.Source.Locator, "returned no fields")
-			}
-		}
-		if err != nil {
-			tried = append(tried, Attempt{Provider: l.name, Err: err})
-			if (provider.IsNotFound(err) || provider.IsUnavailable(err)) && !errors.Is(err, provider.ErrFinal) {
-				continue
-			}
-			break // a definite failure, or one marked final, stops the walk: fail closed
-		}
-		now := r.clock.Now()
-		if c.Source.Provider == "" {
-			c.Source.Provider = l.name
-		}
-		if c.FetchedAt.IsZero() {
-			c.FetchedAt = now
-		}
-		res := Result{Credentials: c, Profile: profile, Skipped: tried, key: key}
-		r.store(key, res, now, gen)
-		r.opts.Logger.DebugContext(ctx, "resolver: resolved", "profile", profile,
-			"source", c.Source.String(), "fields", c.Names(), "skipped", len(tried))
-		return res, nil
-	}
-	err := &ChainError{Profile: profile, Attempts: tried}
-	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
-		err.Profile, err.Reference = "", ref
-	}
-	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "what", keyLabel(key), "error", err)
-	return Result{}, err
-}
-
-// call runs one provider with a deadline, turning a panic or a hang into an
-// error instead of a crash or a stuck chain. The provider runs in its own
-// goroutine so that one that ignores its context is abandoned at the deadline.
-func (r *Resolver) call(ctx context.Context, l link, key string) (provider.Credentials, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.ProviderTimeout)
-	defer cancel()
-	type answer struct {
-		c   provider.Credentials
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				ch <- answer{err: &provider.Error{Provider: l.name, Profile: key,
-					Err: fmt.Errorf("%w (panic value of type %T withheld)", ErrProviderPanicked, v)}}
-			}
-		}()
-		c, err := l.p.Retrieve(ctx, key)
-		ch <- answer{c, err}
-	}()
-	timedOut := func() error {
-		return provider.Unavailable(l.name, key, "", fmt.Errorf("no answer within %v", r.opts.ProviderTimeout))
-	}
-	select {
-	case a := <-ch:
-		if a.err == nil {
-			return a.c, nil
-		}
-		if errors.Is(a.err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return provider.Credentials{}, timedOut()
-		}
-		var pe *provider.Error
-		if !errors.As(a.err, &pe) {
-			a.err = &provider.Error{Provider: l.name, Profile: key, Err: a.err}
-		}
-		return provider.Credentials{}, a.err
-	case <-ctx.Done():
-		return provider.Credentials{}, timedOut()
-	}
-}
-
-func (r *Resolver) store(key string, res Result, now time.Time, gen uint64) {
-	n := now.UnixNano()
-	expireAt := n + int64(r.opts.TTL)
-	staleUntil := expireAt
-	if r.opts.MaxStale > 0 {
-		staleUntil += int64(r.opts.MaxStale)
-	}
-	if exp := res.Credentials.Expires; !exp.IsZero() {
-		x := exp.UnixNano()
-		expireAt = min(expireAt, x)
-		staleUntil = min(staleUntil, x)
-	}
-	window := min(int64(r.opts.RefreshWindow), max(expireAt-n, 0)/2)
-	st := &state{res: res, refreshAt: expireAt - window, expireAt: expireAt, staleUntil: staleUntil}
-
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.gen.Load() != gen {
-		return // invalidated while this walk ran: answer the waiters, cache nothing
-	}
-	m := *r.entries.Load()
-	if e := m[key]; e != nil {
-		e.st.Store(st)
-		return
-	}
-	if strings.HasPrefix(key, refKeyPrefix) && countRefs(m) >= MaxCachedReferences {
-		return // answer the waiters, cache nothing: requests choose references
-	}
-	e := &entry{}
-	e.st.Store(st)
-	next := make(map[string]*entry, len(m)+1)
-	for k, v := range m {
-		next[k] = v
-	}
-	next[key] = e
-	r.entries.Store(&next)
-	if key == r.DefaultProfile() {
-		r.def.Store(e)
-	}
-}
-
-// MaxCachedReferences bounds the references (Request.CredentialID) kept in
-// the cache. References come from requests, and a broad AllowReferences
-// pattern admits many distinct ones; past the bound they are resolved
-// without caching. Profiles need no bound: a request can name only those the
-// operator offers.
-const MaxCachedReferences = 256
-
-// keyLabel names a cache key in messages and logs: `profile "p"`, or a
-// reference by its scheme and length. Both may have come from a request, so
-// they are described with provider.Describe, never quoted whole.
-func keyLabel(key string) string {
-	if ref, ok := strings.CutPrefix(key, refKeyPrefix); ok {
-		return describeRef(ref)
-	}
-	return "profile " + provider.Describe(key)
-}
-
-// describeRef names a reference by its scheme and length.
-func describeRef(ref string) string {
-	scheme, _, _ := strings.Cut(ref, ":")
-	return fmt.Sprintf("a %d-byte %s: reference", len(ref), provider.Describe(scheme))
-}
-
-func countRefs(m map[string]*entry) int {
-	n := 0
-	for k := range m {
-		if strings.HasPrefix(k, refKeyPrefix) {
-			n++
-		}
-	}
-	return n
 }
 
 // Invalidate drops the cached value for profile ("" means the default
 // profile), so the next Resolve walks the chain again. Call it when a backend
 // rejects the credential, for example after an AWS AuthFailure: the rejected
-// value is not served again, not even as stale.
+// value is not served again, not even as stale. For a Result of a reference,
+// use InvalidateResult.
+//
+// After Invalidate returns, no Resolve that starts later gets a value
+// fetched before it: a walk that was in flight still answers the callers
+// already waiting for it, but its answer is not kept, and later callers
+// start a new walk beside it.
 func (r *Resolver) Invalidate(profile string) {
 	if profile == "" {
-		profile = r.DefaultProfile()
+		profile = r.opts.Profile
 	}
-	r.invalidate(profile)
-}
-
-func (r *Resolver) invalidate(profile string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.gen.Add(1)
-	r.group.Forget(profile)
-	if profile == r.DefaultProfile() {
-		r.def.Store(nil)
-	}
-	m := *r.entries.Load()
-	if _, ok := m[profile]; !ok {
-		return
-	}
-	next := make(map[string]*entry, len(m))
-	for k, v := range m {
-		if k != profile {
-			next[k] = v
-		}
-	}
-	r.entries.Store(&next)
+	r.cache.remove(profileKey(profile))
 }
 
 // InvalidateResult drops the cached value that res came from, whether it was
-// resolved for a profile or a reference. Request credentials are never
-// cached, so for them it does nothing.
+// resolved for a profile or a reference, with Invalidate's promise. Request
+// credentials are never cached, so for them it does nothing.
 func (r *Resolver) InvalidateResult(res Result) {
-	if res.key != "" {
-		r.invalidate(res.key)
+	if res.key.name != "" {
+		r.cache.remove(res.key)
 	}
 }
 
-// InvalidateAll drops every cached value.
-func (r *Resolver) InvalidateAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.gen.Add(1)
-	for k := range *r.entries.Load() {
-		r.group.Forget(k)
-	}
-	empty := map[string]*entry{}
-	r.entries.Store(&empty)
-	r.def.Store(nil)
-}
-
-// startTicking starts the coarse clock if it is not running.
-func (r *Resolver) startTicking(now int64) {
-	if r.precise || !r.ticking.CompareAndSwap(false, true) {
-		return
-	}
-	r.coarse.Store(now)
-	go func() {
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		idle := 0
-		for range t.C {
-			r.coarse.Store(r.clock.Now().UnixNano())
-			if r.used.Swap(false) {
-				idle = 0
-			} else if idle++; idle >= idleTicks {
-				r.coarse.Store(0)
-				r.ticking.Store(false)
-				return
-			}
-		}
-	}()
-}
-
-// refKeyPrefix starts the cache keys of references. It is a control
-// character, which no valid profile name holds, so the two never collide.
-const refKeyPrefix = "\x00ref:"
-
-func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error) {
-	parsed, err := provider.ParseRef(ref)
-	if err != nil {
-		return Result{}, err
-	}
-	refuse := func(why string, cause error) (Result, error) {
-		r.opts.Logger.WarnContext(ctx, "resolver: refused credential reference", "reference", describeRef(parsed.String()), "why", why)
-		if cause != nil {
-			return Result{}, fmt.Errorf("%w: %s: %s: %w", ErrReferenceRefused, describeRef(parsed.String()), why, cause)
-		}
-		return Result{}, fmt.Errorf("%w: %s: %s", ErrReferenceRefused, describeRef(parsed.String()), why)
-	}
-	if r.opts.References == nil || r.opts.AllowReferences == nil {
-		return refuse("the operator allows no references (set Options.References and Options.AllowReferences)", nil)
-	}
-	if !r.opts.References.Has(parsed.Scheme) {
-		// Refused before Open, so a request learns nothing about which
-		// schemes are registered.
-		return refuse("no allowed pattern covers what it reads", nil)
-	}
-	t, err := r.opts.References.Open(ref)
-	if err != nil {
-		return Result{}, err
-	}
-	// The one place a request's reference meets the operator's policy:
-	// every resource the scheme says it reads must be covered.
-	if err := r.opts.AllowReferences.Check(t); err != nil {
-		return refuse("no allowed pattern covers what it reads", err)
-	}
-	canonical := t.Ref.String()
-	chain := []link{{name: provider.NameOf(t.Provider), p: t.Provider}}
-	res, err := r.cached(ctx, refKeyPrefix+canonical, chain, provider.DefaultProfile)
-	res.Profile, res.Reference = "", canonical
-	return res, err
-}
-
-func (r *Resolver) fromRequest(req Request) (Result, error) {
-	if r.opts.RefuseRequestCredentials {
-		r.opts.Logger.Warn("resolver: refused credentials passed in the request",
-			"fields", req.Credentials.Names(), "allow_with", "Options.RefuseRequestCredentials=false")
-		return Result{}, ErrRequestCredentialsRefused
-	}
-	c := req.Credentials
-	if err := validateRequestCredentials(c, r.opts.Required); err != nil {
-		r.opts.Logger.Warn("resolver: rejected credentials passed in the request", "error", err)
-		return Result{}, err
-	}
-	c.Source = provider.Source{Provider: "request", Locator: "credentials in the tool call"}
-	if c.FetchedAt.IsZero() {
-		c.FetchedAt = r.clock.Now()
-	}
-	return Result{Credentials: c}, nil
-}
-
-// Limits on request credentials and profile names.
-const (
-	MaxFieldNameLen   = provider.MaxFieldLen
-	MaxFieldValueLen  = 4096
-	MaxProfileNameLen = 128
-)
-
-func validateRequestCredentials(c provider.Credentials, required []string) error {
-	if missing := c.Missing(required...); len(missing) > 0 {
-		return fmt.Errorf("%w: missing required field(s) %s", ErrInvalidRequestCredentials, strings.Join(missing, ", "))
-	}
-	for _, n := range c.Names() {
-		if !provider.ValidField(n) {
-			return fmt.Errorf("%w: field name %s must be 1-%d characters of a-z, 0-9 and _", ErrInvalidRequestCredentials, provider.Describe(n), MaxFieldNameLen)
-		}
-		v := c.Value(n)
-		if len(v) > MaxFieldValueLen {
-			return fmt.Errorf("%w: field %s is longer than %d bytes", ErrInvalidRequestCredentials, n, MaxFieldValueLen)
-		}
-		if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
-			return fmt.Errorf("%w: field %s holds control characters or invalid UTF-8", ErrInvalidRequestCredentials, n)
-		}
-	}
-	return nil
-}
-
-// validateProfile applies provider.ValidName: no control or invisible
-// formatting characters, path separators, "." or "..", surrounding space,
-// or excess length, so no provider, ours or a user's, is asked for a name
-// that could escape a directory or read differently than it is.
-func validateProfile(p string) error {
-	if err := provider.ValidName(p, MaxProfileNameLen); err != nil {
-		return fmt.Errorf("%w: %s %v", ErrInvalidProfile, provider.Describe(p), err)
-	}
-	return nil
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// InvalidateAll drops every cached value, with Invalidate's promise for
+// every key.
+func (r *Resolver) InvalidateAll() { r.cache.clear() }
 
 // LogValue describes the resolver's chain for log/slog.
 func (r *Resolver) LogValue() slog.Value {
 	return slog.GroupValue(slog.Any("providers", r.Providers()), slog.Duration("ttl", r.opts.TTL))
 }
+
+// waitError is the error of a caller that gave up: cheap to build, since
+// cancelled waiters are a hot failure path.
+type waitError struct {
+	k   key
+	err error
+}
+
+func (e *waitError) Error() string { return fmt.Sprintf("resolver: %s: %v", e.k, e.err) }
+func (e *waitError) Unwrap() error { return e.err }

@@ -22,7 +22,35 @@ import (
 
 const canary = "CANARY-SECRET-d3adb33f"
 
-// fakeClock is a Clock the test moves by hand.
+// mustNew is resolver.New for tests whose options are valid.
+func mustNew(tb testing.TB, providers []provider.Provider, optFns ...func(*resolver.Options)) *resolver.Resolver {
+	tb.Helper()
+	r, err := resolver.New(providers, optFns...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// lockedBuffer is a bytes.Buffer that background goroutines may log to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeClock is a clock the test moves by hand.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -75,13 +103,13 @@ func unavailable(name string) *counting {
 	}}
 }
 
-func withClock(c resolver.Clock) func(*resolver.Options) {
-	return func(o *resolver.Options) { o.Clock = c }
+func withClock(c *fakeClock) func(*resolver.Options) {
+	return func(o *resolver.Options) { o.Now = c.Now }
 }
 
 func TestChainOrderAndAttribution(t *testing.T) {
 	a, b, c := notFound("a"), answering("b", canary), answering("c", "other")
-	r := resolver.New([]provider.Provider{a, b, c})
+	r := mustNew(t, []provider.Provider{a, b, c})
 	res, err := r.Resolve(context.Background(), resolver.Request{})
 	require.NoError(t, err)
 	assert.Equal(t, "b", res.Credentials.Source.Provider)
@@ -99,7 +127,7 @@ func TestRequiredFieldsSkip(t *testing.T) {
 		return provider.NewCredentials(map[string]string{provider.FieldAccessKeyID: "AKID"}, provider.Source{Locator: "somewhere"}), nil
 	}}
 	full := answering("full", canary)
-	r := resolver.New([]provider.Provider{partial, full}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{partial, full}, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	})
 	res, err := r.Resolve(context.Background(), resolver.Request{})
@@ -111,7 +139,7 @@ func TestRequiredFieldsSkip(t *testing.T) {
 }
 
 func TestAllFailListsEveryProvider(t *testing.T) {
-	r := resolver.New([]provider.Provider{notFound("env"), unavailable("vault"), notFound("file")},
+	r := mustNew(t, []provider.Provider{notFound("env"), unavailable("vault"), notFound("file")},
 		func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	_, err := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	require.Error(t, err)
@@ -130,7 +158,7 @@ func TestAllFailListsEveryProvider(t *testing.T) {
 }
 
 func TestEmptyChain(t *testing.T) {
-	_, err := resolver.New(nil).Resolve(context.Background(), resolver.Request{})
+	_, err := mustNew(t, nil).Resolve(context.Background(), resolver.Request{})
 	assert.ErrorIs(t, err, resolver.ErrNoCredentials)
 	assert.Contains(t, err.Error(), "chain is empty")
 }
@@ -142,7 +170,7 @@ func TestDefiniteFailureStopsChain(t *testing.T) {
 		return provider.Credentials{}, &provider.Error{Provider: "file", Profile: profile, Locator: "/x/credentials", Err: errBroken}
 	}}
 	later := answering("later", canary)
-	r := resolver.New([]provider.Provider{notFound("env"), broken, later})
+	r := mustNew(t, []provider.Provider{notFound("env"), broken, later})
 	_, err := r.Resolve(context.Background(), resolver.Request{})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errBroken)
@@ -154,7 +182,7 @@ func TestPlainErrorIsAttributed(t *testing.T) {
 	p := provider.WithName("custom", provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.Credentials{}, errors.New("boom")
 	}))
-	_, err := resolver.New([]provider.Provider{p}).Resolve(context.Background(), resolver.Request{})
+	_, err := mustNew(t, []provider.Provider{p}).Resolve(context.Background(), resolver.Request{})
 	var pe *provider.Error
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "custom", pe.Provider)
@@ -164,7 +192,7 @@ func TestPlainErrorIsAttributed(t *testing.T) {
 func TestCacheTTL(t *testing.T) {
 	clk := newClock()
 	p := answering("p", canary)
-	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
 		o.TTL = time.Minute
 		o.RefreshWindow = time.Second
 		o.AllowProfile = resolver.AnyProfile
@@ -175,13 +203,20 @@ func TestCacheTTL(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.EqualValues(t, 1, p.calls.Load())
-	clk.Advance(time.Minute) // past expiry: a caller waits for a fresh walk
-	_, err := r.Resolve(ctx, resolver.Request{})
-	require.NoError(t, err)
-	assert.EqualValues(t, 2, p.calls.Load())
+	clk.Advance(time.Minute) // past the TTL: served at once, refreshed in the background
+	for range 100 {
+		_, err := r.Resolve(ctx, resolver.Request{})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return p.calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	for range 100 {
+		_, err := r.Resolve(ctx, resolver.Request{})
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 2, p.calls.Load(), "one refresh per TTL")
 
 	// Profiles are cached separately.
-	_, err = r.Resolve(ctx, resolver.Request{Profile: "other"})
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "other"})
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, p.calls.Load())
 	_, err = r.Resolve(ctx, resolver.Request{Profile: "other"})
@@ -196,7 +231,7 @@ func TestCredentialExpiryShortensTTL(t *testing.T) {
 		c.Expires = clk.Now().Add(10 * time.Second)
 		return c, nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.MaxStale = time.Hour })
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.MaxStale = time.Hour })
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
@@ -216,14 +251,14 @@ func TestBackgroundRefreshDoesNotBlock(t *testing.T) {
 		}
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
 		o.TTL = time.Minute
 		o.RefreshWindow = 10 * time.Second
 	})
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
-	clk.Advance(55 * time.Second) // inside the refresh window, not expired
+	clk.Advance(61 * time.Second) // past the TTL: the refresh interval
 	for range 10 {
 		res, err := r.Resolve(ctx, resolver.Request{})
 		require.NoError(t, err)
@@ -239,7 +274,7 @@ func TestBackgroundRefreshDoesNotBlock(t *testing.T) {
 
 func TestStaleServedWhileUnavailableThenError(t *testing.T) {
 	clk := newClock()
-	var buf bytes.Buffer
+	var buf lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	down := atomic.Bool{}
 	p := &counting{name: "vault", fn: func(_ context.Context, profile string, _ int64) (provider.Credentials, error) {
@@ -248,7 +283,7 @@ func TestStaleServedWhileUnavailableThenError(t *testing.T) {
 		}
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{notFound("env"), p}, withClock(clk), func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{notFound("env"), p}, withClock(clk), func(o *resolver.Options) {
 		o.TTL = time.Minute
 		o.MaxStale = 5 * time.Minute
 		o.Logger = logger
@@ -259,18 +294,23 @@ func TestStaleServedWhileUnavailableThenError(t *testing.T) {
 
 	down.Store(true)
 	clk.Advance(2 * time.Minute)
-	res, err := r.Resolve(ctx, resolver.Request{})
-	require.NoError(t, err)
-	assert.True(t, res.Stale)
+	// Past the TTL the value is served at once; the background refresh
+	// fails, after which it is served as stale.
+	var res resolver.Result
+	require.Eventually(t, func() bool {
+		res, err = r.Resolve(ctx, resolver.Request{})
+		return err == nil && res.Stale
+	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, canary, res.Credentials.Value(provider.FieldSecretAccessKey))
-	assert.Contains(t, buf.String(), "serving last good credentials")
+	assert.Contains(t, buf.String(), "background refresh failed")
 
 	clk.Advance(5 * time.Minute) // TTL + MaxStale passed
 	_, err = r.Resolve(ctx, resolver.Request{})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, provider.ErrUnavailable)
 
-	down.Store(false) // recovery
+	down.Store(false) // recovery, picked up once the backoff ends
+	clk.Advance(resolver.DefaultMaxRetry)
 	res, err = r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
 	assert.False(t, res.Stale)
@@ -286,14 +326,22 @@ func TestNoStaleAfterDefiniteAnswer(t *testing.T) {
 		}
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk))
+	r := mustNew(t, []provider.Provider{p}, withClock(clk))
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
 	gone.Store(true)
 	clk.Advance(resolver.DefaultTTL)
-	_, err = r.Resolve(ctx, resolver.Request{})
-	assert.ErrorIs(t, err, provider.ErrNotFound, "removed credentials are not served stale")
+	// The first read past the TTL may get the value while the refresh
+	// runs; once the source says the credentials are gone, none does.
+	require.Eventually(t, func() bool {
+		_, err = r.Resolve(ctx, resolver.Request{})
+		return errors.Is(err, provider.ErrNotFound)
+	}, 5*time.Second, time.Millisecond, "removed credentials are not served stale")
+	for range 10 {
+		_, err = r.Resolve(ctx, resolver.Request{})
+		assert.ErrorIs(t, err, provider.ErrNotFound)
+	}
 }
 
 func TestInvalidate(t *testing.T) {
@@ -301,7 +349,7 @@ func TestInvalidate(t *testing.T) {
 	p := &counting{name: "file", fn: func(_ context.Context, _ string, n int64) (provider.Credentials, error) {
 		return creds(fmt.Sprintf("secret-v%d", n)), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	ctx := context.Background()
 	get := func(profile string) string {
 		t.Helper()
@@ -331,7 +379,7 @@ func TestInvalidateDuringWalkIsNotCached(t *testing.T) {
 		}
 		return creds("new"), nil
 	}}
-	r := resolver.New([]provider.Provider{p})
+	r := mustNew(t, []provider.Provider{p})
 	done := make(chan string)
 	go func() {
 		res, _ := r.Resolve(context.Background(), resolver.Request{})
@@ -351,7 +399,7 @@ func TestMissStormOneProviderCall(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{p})
+	r := mustNew(t, []provider.Provider{p})
 	const n = 1000
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -376,7 +424,7 @@ func TestWaiterCanGiveUp(t *testing.T) {
 		<-release
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{p})
+	r := mustNew(t, []provider.Provider{p})
 	other := make(chan error, 1)
 	go func() {
 		_, err := r.Resolve(context.Background(), resolver.Request{})
@@ -396,7 +444,7 @@ func TestWaiterCanGiveUp(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	r := resolver.New([]provider.Provider{answering("p", canary)})
+	r := mustNew(t, []provider.Provider{answering("p", canary)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := r.Resolve(ctx, resolver.Request{})
@@ -407,7 +455,7 @@ func TestProviderPanics(t *testing.T) {
 	bad := provider.WithName("bad", provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		panic("secret is " + canary)
 	}))
-	r := resolver.New([]provider.Provider{bad, answering("good", "x")})
+	r := mustNew(t, []provider.Provider{bad, answering("good", "x")})
 	_, err := r.Resolve(context.Background(), resolver.Request{})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, resolver.ErrProviderPanicked)
@@ -422,7 +470,7 @@ func TestProviderHangs(t *testing.T) {
 		<-block // ignores its context entirely
 		return provider.Credentials{}, nil
 	}))
-	r := resolver.New([]provider.Provider{hung, answering("file", canary)}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{hung, answering("file", canary)}, func(o *resolver.Options) {
 		o.ProviderTimeout = 50 * time.Millisecond
 	})
 	res, err := r.Resolve(context.Background(), resolver.Request{})
@@ -436,7 +484,7 @@ func TestProviderHangs(t *testing.T) {
 func TestRequestCredentials(t *testing.T) {
 	p := answering("env", "env-secret")
 	required := []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.Required = required })
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.Required = required })
 	ctx := context.Background()
 
 	res, err := r.Resolve(ctx, resolver.Request{Credentials: creds(canary)})
@@ -468,14 +516,14 @@ func TestRequestCredentials(t *testing.T) {
 		})
 	}
 
-	refusing := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	refusing := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
 	_, err = refusing.Resolve(ctx, resolver.Request{Credentials: creds(canary)})
 	assert.ErrorIs(t, err, resolver.ErrRequestCredentialsRefused)
 	assert.Contains(t, err.Error(), "RefuseRequestCredentials")
 }
 
 func TestInvalidProfile(t *testing.T) {
-	r := resolver.New([]provider.Provider{answering("p", canary)}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+	r := mustNew(t, []provider.Provider{answering("p", canary)}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
 	for _, name := range []string{strings.Repeat("a", 200), "prod\x00", "a\nb", "bad\xffutf8"} {
 		_, err := r.Resolve(context.Background(), resolver.Request{Profile: name})
 		assert.ErrorIs(t, err, resolver.ErrInvalidProfile, "%q", name)
@@ -488,7 +536,7 @@ func TestDefaultProfileOption(t *testing.T) {
 		got.Store(profile)
 		return creds(canary), nil
 	})
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.Profile = "mcp-prod" })
 	res, err := r.Resolve(context.Background(), resolver.Request{})
 	require.NoError(t, err)
 	assert.Equal(t, "mcp-prod", got.Load())
@@ -503,7 +551,7 @@ func TestSystemClockCoarsePath(t *testing.T) {
 	p := &counting{name: "p", fn: func(_ context.Context, _ string, n int64) (provider.Credentials, error) {
 		return creds(fmt.Sprintf("v%d", n)), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
 		o.TTL = ttl
 		o.RefreshWindow = ttl / 2
 		o.MaxStale = -1
@@ -537,7 +585,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		}
 		return creds(canary), nil
 	}}
-	r := resolver.New([]provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) {
 		o.Logger = logger
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 	})
@@ -573,21 +621,27 @@ func TestFinalStopsTheWalkButServesStale(t *testing.T) {
 		return creds(canary), nil
 	}}
 	impostor := answering("file", "legacy-admin-secret")
-	r := resolver.New([]provider.Provider{authority, impostor}, withClock(clk))
+	r := mustNew(t, []provider.Provider{authority, impostor}, withClock(clk))
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
 
 	down.Store(true)
 	clk.Advance(resolver.DefaultTTL + time.Second)
-	res, err := r.Resolve(ctx, resolver.Request{})
-	require.NoError(t, err)
-	assert.True(t, res.Stale, "the last good value is served while the authority is down")
+	var res resolver.Result
+	require.Eventually(t, func() bool {
+		res, err = r.Resolve(ctx, resolver.Request{})
+		return err == nil && res.Stale
+	}, 5*time.Second, time.Millisecond, "the last good value is served while the authority is down")
 	assert.Equal(t, canary, res.Credentials.Value(provider.FieldSecretAccessKey))
 
 	clk.Advance(resolver.DefaultMaxStale)
 	_, err = r.Resolve(ctx, resolver.Request{})
 	require.ErrorIs(t, err, provider.ErrUnavailable)
 	require.ErrorIs(t, err, provider.ErrFinal)
+	assert.EqualValues(t, 3, authority.calls.Load())
+	_, err = r.Resolve(ctx, resolver.Request{})
+	require.ErrorIs(t, err, provider.ErrFinal)
+	assert.EqualValues(t, 3, authority.calls.Load(), "no walk before the backoff ends: the failure is remembered")
 	assert.EqualValues(t, 0, impostor.calls.Load(), "no later provider answers a profile whose authority is down")
 }

@@ -201,7 +201,7 @@ func TestRequestCredentialsSchema(t *testing.T) {
 // TestHitDoesNotAllocate checks that a cache hit, which returns a Result
 // holding Credentials (and so masked Secrets) by value, does not allocate.
 func TestHitDoesNotAllocate(t *testing.T) {
-	r := resolver.New([]provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	r := mustNew(t, []provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{provider.FieldAccessKeyID: reqKeyCanary, provider.FieldSecretAccessKey: reqSecretCanary}, provider.Source{}), nil
 	})})
 	ctx := context.Background()

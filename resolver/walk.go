@@ -1,0 +1,142 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpcred/mcpcred/provider"
+)
+
+// link is one provider of a chain, with its count of abandoned calls.
+type link struct {
+	name string
+	p    provider.Provider
+	// stuck counts this provider's calls that passed their deadline and
+	// have not returned yet. At Options.MaxAbandoned no call starts.
+	stuck *atomic.Int32
+}
+
+func newLink(p provider.Provider) link {
+	return link{name: provider.NameOf(p), p: p, stuck: new(atomic.Int32)}
+}
+
+// walk asks each provider of chain in order, for k's profile. It runs on a
+// context detached from any caller's cancellation (other callers may be
+// waiting on it) but bounded per provider by Options.ProviderTimeout.
+func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	profile := k.profile()
+	var tried []Attempt
+	for _, l := range chain {
+		c, err := r.call(ctx, l, profile)
+		if err == nil {
+			if exp := c.Expires; !exp.IsZero() && !r.now().Before(exp) {
+				// Never served, never cached, and no shadow over a valid
+				// provider later in the chain.
+				err = provider.NotFound(l.name, profile, c.Source.Locator,
+					"returned credentials that expired at "+exp.UTC().Format(time.RFC3339))
+			} else if missing := c.Missing(r.opts.Required...); len(missing) > 0 {
+				err = provider.NotFound(l.name, profile, c.Source.Locator,
+					"missing required field(s) "+strings.Join(missing, ", "))
+			} else if c.IsZero() {
+				err = provider.NotFound(l.name, profile, c.Source.Locator, "returned no fields")
+			}
+		}
+		if err != nil {
+			tried = append(tried, Attempt{Provider: l.name, Err: err})
+			if (errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable)) && !errors.Is(err, provider.ErrFinal) {
+				continue
+			}
+			break // a definite failure, or one marked final, stops the walk: fail closed
+		}
+		if c.Source.Provider == "" {
+			c.Source.Provider = l.name
+		}
+		if c.FetchedAt.IsZero() {
+			c.FetchedAt = r.now()
+		}
+		res := Result{Credentials: c, Skipped: tried, key: k}
+		if k.ref {
+			res.Reference = k.name
+		} else {
+			res.Profile = k.name
+		}
+		r.opts.Logger.DebugContext(ctx, "resolver: resolved", "what", k.String(),
+			"source", c.Source.String(), "fields", c.Names(), "skipped", len(tried))
+		return res, nil
+	}
+	err := &ChainError{Profile: profile, Attempts: tried}
+	if k.ref {
+		err.Profile, err.Reference = "", k.name
+	}
+	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "what", k.String(), "error", err)
+	return Result{}, err
+}
+
+// Call states, for the abandonment count.
+const (
+	callRunning int32 = iota
+	callDone
+	callAbandoned
+)
+
+// call runs one provider with a deadline, turning a panic or a hang into an
+// error instead of a crash or a stuck chain. The provider runs in its own
+// goroutine, so one that ignores its context is abandoned at the deadline;
+// while Options.MaxAbandoned of its calls are still stuck, the provider is
+// reported unavailable without being called.
+func (r *Resolver) call(ctx context.Context, l link, profile string) (provider.Credentials, error) {
+	if n := l.stuck.Load(); n >= int32(r.opts.MaxAbandoned) {
+		return provider.Credentials{}, provider.Unavailable(l.name, profile, "",
+			fmt.Errorf("%d earlier calls are still stuck past their deadline; not starting another", n))
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.ProviderTimeout)
+	defer cancel()
+	type answer struct {
+		c   provider.Credentials
+		err error
+	}
+	ch := make(chan answer, 1)
+	var state atomic.Int32
+	go func() {
+		defer func() {
+			if !state.CompareAndSwap(callRunning, callDone) {
+				l.stuck.Add(-1) // abandoned earlier; it has returned now
+			}
+		}()
+		defer func() {
+			if v := recover(); v != nil {
+				ch <- answer{err: &provider.Error{Provider: l.name, Profile: profile,
+					Err: fmt.Errorf("%w (panic value of type %T withheld)", ErrProviderPanicked, v)}}
+			}
+		}()
+		c, err := l.p.Retrieve(ctx, profile)
+		ch <- answer{c, err}
+	}()
+	timedOut := func() error {
+		return provider.Unavailable(l.name, profile, "", fmt.Errorf("no answer within %v", r.opts.ProviderTimeout))
+	}
+	select {
+	case a := <-ch:
+		if a.err == nil {
+			return a.c, nil
+		}
+		if errors.Is(a.err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return provider.Credentials{}, timedOut()
+		}
+		var pe *provider.Error
+		if !errors.As(a.err, &pe) {
+			a.err = &provider.Error{Provider: l.name, Profile: profile, Err: a.err}
+		}
+		return provider.Credentials{}, a.err
+	case <-ctx.Done():
+		if state.CompareAndSwap(callRunning, callAbandoned) {
+			l.stuck.Add(1)
+		}
+		return provider.Credentials{}, timedOut()
+	}
+}
