@@ -15,7 +15,10 @@ import (
 func BenchmarkHitWithHas(b *testing.B) {
 	path := write(b, `{"profiles": {"prod": {"source": "static:prod"}}}`, 0o600)
 	p := newProvider(b, path, nil, nil)
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	if _, err := r.Resolve(ctx, resolver.Request{Profile: "prod"}); err != nil {
 		b.Fatal(err)

@@ -38,10 +38,13 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	r := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
 		o.AllowProfile = profiles.Has                                        // requests may name the file's profiles
 		o.Profile = profile.ActiveProfile(func(string) string { return "" }) // MCP_ACTIVE_PROFILE, else "default"
 	})
+	if err != nil {
+		panic(err)
+	}
 
 	res, _ := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	fmt.Println(res.Credentials.Value("region"), res.Credentials.Get("secret_access_key"))

@@ -74,10 +74,11 @@ func TestDefinedProfileNeverFallsThrough(t *testing.T) {
 		lowerCalls.Add(1)
 		return lowerEnv.Retrieve(ctx, name)
 	}))
-	r := resolver.New([]provider.Provider{profiles, lower}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{profiles, lower}, func(o *resolver.Options) {
 		o.AllowProfile = profiles.Has
 		o.Required = required
 	})
+	require.NoError(t, err)
 	ctx := context.Background()
 
 	for _, tc := range []struct {

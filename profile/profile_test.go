@@ -260,10 +260,11 @@ func TestHostileSelections(t *testing.T) {
 	fallback := provider.WithName("file", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{"token": "from-fallback-" + profile}, provider.Source{}), nil
 	}))
-	r := resolver.New([]provider.Provider{p, fallback}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{p, fallback}, func(o *resolver.Options) {
 		o.AllowProfile = p.Has
 		o.Profile = profile.ActiveProfile(func(string) string { return "" })
 	})
+	require.NoError(t, err)
 	ctx := context.Background()
 	res, err := r.Resolve(ctx, resolver.Request{Profile: "prod"})
 	require.NoError(t, err)
@@ -325,7 +326,8 @@ func TestUnavailableSourceDoesNotFallThrough(t *testing.T) {
 	legacy := provider.WithName("file", provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{"access_key_id": "AKIALEGACYADMIN00000"}, provider.Source{}), nil
 	}))
-	r := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	r, err := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	require.ErrorIs(t, err, provider.ErrUnavailable)
 	assert.Contains(t, err.Error(), "the keyring is locked")

@@ -80,10 +80,11 @@ func TestRealSchemes(t *testing.T) {
 	}}`, opsFile, secrets))
 	profiles, err := profile.New(&schemes, func(o *profile.Options) { o.Path = profilesPath; o.Getenv = getenv })
 	require.NoError(t, err)
-	r := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
 		o.AllowProfile = profiles.Has
 		o.Profile = profile.ActiveProfile(getenv)
 	})
+	require.NoError(t, err)
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -131,10 +132,11 @@ func TestRealSchemes(t *testing.T) {
 	// operator's allowlist.
 	policy, err := provider.NewRefPolicy("file:"+credentials+"/*", "secretfile:"+secrets+"/*")
 	require.NoError(t, err)
-	refs := resolver.New(nil, func(o *resolver.Options) {
+	refs, err := resolver.New(nil, func(o *resolver.Options) {
 		o.References = &schemes
 		o.AllowReferences = policy
 	})
+	require.NoError(t, err)
 	res, err := refs.Resolve(ctx, resolver.Request{CredentialID: "file:~/.mcp/credentials?profile=production"})
 	require.NoError(t, err)
 	assert.Equal(t, "AKIAPROD", res.Credentials.Value(provider.FieldAccessKeyID))

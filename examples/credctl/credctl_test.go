@@ -291,7 +291,10 @@ func TestSetReadsBackExactly(t *testing.T) {
 				}
 			}
 			if tt.service == "" {
-				r := resolver.New([]provider.Provider{kc}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+				r, err := resolver.New([]provider.Provider{kc}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+				if err != nil {
+					t.Fatal(err)
+				}
 				res, err := r.Resolve(ctx, resolver.Request{Profile: tt.profile})
 				check("resolver", res.Credentials, err)
 			}

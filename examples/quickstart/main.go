@@ -95,11 +95,14 @@ func run(ctx context.Context, out io.Writer) error {
 		file.New(),
 		secretfile.New(func(o *secretfile.Options) { o.Dir = s.secrets }),
 	}
-	r := resolver.New(chain, func(o *resolver.Options) {
+	r, err := resolver.New(chain, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.AllowProfile = resolver.AnyProfile // this program picks profiles itself
 		o.Logger = slog.New(slog.DiscardHandler)
 	})
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "chain: %s\n", strings.Join(r.Providers(), " → "))
 
 	step := func(title string, req resolver.Request) {

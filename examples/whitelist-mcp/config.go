@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 
@@ -32,10 +31,16 @@ type config struct {
 	// defines.
 	ActiveProfile string
 
-	// AllowedReferences are the patterns a credential_id must match
-	// (resolver.Options.AllowReferences): MCP_ALLOWED_REFERENCES,
-	// comma-separated. Default none: credential_id is refused.
+	// AllowedReferences are the patterns that must cover everything a
+	// credential_id reads (resolver.Options.AllowReferences):
+	// MCP_ALLOWED_REFERENCES, comma-separated, such as
+	// "vault:secret/data/mcp/*,env:MCP_CI_*". Default none: credential_id
+	// is refused.
 	AllowedReferences []string
+
+	// ReferencePolicy is AllowedReferences compiled; nil when there are
+	// none.
+	ReferencePolicy *provider.RefPolicy
 
 	// CredentialSource picks the optional sources of the chain:
 	// "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets).
@@ -101,7 +106,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := provider.ValidName(c.ActiveProfile, profile.MaxNameLen); err != nil {
 		return c, fmt.Errorf("%s=%s is not a profile name: %v", profile.EnvActiveProfile, provider.Describe(c.ActiveProfile), err)
 	}
-	if c.AllowedReferences, err = referencePatterns(getenv("MCP_ALLOWED_REFERENCES")); err != nil {
+	if c.AllowedReferences, c.ReferencePolicy, err = referencePatterns(getenv("MCP_ALLOWED_REFERENCES")); err != nil {
 		return c, err
 	}
 	switch c.CredentialSource = getenv("MCP_CREDENTIAL_SOURCE"); c.CredentialSource {
@@ -141,26 +146,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 // referencePatterns parses MCP_ALLOWED_REFERENCES: comma-separated
-// resolver.Options.AllowReferences patterns, each starting with a literal
-// scheme ("file:*", "vault:secret/data/mcp/*", "ssm:/mcp/prod/**").
-func referencePatterns(v string) ([]string, error) {
+// provider.RefPolicy patterns ("vault:secret/data/mcp/*",
+// "ssm:/mcp/prod/**", "env:MCP_CI_*").
+func referencePatterns(v string) ([]string, *provider.RefPolicy, error) {
 	var pats []string
 	for pat := range strings.SplitSeq(v, ",") {
-		if pat = strings.TrimSpace(pat); pat == "" {
-			continue
+		if pat = strings.TrimSpace(pat); pat != "" {
+			pats = append(pats, pat)
 		}
-		scheme, _, ok := strings.Cut(pat, ":")
-		if !ok || scheme == "" || strings.TrimLeft(scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %q must start with a scheme, such as file:* or vault:secret/data/mcp/*", pat)
-		}
-		if !strings.HasSuffix(pat, "**") {
-			if _, err := path.Match(pat, ""); err != nil {
-				return nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %q is malformed: %v", pat, err)
-			}
-		}
-		pats = append(pats, pat)
 	}
-	return pats, nil
+	if len(pats) == 0 {
+		return nil, nil, nil
+	}
+	pol, err := provider.NewRefPolicy(pats...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: %w", err)
+	}
+	return pats, pol, nil
 }
 
 func boolVar(getenv func(string) string, name string, def bool) (bool, error) {

@@ -77,15 +77,18 @@ func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Pro
 		return nil, nil, nil, err
 	}
 	chain := credentialChain(cfg, profiles, log)
-	r := resolver.New(chain, func(o *resolver.Options) {
+	r, err := resolver.New(chain, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.RefuseRequestCredentials = !cfg.AllowRequestCredentials
 		o.Profile = cfg.ActiveProfile
 		o.AllowProfile = profiles.Has // exactly the profiles the operator wrote in the file
 		o.References = schemes
-		o.AllowReferences = cfg.AllowedReferences
+		o.AllowReferences = cfg.ReferencePolicy
 		o.Logger = log
 	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	return r, profiles, chain, nil
 }
 
@@ -104,7 +107,7 @@ type Credentials struct {
 // most one of Credentials (with keys), CredentialID and CredentialProfile.
 type Auth struct {
 	Credentials       *Credentials `json:"credentials,omitempty" jsonschema:"Optional: AWS credentials for this call only, overriding the server's configured credentials (the operator may refuse them)"`
-	CredentialID      string       `json:"credential_id,omitempty" jsonschema:"Optional: a credential reference such as file:#staging, if the operator allows references (MCP_ALLOWED_REFERENCES)"`
+	CredentialID      string       `json:"credential_id,omitempty" jsonschema:"Optional: a credential reference such as file:staging, if the operator allows references (MCP_ALLOWED_REFERENCES)"`
 	CredentialProfile string       `json:"credential_profile,omitempty" jsonschema:"Optional: a named credential profile the operator offers in the server's profiles file"`
 }
 
@@ -369,7 +372,7 @@ func (s *server) referenceRefused() error {
 	for i, p := range s.cfg.AllowedReferences {
 		q[i] = strconv.Quote(p) // the operator's patterns, not the request's text
 	}
-	return fmt.Errorf("credential_id is refused: it matches none of the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)", strings.Join(q, ", "))
+	return fmt.Errorf("credential_id is refused: what it reads is not covered by the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)", strings.Join(q, ", "))
 }
 
 // describeList renders names read from a file through provider.Describe.

@@ -355,21 +355,34 @@ func TestResolverServesStaleWhenThrottled(t *testing.T) {
 	seedProd(f)
 	p := newProvider(t, f, identityA, func(o *ssm.Options) { o.MaxAttempts = 2 })
 	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
-		o.Clock = clk
+	r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+		o.Now = clk.Now
 		o.TTL = time.Minute
 		o.MaxStale = 10 * time.Minute
 		o.AllowProfile = resolver.AnyProfile
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first, err := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	if err != nil || first.Stale {
 		t.Fatalf("first Resolve: %v, stale=%v", err, first.Stale)
 	}
 	f.failAll("/mcp/prod", 400, "ThrottlingException", "Rate exceeded")
 	clk.Add(2 * time.Minute)
-	res, err := r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
-	if err != nil {
-		t.Fatalf("Resolve while throttled: %v", err)
+	// Past the TTL the value is served at once while a background refresh
+	// runs; once that refresh has failed, it is served as stale.
+	var res resolver.Result
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err = r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
+		if err != nil {
+			t.Fatalf("Resolve while throttled: %v", err)
+		}
+		if res.Stale || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if !res.Stale || res.Credentials.Value("token") != canary+"-token" {
 		t.Fatalf("got stale=%v fields=%v, want the last good value marked stale", res.Stale, res.Credentials.Names())
