@@ -42,7 +42,10 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 						<-ctx.Done()
 						return provider.Credentials{}, ctx.Err()
 					case strings.Contains(ref.Body, "gone"):
-						return provider.Credentials{}, provider.NotFound("vault", "", "a secret", "no secret at this path")
+						// A provider names its locator, which came from the request.
+						return provider.Credentials{}, provider.NotFound("vault", "", ref.Body, "no secret at "+ref.String())
+					case strings.Contains(ref.Body, "ok"):
+						return provider.NewCredentials(map[string]string{provider.FieldAccessKeyID: "AKID"}, provider.Source{Provider: "vault", Locator: ref.Body}), nil
 					}
 					return provider.Credentials{}, provider.Unavailable("vault", "", "", nil)
 				}))
@@ -88,6 +91,9 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 			}
 			try(canceled, resolver.Request{CredentialID: "vault:mcp/" + c})
 			try(canceled, resolver.Request{Profile: c})
+			res, err := r.Resolve(ctx, resolver.Request{CredentialID: "vault:mcp/ok/" + c})
+			require.NoError(t, err)
+			assert.NotContains(t, fmt.Sprintf("%v %+v %s", res.Credentials, res.Credentials, res.Credentials.Source.Locator), c)
 			for _, err := range errs {
 				msg := fmt.Sprintf("%v %+v", err, err)
 				assert.NotContains(t, msg, c)

@@ -44,6 +44,12 @@
 // are refused before any provider is asked. [Selection] is the ready struct
 // to embed in a tool's input type.
 //
+// Nothing a request sends comes back in an error, a log record or a
+// Result: profile names and references are rendered with
+// provider.Describe, and for a reference the resolver scrubs every piece of
+// it that does not read as a name from the errors and locators its
+// provider returns, whatever the scheme.
+//
 // # Caching and rotation
 //
 // Values are cached per profile for Options.TTL (5 minutes by default),

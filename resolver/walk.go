@@ -30,6 +30,10 @@ func newLink(p provider.Provider) link {
 func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error) {
 	ctx = context.WithoutCancel(ctx)
 	profile := k.profile()
+	var scrub scrubber
+	if k.ref {
+		scrub = newScrubber(k.name)
+	}
 	var tried []Attempt
 	for _, l := range chain {
 		c, err := r.call(ctx, l, profile)
@@ -47,7 +51,7 @@ func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error
 			}
 		}
 		if err != nil {
-			tried = append(tried, Attempt{Provider: l.name, Err: err})
+			tried = append(tried, Attempt{Provider: l.name, Err: scrub.error(err)})
 			if (errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable)) && !errors.Is(err, provider.ErrFinal) {
 				continue
 			}
@@ -56,6 +60,7 @@ func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error
 		if c.Source.Provider == "" {
 			c.Source.Provider = l.name
 		}
+		c.Source.Locator = scrub.apply(c.Source.Locator)
 		if c.FetchedAt.IsZero() {
 			c.FetchedAt = r.now()
 		}
