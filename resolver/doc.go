@@ -16,13 +16,16 @@
 //     allowed only if Options.AllowReferences covers every resource its
 //     scheme says it reads (see provider.RefPolicy): a policy decides on
 //     what a reference reads, never on how it is spelled;
-//  3. the profile the request names, only if Options.AllowProfile offers it,
-//     else Options.Profile: its cached value while its TTL lasts, else
+//  3. the profile the request names (refused with [ErrProfileRefused]
+//     unless Options.AllowProfile offers it; a refused profile never falls
+//     back to another), or Options.Profile when the request names none: its
+//     cached value, else
 //  4. the providers of the chain, in order. A provider answering with an
 //     error that wraps provider.ErrNotFound or provider.ErrUnavailable, or
-//     whose answer lacks a field in Options.Required or has already expired,
-//     is skipped and the reason recorded; the first usable answer wins. Any other error (an
-//     insecure credentials file, access denied) stops the walk: a broken
+//     whose answer lacks a field in Options.Required or has already
+//     expired, is skipped and the reason recorded; the first usable answer
+//     wins. Any other error (an insecure credentials file, access denied),
+//     or one marked provider.Final, stops the walk: a broken
 //     higher-priority source is reported, never silently bypassed.
 //
 // Every [Result] says which provider answered (Credentials.Source) and why
@@ -52,32 +55,49 @@
 //
 // # Caching and rotation
 //
-// Values are cached per profile for Options.TTL (5 minutes by default),
-// shortened by a credential's own Expires. Within Options.RefreshWindow of
-// expiry a hit still returns the cached value at once and starts one
-// background refresh. Concurrent misses for one profile make a single chain
-// walk (singleflight); each waiting caller can still give up through its own
-// context. When a refresh fails because a backend is unavailable, the last
-// good value is served, marked Stale, for up to Options.MaxStale past its TTL
-// (never past its own expiry); then the error surfaces.
+// Each profile and each reference has its own cache entry:
 //
-// [Resolver.Invalidate] and [Resolver.InvalidateAll] drop cached values, for
-// example after AWS answers AuthFailure: the next call reads the rotated
-// credential.
+//	state of the cached value          a read
+//	before its refresh time            returns it (no lock, no allocation)
+//	past it, servable                  returns it at once and starts one background walk
+//	last walk failed, within backoff   returns it if servable (Stale set), else the recorded error, at once
+//	none, or not servable              joins the one walk in flight, or starts it, and waits (cancellable)
+//
+// A value without its own expiry is refreshed once per Options.TTL
+// (stale-while-revalidate) and stays servable for Options.MaxStale past
+// it while the backend is unavailable; a value with an Expires refreshes
+// Options.RefreshWindow ahead of it and is never served past it. A
+// definite failure (not found, permission denied) ends serving at once.
+// After a failed walk no walk for that key starts before a jittered
+// backoff (Options.MinRetry doubling to Options.MaxRetry) ends; a success
+// resets it.
+//
+// [Resolver.Invalidate] (a profile), [Resolver.InvalidateResult] (the
+// profile or reference a Result came from; use it after AWS answers
+// AuthFailure) and [Resolver.InvalidateAll] make one promise: a Resolve that
+// starts after they return never gets a value fetched before. A walk that
+// was in flight still answers the callers already waiting for it, but its
+// answer is not kept, and the next caller starts a new walk beside it: so
+// right after an invalidation two walks of one key may run at once.
 //
 // # Performance
 //
-// A hit loads an atomic pointer, reads a coarse clock that a background
-// ticker updates every 10 ms while the resolver is in use (it stops after a
-// second idle), and returns: no lock, no allocation, no call to time.Now.
-// BenchmarkHit compares it with aws-sdk-go-v2's CredentialsCache and
+// A hit on the default profile loads an atomic pointer; a hit on another
+// profile or a reference looks it up in a sync.Map (a lock-free hash trie
+// that never copies on insert). A value without its own expiry is compared
+// with a coarse clock that a background ticker updates every 10 ms while the
+// resolver is in use (it stops after a second idle); since a starved ticker
+// may lag, a value with an Expires is compared with time.Now on every hit.
+// BenchmarkHit compares hits with aws-sdk-go-v2's CredentialsCache and
 // x/oauth2's ReuseTokenSource in the same run.
 //
 // # Failure containment
 //
 // Each provider call runs with Options.ProviderTimeout. A provider that
 // hangs, even one that ignores its context, is reported unavailable at the
-// deadline; a provider that panics is reported with [ErrProviderPanicked]
+// deadline; while Options.MaxAbandoned of its calls are still stuck past
+// their deadline it is reported unavailable without being called, so a
+// stuck backend pins a bounded number of goroutines. A provider that panics is reported with [ErrProviderPanicked]
 // and the panic value is withheld, since it could hold a secret. Log records
 // (Options.Logger) and errors carry provider names, profile names, field
 // names and reasons, never values.
