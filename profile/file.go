@@ -15,8 +15,9 @@ import (
 	"github.com/mcpcred/mcpcred/provider"
 )
 
-// MaxNameLen is the longest profile name accepted, in bytes.
-const MaxNameLen = 64
+// MaxNameLen is the longest profile name accepted, in bytes: the same limit
+// as every package of this module (provider.MaxNameLen).
+const MaxNameLen = provider.MaxNameLen
 
 // ErrMalformed is wrapped by the errors for a profiles file that does not
 // parse or holds an invalid profile.

@@ -26,7 +26,7 @@ func (o oneField) Retrieve(ctx context.Context, profile string) (Credentials, er
 	}
 	v := c.Get(o.field)
 	if v.IsZero() {
-		return Credentials{}, NotFound(o.name, profile, c.Source.Locator, fmt.Sprintf("the field %s is not set (the answer has %d other fields)", o.field, len(c.Names())))
+		return Credentials{}, NotFound(o.name, profile, c.Source.Locator, fmt.Sprintf("the field %s is not set (the answer has %d other fields)", Describe(o.field), len(c.Names())))
 	}
 	out := NewCredentialsFromSecrets(map[string]Secret{o.field: v}, c.Source)
 	out.FetchedAt, out.Expires = c.FetchedAt, c.Expires

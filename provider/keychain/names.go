@@ -1,6 +1,8 @@
 package keychain
 
 import (
+	"github.com/mcpcred/mcpcred/provider"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -20,9 +22,10 @@ const (
 	// ProfilesAccount is the account name, under the bare service prefix
 	// ("mcpcred"), of the item listing the profiles stored by this package.
 	ProfilesAccount = "_profiles"
-	// MaxProfileLen and MaxFieldLen bound name lengths in bytes.
-	MaxProfileLen = 128
-	MaxFieldLen   = 64
+	// MaxProfileLen and MaxFieldLen bound name lengths in bytes: the limits
+	// of every package of this module.
+	MaxProfileLen = provider.MaxNameLen
+	MaxFieldLen   = provider.MaxFieldLen
 )
 
 // serviceName maps a profile onto a keychain service name.

@@ -40,8 +40,9 @@ const EnvInsecure = securefile.EnvInsecure
 // the same error as file.ErrInsecurePermissions.
 var ErrInsecurePermissions = securefile.ErrInsecurePermissions
 
-// MaxNameLen is the longest profile (or file) name accepted.
-const MaxNameLen = 128
+// MaxNameLen is the longest profile (or file) name accepted: the limit of
+// every package of this module (provider.MaxNameLen).
+const MaxNameLen = provider.MaxNameLen
 
 // maxFieldFiles bounds the entries read from a per-profile directory.
 const maxFieldFiles = 256
