@@ -196,3 +196,39 @@ func FuzzScheme(f *testing.F) {
 		}
 	})
 }
+
+// TestSchemePolicy: a policy decides on the variables a reference reads,
+// not on its spelling. env:MCP_CI_* allows the variables under MCP_CI_ and
+// nothing a list adds to them.
+func TestSchemePolicy(t *testing.T) {
+	s := schemes(nil)
+	pol, err := provider.NewRefPolicy("env:MCP_CI_*")
+	require.NoError(t, err)
+	for ref, allowed := range map[string]bool{
+		"env:MCP_CI_TOKEN":                       true,
+		"env:MCP_CI_TOKEN#token":                 true,
+		"env:MCP_CI_*":                           true,
+		"env:MCP_CI_API_*":                       true,
+		"env:MCP_CI_TOKEN,MCP_CI_USER":           true,
+		"env:MCP_CI_TOKEN,AWS_SECRET_ACCESS_KEY": false, // the example
+		"env:AWS_SECRET_ACCESS_KEY,MCP_CI_TOKEN": false,
+		"env:MCP_CI_TOKEN,MCP_CI_TOKEN_FILE":     true, // both under the prefix
+		"env:MCP_*":                              false,
+		"env:MCP_CI*":                            false, // MCP_CIX is not under MCP_CI_
+		"env:MCP_CI_":                            false, // the bare prefix is no member of MCP_CI_*
+		"env:":                                   false,
+		"env:GITHUB_TOKEN":                       false,
+	} {
+		tgt, err := s.Open(ref)
+		require.NoError(t, err, ref)
+		err = pol.Check(tgt)
+		if allowed {
+			assert.NoError(t, err, ref)
+		} else {
+			assert.ErrorIs(t, err, provider.ErrRefNotAllowed, ref)
+			if err != nil {
+				assert.NotContains(t, err.Error(), "AWS_SECRET", "the refusal names the resource by scheme and length only")
+			}
+		}
+	}
+}

@@ -150,7 +150,7 @@ func TestSchemeInvalid(t *testing.T) {
 		{"file:prod?profile=ops", "has ?profile=, but the body already names a section"},
 		{"file:/etc/mcp/credentials?version=1", `has the param "version", but file: takes only ?profile=`},
 		{"file:", "the default credentials file, which cannot be located"}, // no HOME, no MCP_CREDENTIALS_FILE
-		{"file:../../etc/shadow?profile=x", `".." path segment`},         // refused by provider.ParseRef already
+		{"file:../../etc/shadow?profile=x", `".." path segment`},           // refused by provider.ParseRef already
 		{"file:/etc/../etc/shadow", `".." path segment`},
 	} {
 		t.Run(tc.ref[:min(len(tc.ref), 30)], func(t *testing.T) {

@@ -162,7 +162,7 @@ func CheckSchemeRef(t *testing.T, c SchemeConfig, ref string) (provider.Target, 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := tgt.Provider.Retrieve(ctx, provider.DefaultProfile); err != nil {
-		checkNoEcho(t, c.Name, ref, err.Error())
+		checkNoEchoRead(t, c.Name, ref, err.Error())
 	}
 	mu.Lock()
 	got := slices.Clone(reads)
@@ -222,15 +222,13 @@ func checkRoundTrip(t *testing.T, c SchemeConfig, ref string, tgt provider.Targe
 	}
 }
 
-// checkNoEcho fails if msg repeats a canary, or a piece of ref that is not a
-// plain name.
+// checkNoEcho fails if msg, the error of a refused reference, repeats a
+// canary, or a piece of ref (its body, params or field) that is not a plain
+// name: a scheme refuses a reference by saying what is wrong with it.
 func checkNoEcho(t *testing.T, scheme, ref, msg string) {
 	t.Helper()
-	for _, cn := range canaries {
-		if strings.Contains(msg, cn) {
-			t.Errorf("%s: an error repeats secret-looking input: %s", scheme, msg)
-			return
-		}
+	if echoesCanary(t, scheme, msg) {
+		return
 	}
 	r, err := provider.ParseRef(ref)
 	if err != nil {
@@ -240,8 +238,50 @@ func checkNoEcho(t *testing.T, scheme, ref, msg string) {
 		return
 	}
 	for _, piece := range []string{r.Body, r.Params, r.Field} {
-		if len(piece) >= 8 && strings.HasPrefix(provider.Describe(piece), "(") && strings.Contains(msg, piece) {
+		if len(piece) >= 8 && !isName(piece) && strings.Contains(msg, piece) {
 			t.Errorf("%s: an error quotes part of the reference (%d bytes): %s", scheme, len(piece), msg)
 		}
 	}
 }
+
+// checkNoEchoRead fails if msg, the error of a Provider that an accepted
+// reference built, repeats a canary or a segment of the reference that is
+// not a plain name. Unlike a refusal, such an error may name what it read
+// (a Vault path, a file, a parameter): the reference was allowed, and its
+// segments that read as names are safe to show. A segment that does not
+// (a token pasted where a name belongs) must not appear.
+func checkNoEchoRead(t *testing.T, scheme, ref, msg string) {
+	t.Helper()
+	if echoesCanary(t, scheme, msg) {
+		return
+	}
+	r, err := provider.ParseRef(ref)
+	if err != nil {
+		return
+	}
+	split := func(c rune) bool { return strings.ContainsRune("/\\,:&=*", c) }
+	for _, piece := range []string{r.Body, r.Params, r.Field} {
+		for _, seg := range strings.FieldsFunc(piece, split) {
+			if len(seg) >= 8 && !isName(seg) && strings.Contains(msg, seg) {
+				t.Errorf("%s: an error repeats a segment of the reference that is not a name (%d bytes): %s", scheme, len(seg), msg)
+				return
+			}
+		}
+	}
+}
+
+// echoesCanary reports (and fails) whether msg repeats a canary.
+func echoesCanary(t *testing.T, scheme, msg string) bool {
+	t.Helper()
+	for _, cn := range canaries {
+		if strings.Contains(strings.ToLower(msg), strings.ToLower(cn)) {
+			t.Errorf("%s: an error repeats secret-looking input: %s", scheme, msg)
+			return true
+		}
+	}
+	return false
+}
+
+// isName reports whether provider.Describe would show s: text that reads as
+// a short name.
+func isName(s string) bool { return !strings.HasPrefix(provider.Describe(s), "(") }

@@ -282,3 +282,53 @@ func FuzzScheme(f *testing.F) {
 		}
 	})
 }
+
+// TestSchemePolicy: a path reference is a recursive walk, allowed only by
+// a recursive pattern: ssm:/mcp/prod/* allows the parameters directly
+// under /mcp/prod one by one, never ssm:/mcp/prod/, which ssm:/mcp/prod/**
+// allows.
+func TestSchemePolicy(t *testing.T) {
+	var s provider.Schemes
+	s.Register("ssm", ssm.Scheme(aws.Config{Region: testRegion}))
+	star, err := provider.NewRefPolicy("ssm:/mcp/prod/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep, err := provider.NewRefPolicy("ssm:/mcp/prod/**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref         string
+		star, stars bool // allowed by ssm:/mcp/prod/* and by ssm:/mcp/prod/**
+	}{
+		{"ssm:/mcp/prod/", false, true}, // the issue's example: a recursive walk
+		{"ssm:/mcp/prod/db/", false, true},
+		{"ssm:/mcp/", false, false},
+		{"ssm:/mcp/prod/token#token", true, true},
+		{"ssm:/mcp/prod/token?version=3#token", true, true},
+		{"ssm:/mcp/prod/token?label=current#token", true, true},
+		{"ssm:/mcp/prod/db/password#password", false, true},
+		{"ssm:/mcp/production/token#token", false, false},
+		{"ssm:/mcp/prod#token", false, false},
+		{"ssm:arn:aws:ssm:eu-central-1:123456789012:parameter/mcp/prod/token#token", false, false},
+	} {
+		tgt, err := s.Open(tc.ref)
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		for _, p := range []struct {
+			pol   *provider.RefPolicy
+			allow bool
+		}{{star, tc.star}, {deep, tc.stars}} {
+			err := p.pol.Check(tgt)
+			switch {
+			case p.allow && err != nil:
+				t.Errorf("%v refuses %s: %v", p.pol.Patterns(), tc.ref, err)
+			case !p.allow && !errors.Is(err, provider.ErrRefNotAllowed):
+				t.Errorf("%v allows %s (resources %v)", p.pol.Patterns(), tc.ref, tgt.Resources)
+			}
+		}
+	}
+}

@@ -157,3 +157,58 @@ func TestSchemeReadsWhatItDeclares(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemePolicy: vault:secret/data/mcp/* allows the secrets directly
+// under secret/data/mcp, however a reference to one is spelled (a version,
+// one field), and never the secret at secret/data/mcp itself, which
+// secret/data/mcp/, secret/data/mcp/?version=1 and secret/data/mcp/#field
+// read.
+func TestSchemePolicy(t *testing.T) {
+	var s provider.Schemes
+	s.Register("vault", Scheme(func(o *Options) { o.Getenv = env(nil) }))
+	pol, err := provider.NewRefPolicy("vault:secret/data/mcp/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep, err := provider.NewRefPolicy("vault:secret/data/mcp/**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref         string
+		star, stars bool // allowed by secret/data/mcp/* and by secret/data/mcp/**
+	}{
+		{"vault:secret/data/mcp/aws", true, true},
+		{"vault:secret/data/mcp/aws?version=1", true, true},
+		{"vault:secret/data/mcp/aws#access_key_id", true, true},
+		{"vault:secret/data/mcp/aws/", true, true},
+		{"vault:/secret/data/mcp/aws", true, true},
+		{"vault:secret/data/mcp/", false, false}, // the issue's examples: they read secret/data/mcp
+		{"vault:secret/data/mcp/?version=1", false, false},
+		{"vault:secret/data/mcp/#field", false, false},
+		{"vault:secret/data/mcp", false, false},
+		{"vault:/secret/data/mcp/", false, false},
+		{"vault:secret/data/mcp/team/aws", false, true},
+		{"vault:secret/data/mcpx/aws", false, false},
+		{"vault:secret/data/other", false, false},
+		{"vault:secret/metadata/mcp/aws", false, false},
+	} {
+		tgt, err := s.Open(tc.ref)
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		for _, p := range []struct {
+			pol   *provider.RefPolicy
+			allow bool
+		}{{pol, tc.star}, {deep, tc.stars}} {
+			err := p.pol.Check(tgt)
+			switch {
+			case p.allow && err != nil:
+				t.Errorf("%v refuses %s: %v", p.pol.Patterns(), tc.ref, err)
+			case !p.allow && !errors.Is(err, provider.ErrRefNotAllowed):
+				t.Errorf("%v allows %s (resources %v)", p.pol.Patterns(), tc.ref, tgt.Resources)
+			}
+		}
+	}
+}
