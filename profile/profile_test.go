@@ -128,8 +128,19 @@ func TestDefaultPathAndActiveProfile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/etc/mcp/p.json", p.Path())
 
-	assert.Equal(t, "default", profile.ActiveProfile(func(string) string { return "" }))
-	assert.Equal(t, "ops", profile.ActiveProfile(func(k string) string { return map[string]string{"MCP_ACTIVE_PROFILE": "ops"}[k] }))
+	active := func(v string) (string, error) {
+		return profile.ActiveProfile(func(k string) string { return map[string]string{"MCP_ACTIVE_PROFILE": v}[k] })
+	}
+	for in, want := range map[string]string{"": "default", "ops": "ops"} {
+		got, err := active(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	for _, bad := range []string{"bad/../name", "..", " ops", "ops\\x", "AKIAIOSFODNN7EXAMPLE/x"} {
+		_, err := active(bad)
+		require.Error(t, err, bad)
+		assert.NotContains(t, err.Error(), "AKIAIOSFODNN7EXAMPLE")
+	}
 }
 
 const inline = `{"profiles": {"lab": {"credentials": {"access_key_id": "AKIDLAB", "secret_access_key": "` + canary + `"}, "region": "eu-west-1"}}}`
@@ -262,7 +273,7 @@ func TestHostileSelections(t *testing.T) {
 	}))
 	r, err := resolver.New([]provider.Provider{p, fallback}, func(o *resolver.Options) {
 		o.AllowProfile = p.Has
-		o.Profile = profile.ActiveProfile(func(string) string { return "" })
+		o.Profile, _ = profile.ActiveProfile(func(string) string { return "" })
 	})
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -50,15 +50,21 @@ var (
 )
 
 // ActiveProfile returns MCP_ACTIVE_PROFILE, or provider.DefaultProfile.
-// Pass it to resolver.Options.Profile. getenv nil means os.Getenv.
-func ActiveProfile(getenv func(string) string) string {
+// Pass it to resolver.Options.Profile. getenv nil means os.Getenv. A value
+// that is not a valid profile name (provider.ValidName) is an error naming
+// the variable, so a typo or a path never reaches a provider.
+func ActiveProfile(getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if p := getenv(EnvActiveProfile); p != "" {
-		return p
+	p := getenv(EnvActiveProfile)
+	if p == "" {
+		return provider.DefaultProfile, nil
 	}
-	return provider.DefaultProfile
+	if err := provider.ValidName(p, MaxNameLen); err != nil {
+		return "", fmt.Errorf("profile: %s=%s is not a profile name: %v", EnvActiveProfile, provider.Describe(p), err)
+	}
+	return p, nil
 }
 
 // Options configure a [Provider].

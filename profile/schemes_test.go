@@ -82,7 +82,7 @@ func TestRealSchemes(t *testing.T) {
 	require.NoError(t, err)
 	r, err := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
 		o.AllowProfile = profiles.Has
-		o.Profile = profile.ActiveProfile(getenv)
+		o.Profile, _ = profile.ActiveProfile(getenv)
 	})
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -102,9 +102,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("MCP_ALLOWED_PROFILES is no longer read: a call may name the profiles defined in the profiles file " +
 			"(MCP_PROFILES_PATH, default ~/.mcp/profiles.json); define them there and unset MCP_ALLOWED_PROFILES")
 	}
-	c.ActiveProfile = profile.ActiveProfile(getenv)
-	if err := provider.ValidName(c.ActiveProfile, profile.MaxNameLen); err != nil {
-		return c, fmt.Errorf("%s=%s is not a profile name: %v", profile.EnvActiveProfile, provider.Describe(c.ActiveProfile), err)
+	if c.ActiveProfile, err = profile.ActiveProfile(getenv); err != nil {
+		return c, err
 	}
 	if c.AllowedReferences, c.ReferencePolicy, err = referencePatterns(getenv("MCP_ALLOWED_REFERENCES")); err != nil {
 		return c, err
