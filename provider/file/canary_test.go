@@ -154,11 +154,11 @@ func TestWrappedValue(t *testing.T) {
 				o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			})
 			c, err := p.Retrieve(context.Background(), "default")
-			var se *SyntaxError
+			var se *provider.SyntaxError
 			if !errors.As(err, &se) || se.Line != tc.line || !errors.Is(err, ErrMalformed) {
-				t.Fatalf("Retrieve = %v, %v; want a *SyntaxError at line %d", c, err, tc.line)
+				t.Fatalf("Retrieve = %v, %v; want a *provider.SyntaxError at line %d", c, err, tc.line)
 			}
-			want := fmt.Sprintf("file: line %d: %s", tc.line, tc.reason)
+			want := fmt.Sprintf("file: malformed credentials file: %s:%d: %s", path, tc.line, tc.reason)
 			hint := fmt.Sprintf("join the wrapped value onto line %d", tc.line-1)
 			if !strings.HasPrefix(se.Error(), want) || !strings.HasSuffix(se.Error(), hint) {
 				t.Errorf("err = %q, want %q ... %q", se, want, hint)
@@ -174,7 +174,7 @@ func TestWrappedValue(t *testing.T) {
 	// A key name no field has is refused the same way, wherever it is.
 	for _, key := range []string{"aws-secret-key", "token.name", "Tóken", "q8xk2m4v9r1t7w3z5p0n6b2c", strings.Repeat("a", 65)} {
 		_, err := newAt(installBytes(t, []byte("[default]\n"+key+" = x\n"))).Retrieve(context.Background(), "default")
-		var se *SyntaxError
+		var se *provider.SyntaxError
 		if !errors.As(err, &se) || se.Line != 2 || strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "join") {
 			t.Errorf("key %q: err = %v", key, err)
 		}

@@ -81,9 +81,9 @@
 //
 // A value therefore cannot begin or end with white space.
 //
-// Errors for a malformed file are [*SyntaxError] values wrapping
-// [ErrMalformed]; they give the line number and what is wrong, never the
-// line's text, which might be a secret pasted in the wrong place. Section
+// Errors for a malformed file are [*provider.SyntaxError] values wrapping
+// [ErrMalformed]; they give the file, the line number and what is wrong,
+// never the line's text, which might be a secret pasted in the wrong place. Section
 // names, and profile names from a request, appear in errors and locators
 // only when provider.Describe finds that they read as names; otherwise by
 // their length.

@@ -83,18 +83,22 @@ func ExampleNew_environment() {
 	// true github [token]
 }
 
-func ExampleSyntaxError() {
+// A malformed file is a *provider.SyntaxError wrapping ErrMalformed: it
+// names the file and the line, never the line's text.
+func ExampleErrMalformed() {
 	path, cleanup := writeExample("[default]\naws_access_key_id = AKIAEXAMPLE\nwJalrXUtnFEMI/K7MDENG\n")
 	defer cleanup()
 
 	p := file.New(func(o *file.Options) { o.Path = path })
 	_, err := p.Retrieve(context.Background(), provider.DefaultProfile)
-	var se *file.SyntaxError
+	var se *provider.SyntaxError
 	if errors.As(err, &se) {
-		fmt.Println(se) // the line number, never the line
+		fmt.Println(errors.Is(err, file.ErrMalformed), se.Path == path, se.Line)
+		fmt.Println(strings.ReplaceAll(se.Error(), path, "PATH"))
 	}
 	// Output:
-	// file: line 3: expected KEY = VALUE, a [section] header or a # comment; if it is the rest of the value on line 2, wrapped, join the wrapped value onto line 2
+	// true true 3
+	// file: malformed credentials file: PATH:3: expected KEY = VALUE, a [section] header or a # comment; if it is the rest of the value on line 2, wrapped, join the wrapped value onto line 2
 }
 
 // Scheme serves "file:" references, such as the sources of a profiles file

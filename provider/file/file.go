@@ -152,7 +152,7 @@ func New(optFns ...func(*Options)) *Provider {
 			Prefix:   "file: ",
 			What:     "credentials file",
 			Now:      func() time.Time { return p.wallNow() },
-		}, parse)
+		}, parseAt(p.path))
 		p.parses = p.file.Parses
 	} else {
 		p.parses = func() int64 { return 0 }
@@ -177,8 +177,9 @@ func (p *Provider) Section(profile string) string {
 
 // Retrieve returns the fields of profile's section. A missing file, section
 // or value is an error wrapping [provider.ErrNotFound]; an insecure file one
-// wrapping [ErrInsecurePermissions]; a malformed file one wrapping
-// [ErrMalformed] that names the line.
+// wrapping [ErrInsecurePermissions]; a malformed file a
+// [*provider.SyntaxError] wrapping [ErrMalformed] that names the file and
+// line.
 func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, p.fail(profile, p.path, err)
@@ -200,19 +201,10 @@ func (p *Provider) Retrieve(ctx context.Context, profile string) (provider.Crede
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, p.fail(profile, p.path, err)
 	}
-	if err != nil { // the file did not parse: a *SyntaxError
-		return provider.Credentials{}, p.fail(profile, p.syntaxLocator(err), err)
+	if err != nil { // the file did not parse: a *provider.SyntaxError, which names the file and line
+		return provider.Credentials{}, p.fail(profile, "", err)
 	}
 	return p.credentials(f, profile, name)
-}
-
-// syntaxLocator returns the path and, if err names one, the line.
-func (p *Provider) syntaxLocator(err error) string {
-	var se *SyntaxError
-	if errors.As(err, &se) && se.Line > 0 {
-		return p.path + ":" + strconv.Itoa(se.Line)
-	}
-	return p.path
 }
 
 // credentials returns the fields of section name in f.

@@ -250,13 +250,17 @@ func TestMalformed(t *testing.T) {
 				if provider.IsNotFound(err) {
 					t.Errorf("malformed file reported as not found: %v", err)
 				}
-				var se *SyntaxError
-				if !errors.As(err, &se) || se.Line != tt.line {
-					t.Errorf("err = %v, want a *SyntaxError at line %d", err, tt.line)
+				var se *provider.SyntaxError
+				if !errors.As(err, &se) || se.Path != path || se.Line != tt.line || se.Format != "INI" {
+					t.Errorf("err = %v, want a *provider.SyntaxError for %s at line %d", err, path, tt.line)
 				}
+				// The file and line are named once, by the SyntaxError.
 				var pe *provider.Error
-				if !errors.As(err, &pe) || pe.Locator != fmt.Sprintf("%s:%d", path, tt.line) {
-					t.Errorf("err = %#v, want a *provider.Error with Locator %s:%d", err, path, tt.line)
+				if !errors.As(err, &pe) || pe.Locator != "" || pe.Provider != Name {
+					t.Errorf("err = %#v, want a *provider.Error of %s without a Locator", err, Name)
+				}
+				if at := fmt.Sprintf("%s:%d: ", path, tt.line); strings.Count(err.Error(), at) != 1 || strings.Count(err.Error(), path) != 1 {
+					t.Errorf("err = %v, want %q in it once and the path nowhere else", err, at)
 				}
 				if !strings.Contains(err.Error(), tt.reason) {
 					t.Errorf("err = %v, want it to say %q", err, tt.reason)

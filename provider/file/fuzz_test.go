@@ -12,9 +12,9 @@ import (
 	"gopkg.in/ini.v1"
 )
 
-// syntaxMessage is the only shape a parse error may have: a line number and
-// a fixed reason, no input bytes.
-var syntaxMessage = regexp.MustCompile(`^file: (line [0-9]+: )?(` + strings.Join([]string{
+// syntaxMessage is the only shape a parse error may have: the sentinel, the
+// file and line, and a fixed reason, no input bytes.
+var syntaxMessage = regexp.MustCompile(`^file: malformed credentials file: /fuzz/credentials(:[0-9]+)?: (` + strings.Join([]string{
 	`the INI parser rejected the file`,
 	`the file is UTF-16; save it as UTF-8`,
 	`section header has no closing \]`,
@@ -68,11 +68,11 @@ func FuzzParse(f *testing.F) {
 		if lintErr == nil && iniErr != nil {
 			t.Fatalf("lint accepts a file ini.v1 rejects (%v)", iniErr)
 		}
-		pf, err := parse(data)
+		pf, err := parseAt(p.Path())(data)
 		if err != nil {
-			var se *SyntaxError
-			if !errors.As(err, &se) || !errors.Is(err, ErrMalformed) {
-				t.Fatalf("parse error %T is not a *SyntaxError wrapping ErrMalformed", err)
+			var se *provider.SyntaxError
+			if !errors.As(err, &se) || !errors.Is(err, ErrMalformed) || se.Path != p.Path() || se.Format != "INI" {
+				t.Fatalf("parse error %T (%v) is not a *provider.SyntaxError wrapping ErrMalformed and naming the file", err, err)
 			}
 			if se.Reason == "the INI parser rejected the file" || se.Line < 1 {
 				t.Fatalf("parse error without a line number: %v", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -13,26 +12,28 @@ import (
 	"gopkg.in/ini.v1"
 )
 
-// ErrMalformed is wrapped by every [*SyntaxError].
+// ErrMalformed is wrapped by the [*provider.SyntaxError] returned for every
+// line of a credentials file that cannot be read.
 var ErrMalformed = errors.New("file: malformed credentials file")
 
-// SyntaxError reports a line of the credentials file that cannot be read.
-// It names the line and what is wrong with it, never the line's text, which
-// may hold a secret.
-type SyntaxError struct {
-	Line   int    // 1-based; 0 if the line is not known
-	Reason string // a fixed description such as "section header has no closing ]"
+// syntaxError reports line n (0 if not known) of the credentials file. The
+// reason is a fixed description, such as "section header has no closing ]",
+// never the line's text, which may hold a secret. The path is set by
+// [parseAt].
+func syntaxError(n int, reason string) *provider.SyntaxError {
+	return &provider.SyntaxError{Format: "INI", Line: n, Reason: reason, Err: ErrMalformed}
 }
 
-func (e *SyntaxError) Error() string {
-	if e.Line <= 0 {
-		return "file: " + e.Reason
+// parseAt returns parse with the errors it returns naming path.
+func parseAt(path string) func([]byte) (*parsed, error) {
+	return func(data []byte) (*parsed, error) {
+		f, err := parse(data)
+		if se := (*provider.SyntaxError)(nil); errors.As(err, &se) {
+			se.Path = path // a new error of this parse, not yet shared
+		}
+		return f, err
 	}
-	return "file: line " + strconv.Itoa(e.Line) + ": " + e.Reason
 }
-
-// Unwrap returns [ErrMalformed].
-func (e *SyntaxError) Unwrap() error { return ErrMalformed }
 
 // loadOptions makes gopkg.in/ini.v1 read every value literally: the value is
 // the text after the first '=' or ':' up to the end of the line, trimmed of
@@ -72,8 +73,8 @@ type section struct {
 	from     map[string]string          // while parsing: field -> key that set it last
 }
 
-// parse reads a credentials file. Errors are [*SyntaxError] values and never
-// contain bytes of the input.
+// parse reads a credentials file. Errors are [*provider.SyntaxError] values
+// wrapping [ErrMalformed] and never contain bytes of the input.
 func parse(data []byte) (*parsed, error) {
 	if err := lint(data); err != nil {
 		return nil, err
@@ -83,7 +84,7 @@ func parse(data []byte) (*parsed, error) {
 		// lint accepts only files ini.v1 accepts (FuzzParse checks that), so
 		// this is not expected. ini.v1's message may quote the offending
 		// line, so it is not passed on.
-		return nil, &SyntaxError{Reason: "the INI parser rejected the file"}
+		return nil, syntaxError(0, "the INI parser rejected the file")
 	}
 	p := &parsed{sections: make(map[string]*section), profiles: make(map[string]*section)}
 	for _, s := range f.Sections() {
@@ -122,7 +123,7 @@ func (sec *section) add(keys []*ini.Key) error {
 		if !ok {
 			// lint refuses such a key with its line number first, so this
 			// is not expected; no key that is not a field name is kept.
-			return &SyntaxError{Reason: "a key is not a field name"}
+			return syntaxError(0, "a key is not a field name")
 		}
 		field := canonical(key)
 		if prev, ok := sec.from[field]; ok && prev != key && sec.conflict[0] == "" {
@@ -202,7 +203,7 @@ var (
 // quoting the line; the values themselves are read by ini.v1.
 func lint(data []byte) error {
 	if bytes.HasPrefix(data, bomUTF16BE) || bytes.HasPrefix(data, bomUTF16LE) {
-		return &SyntaxError{Line: 1, Reason: "the file is UTF-16; save it as UTF-8"}
+		return syntaxError(1, "the file is UTF-16; save it as UTF-8")
 	}
 	data = bytes.TrimPrefix(data, bomUTF8)
 	inSection := false
@@ -220,33 +221,33 @@ func lint(data []byte) error {
 			end := bytes.LastIndexByte(line, ']')
 			switch {
 			case end < 0:
-				return &SyntaxError{Line: n, Reason: "section header has no closing ]"}
+				return syntaxError(n, "section header has no closing ]")
 			case len(bytes.TrimSpace(line[1:end])) == 0:
-				return &SyntaxError{Line: n, Reason: "empty section name"}
+				return syntaxError(n, "empty section name")
 			}
 			inSection = true
 			continue
 		}
 		if !inSection {
-			return &SyntaxError{Line: n, Reason: "key outside any section; put a [section] header above it"}
+			return syntaxError(n, "key outside any section; put a [section] header above it")
 		}
 		if line[0] == '"' || line[0] == '`' {
-			return &SyntaxError{Line: n, Reason: "quoted key names are not supported"}
+			return syntaxError(n, "quoted key names are not supported")
 		}
 		i := bytes.IndexAny(line, "=:")
 		switch {
 		case i < 0:
-			return &SyntaxError{Line: n, Reason: "expected KEY = VALUE, a [section] header or a # comment" + joinHint(prev)}
+			return syntaxError(n, "expected KEY = VALUE, a [section] header or a # comment"+joinHint(prev))
 		case i == 0:
-			return &SyntaxError{Line: n, Reason: "empty key name" + joinHint(prev)}
+			return syntaxError(n, "empty key name"+joinHint(prev))
 		}
 		if reason := securefile.KeyLineProblem(string(line[:i]), line[i+1:], knownField); reason != "" {
-			return &SyntaxError{Line: n, Reason: reason + joinHint(prev)}
+			return syntaxError(n, reason+joinHint(prev))
 		}
 		keyLine = n
 		v := bytes.TrimLeftFunc(line[i+1:], unicode.IsSpace)
 		if bytes.HasPrefix(v, []byte("`")) || bytes.HasPrefix(v, []byte(`"""`)) {
-			return &SyntaxError{Line: n, Reason: "value starts with ` or \"\"\", which INI reads as a quoted multi-line string; this is not supported"}
+			return syntaxError(n, "value starts with ` or \"\"\", which INI reads as a quoted multi-line string; this is not supported")
 		}
 	}
 	return nil
