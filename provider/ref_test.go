@@ -131,7 +131,6 @@ func TestSchemes(t *testing.T) {
 	_, err := s.Open("broken:x")
 	require.ErrorIs(t, err, provider.ErrInvalidRef, "a Target without resources is refused")
 	p, ref, err := s.Provider("static:abc")
-	_ = err
 	require.NoError(t, err)
 	assert.Equal(t, "abc", ref.Body)
 	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
