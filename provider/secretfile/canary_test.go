@@ -118,8 +118,8 @@ func TestWrappedINIValue(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "p.ini"), "[p]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_session_token = IQoJb3JpZ2luX2VjEJr\nTail0fd3Bm9yZXhh=\n")
 	_, err := newDir(dir).Retrieve(context.Background(), "p")
-	var pe *secretfile.ParseError
-	if !errors.Is(err, secretfile.ErrBadKey) || !errors.As(err, &pe) || pe.Line != 4 {
+	var pe *provider.SyntaxError
+	if !errors.Is(err, secretfile.ErrBadKey) || !errors.As(err, &pe) || pe.Line != 4 || pe.Path != filepath.Join(dir, "p.ini") {
 		t.Fatalf("err = %v, want ErrBadKey at line 4", err)
 	}
 	if !strings.Contains(err.Error(), "p.ini:4") || !strings.Contains(err.Error(), "join the wrapped value onto line 3") ||

@@ -2,9 +2,11 @@ package secretfile_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/secretfile"
@@ -62,9 +64,14 @@ func ExampleNew_malformed() {
 
 	p := secretfile.New(func(o *secretfile.Options) { o.Dir = dir })
 	_, err := p.Retrieve(context.Background(), "prod")
-	fmt.Println(filepath.Base(err.Error()))
+	fmt.Println(filepath.ToSlash(strings.ReplaceAll(err.Error(), dir, "DIR")))
+	var se *provider.SyntaxError
+	if errors.As(err, &se) {
+		fmt.Println(errors.Is(err, secretfile.ErrSyntax), filepath.Base(se.Path), se.Line, se.Column)
+	}
 	// Output:
-	// prod.json:3:3: secretfile: invalid JSON syntax
+	// provider secretfile: profile "prod": secretfile: malformed secret file: DIR/prod.json:3:3: invalid JSON syntax
+	// true prod.json 3 3
 }
 
 func ExampleValidName() {

@@ -30,15 +30,18 @@ func addSeedFiles(f *testing.F, glob string) {
 func checkParse(t *testing.T, data []byte, p parsed, err error) {
 	t.Helper()
 	if err != nil {
-		var pe *ParseError
-		if !errors.As(err, &pe) {
-			t.Fatalf("error %T is not a *ParseError", err)
+		var se *provider.SyntaxError
+		if !errors.As(err, &se) {
+			t.Fatalf("error %T is not a *provider.SyntaxError", err)
 		}
-		if pe.Err == nil {
-			t.Fatal("ParseError without a sentinel")
+		if se.Err == nil || !strings.HasPrefix(se.Error(), "secretfile: ") {
+			t.Fatalf("SyntaxError without a sentinel of this package: %v", err)
 		}
-		if pe.Line < 0 || pe.Column < 0 || pe.Line > bytes.Count(data, []byte("\n"))+1 {
-			t.Fatalf("position %d:%d outside the input", pe.Line, pe.Column)
+		if se.Format != "JSON" && se.Format != "INI" {
+			t.Fatalf("SyntaxError with format %q", se.Format)
+		}
+		if se.Line < 0 || se.Column < 0 || se.Line > bytes.Count(data, []byte("\n"))+1 {
+			t.Fatalf("position %d:%d outside the input", se.Line, se.Column)
 		}
 		if strings.Contains(err.Error(), "d3adb33f") {
 			t.Fatalf("error reveals the canary: %q", err)
@@ -59,7 +62,7 @@ func withCanary(data []byte) []byte {
 }
 
 // FuzzParseJSON checks the JSON secret-file parser: it never panics, its
-// errors are ParseErrors with a position inside the input, and no error
+// errors are SyntaxErrors with a position inside the input, and no error
 // shows a value.
 func FuzzParseJSON(f *testing.F) {
 	addSeedFiles(f, "testdata/*/*.json")

@@ -16,47 +16,28 @@ import (
 	"gopkg.in/ini.v1"
 )
 
-// ParseError describes what is wrong with a secret file's content. It
-// names a position and a key, never a value.
-type ParseError struct {
-	Format string // "JSON" or "INI"
-	Line   int    // 1-based; 0 if unknown
-	Column int    // 1-based; 0 if unknown
-	Key    string // the key concerned, if any, already made safe to print
-	Err    error  // one of the sentinel errors: ErrSyntax, ErrNotString, ...
-	Detail string // what is wrong, in words that never quote the content
-
-	key string // the raw key, to locate it; never shown
+// syntaxError reports a problem with a secret file's content: the reason
+// names a position or a key, never a value. err is one of the package's
+// sentinels (ErrSyntax, ErrNotString, ...). The path is set by the reader.
+func syntaxError(format string, line, col int, err error, reason string) *provider.SyntaxError {
+	return &provider.SyntaxError{Format: format, Line: line, Column: col, Reason: reason, Err: err}
 }
 
-func (e *ParseError) Error() string {
-	var b strings.Builder
-	b.WriteString("secretfile: ")
-	if e.Key != "" {
-		b.WriteString("key ")
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
-	if e.Detail != "" {
-		b.WriteString(e.Detail)
-	} else {
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
+// keyError is syntaxError about the key named key, which is rendered with
+// provider.Describe.
+func keyError(format, key string, err error, reason string) *provider.SyntaxError {
+	return syntaxError(format, 0, 0, err, "key "+provider.Describe(key)+": "+reason)
 }
 
-// Unwrap returns the sentinel cause.
-func (e *ParseError) Unwrap() error { return e.Err }
-
-// position returns ":line:col", ":line" or "".
-func (e *ParseError) position() string {
-	switch {
-	case e.Line > 0 && e.Column > 0:
-		return fmt.Sprintf(":%d:%d", e.Line, e.Column)
-	case e.Line > 0:
-		return fmt.Sprintf(":%d", e.Line)
+// locateKey sets se's position, if it has none, to the first occurrence of
+// the JSON member name key (as written in the file, never shown) in data.
+func locateKey(data []byte, key string, se *provider.SyntaxError) {
+	if se == nil || key == "" || se.Line > 0 {
+		return
 	}
-	return ""
+	if i := bytes.Index(data, []byte(strconv.Quote(key))); i >= 0 {
+		se.Line, se.Column = lineCol(data, int64(i))
+	}
 }
 
 // parsed is the content of one secret file.
@@ -96,7 +77,7 @@ func parseJSON(data []byte) (parsed, error) {
 		var inner map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &inner); err != nil {
 			// Cannot happen: raw was checked by the outer Unmarshal.
-			return parsed{}, &ParseError{Format: "JSON", Key: "Credentials", Err: ErrSyntax, Detail: "not a JSON object"}
+			return parsed{}, keyError("JSON", "Credentials", ErrSyntax, "not a JSON object")
 		}
 		obj, prefix = inner, "Credentials."
 	}
@@ -113,24 +94,24 @@ func parseJSON(data []byte) (parsed, error) {
 			continue
 		case '"':
 		default:
-			return parsed{}, &ParseError{Format: "JSON", Key: provider.Describe(prefix + k), Err: ErrNotString,
-				Detail: "value must be a JSON string, not " + jsonKind(raw)}
+			se := keyError("JSON", prefix+k, ErrNotString, "value must be a JSON string, not "+jsonKind(raw))
+			locateKey(data, k, se)
+			return parsed{}, se
 		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return parsed{}, &ParseError{Format: "JSON", Key: provider.Describe(prefix + k), Err: ErrSyntax, Detail: "invalid JSON string"}
+			se := keyError("JSON", prefix+k, ErrSyntax, "invalid JSON string")
+			locateKey(data, k, se)
+			return parsed{}, se
 		}
 		kv = append(kv, [2]string{k, s})
 	}
-	p, err := collect("JSON", prefix, kv)
-	var pe *ParseError
-	if errors.As(err, &pe) && pe.key != "" {
-		// Point at the member: its quoted name's first occurrence.
-		if i := bytes.Index(data, []byte(strconv.Quote(pe.key))); i >= 0 {
-			pe.Line, pe.Column = lineCol(data, int64(i))
-		}
+	p, key, se := collect("JSON", prefix, kv)
+	if se != nil {
+		locateKey(data, key, se) // point at the member: its quoted name's first occurrence
+		return parsed{}, se
 	}
-	return p, err
+	return p, nil
 }
 
 func firstByte(raw json.RawMessage) byte {
@@ -154,7 +135,7 @@ func jsonKind(raw json.RawMessage) string {
 	}
 }
 
-// jsonError turns an encoding/json error into a ParseError with a line and
+// jsonError turns an encoding/json error into a SyntaxError with a line and
 // column. encoding/json's own messages can quote a byte of the input, so
 // they are not used.
 func jsonError(data []byte, err error) error {
@@ -168,11 +149,11 @@ func jsonError(data []byte, err error) error {
 			pos, detail = int64(len(data)), "unexpected end of JSON"
 		}
 		line, col := lineCol(data, pos)
-		return &ParseError{Format: "JSON", Line: line, Column: col, Err: ErrSyntax, Detail: detail}
+		return syntaxError("JSON", line, col, ErrSyntax, detail)
 	case errors.As(err, &typ):
-		return &ParseError{Format: "JSON", Line: 1, Column: 1, Err: ErrSyntax, Detail: "top level must be a JSON object, not " + typ.Value}
+		return syntaxError("JSON", 1, 1, ErrSyntax, "top level must be a JSON object, not "+typ.Value)
 	}
-	return &ParseError{Format: "JSON", Err: ErrSyntax, Detail: "invalid JSON"}
+	return syntaxError("JSON", 0, 0, ErrSyntax, "invalid JSON")
 }
 
 // lineCol converts a byte offset into a 1-based line and column (in bytes).
@@ -201,7 +182,7 @@ var iniOptions = ini.LoadOptions{
 func parseINI(data []byte, profile string) (p parsed, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = parsed{}, &ParseError{Format: "INI", Err: ErrSyntax, Detail: "INI parser failed"}
+			p, err = parsed{}, syntaxError("INI", 0, 0, ErrSyntax, "INI parser failed")
 		}
 	}()
 	if err := lintINI(data); err != nil {
@@ -224,14 +205,18 @@ func parseINI(data []byte, profile string) (p parsed, err error) {
 		}
 	}
 	if sec == nil {
-		return parsed{}, &ParseError{Format: "INI", Err: ErrNoSection,
-			Detail: fmt.Sprintf("no section for profile %s and no keys outside sections", provider.Describe(profile))}
+		return parsed{}, syntaxError("INI", 0, 0, ErrNoSection,
+			fmt.Sprintf("no section for profile %s and no keys outside sections", provider.Describe(profile)))
 	}
 	var kv [][2]string
 	for _, k := range sec.Keys() {
 		kv = append(kv, [2]string{k.Name(), k.Value()})
 	}
-	return collect("INI", "", kv)
+	p, _, se := collect("INI", "", kv)
+	if se != nil {
+		return parsed{}, se
+	}
+	return p, nil
 }
 
 // lintINI refuses, with its line number, a line that is not a clean
@@ -255,7 +240,7 @@ func lintINI(data []byte) error {
 			continue // ini.v1 reports these with their line
 		}
 		if reason := securefile.KeyLineProblem(string(line[:i]), line[i+1:], knownKey); reason != "" {
-			return &ParseError{Format: "INI", Line: n, Err: ErrBadKey, Detail: reason + securefile.JoinHint(prev)}
+			return syntaxError("INI", n, 0, ErrBadKey, reason+securefile.JoinHint(prev))
 		}
 		keyLine = n
 	}
@@ -277,31 +262,31 @@ func knownKey(key string) bool {
 }
 
 // iniError maps gopkg.in/ini.v1 errors, whose messages quote the offending
-// line (which may hold a secret), to ParseErrors with a line number.
+// line (which may hold a secret), to SyntaxErrors with a line number.
 func iniError(data []byte, err error) error {
-	pe := &ParseError{Format: "INI", Err: ErrSyntax, Detail: "invalid INI syntax"}
+	se := syntaxError("INI", 0, 0, ErrSyntax, "invalid INI syntax")
 	var line string
 	switch e := err.(type) {
 	case ini.ErrDelimiterNotFound:
-		line, pe.Detail = e.Line, "line has no '=' or ':'"
+		line, se.Reason = e.Line, "line has no '=' or ':'"
 	case ini.ErrEmptyKeyName:
-		line, pe.Detail = e.Line, "empty key name"
+		line, se.Reason = e.Line, "empty key name"
 	default:
 		msg := err.Error()
 		switch {
 		case strings.HasPrefix(msg, "unclosed section"):
-			pe.Detail = "unclosed section header"
+			se.Reason = "unclosed section header"
 			if i := strings.Index(msg, ": "); i >= 0 {
 				line = msg[i+2:]
 			}
 		case strings.HasPrefix(msg, "missing closing key quote"):
-			pe.Detail = "missing closing quote in key"
+			se.Reason = "missing closing quote in key"
 		}
 	}
 	if line != "" {
-		pe.Line = findLine(data, line)
+		se.Line = findLine(data, line)
 	}
-	return pe
+	return se
 }
 
 // findLine returns the 1-based number of the first line of data that,
@@ -317,47 +302,47 @@ func findLine(data []byte, want string) int {
 }
 
 // collect maps keys to canonical field names and pulls out the expiry.
-// kv is in a deterministic order.
-func collect(format, prefix string, kv [][2]string) (parsed, error) {
+// kv is in a deterministic order. An error comes with the key it is about,
+// as written in the file (never shown), for the caller to locate; "" if
+// none.
+func collect(format, prefix string, kv [][2]string) (parsed, string, *provider.SyntaxError) {
 	p := parsed{fields: make(map[string]string, len(kv))}
 	from := map[string]string{} // field -> key that set it
 	var expKey string
 	for _, e := range kv {
 		k, v := e[0], e[1]
 		if k == "" {
-			return parsed{}, &ParseError{Format: format, Err: ErrSyntax, Detail: "empty key name"}
+			return parsed{}, "", syntaxError(format, 0, 0, ErrSyntax, "empty key name")
 		}
 		if isExpiryKey(k) {
 			if v == "" {
 				continue
 			}
 			if expKey != "" {
-				return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrDuplicate,
-					Detail: "expiry also set by key " + provider.Describe(prefix+expKey)}
+				return parsed{}, k, keyError(format, prefix+k, ErrDuplicate, "expiry also set by key "+provider.Describe(prefix+expKey))
 			}
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrBadExpiration,
-					Detail: "expiry must be an RFC 3339 time"}
+				return parsed{}, k, keyError(format, prefix+k, ErrBadExpiration, "expiry must be an RFC 3339 time")
 			}
 			p.expires, expKey = t, k
 			continue
 		}
 		field, ok := securefile.FieldKey(CanonicalField(k))
 		if !ok {
-			return parsed{}, &ParseError{Format: format, Err: ErrBadKey, key: k,
-				Detail: "a key is not a field name: a key is letters, digits and _, such as access_key_id; rename it or remove it"}
+			return parsed{}, k, syntaxError(format, 0, 0, ErrBadKey,
+				"a key is not a field name: a key is letters, digits and _, such as access_key_id; rename it or remove it")
 		}
 		if prev, dup := from[field]; dup {
-			return parsed{}, &ParseError{Format: format, Key: provider.Describe(prefix + k), Err: ErrDuplicate,
-				Detail: "field " + provider.Describe(field) + " also set by key " + provider.Describe(prefix+prev)}
+			return parsed{}, k, keyError(format, prefix+k, ErrDuplicate,
+				"field "+provider.Describe(field)+" also set by key "+provider.Describe(prefix+prev))
 		}
 		from[field] = k
 		if v != "" {
 			p.fields[field] = v
 		}
 	}
-	return p, nil
+	return p, "", nil
 }
 
 func isExpiryKey(k string) bool {

@@ -48,7 +48,10 @@ const MaxNameLen = provider.MaxNameLen
 const maxFieldFiles = 256
 
 // Sentinel errors. Errors returned by Retrieve are [*provider.Error] values
-// that wrap one of these where it applies.
+// that wrap one of these where it applies. A secret file whose content
+// cannot be used gives a [*provider.SyntaxError] wrapping ErrSyntax,
+// ErrNotString, ErrNoSection, ErrDuplicate, ErrBadExpiration or ErrBadKey,
+// which names the file and, where known, the line and column.
 var (
 	// ErrInvalidProfile means the profile name cannot name a file in Dir
 	// (a path separator, "..", a control character, too long, ...). It is
@@ -323,13 +326,14 @@ func (r *reader) readProfileFile(name string) (provider.Credentials, bool, error
 	} else {
 		pr, err = parseINI(data, r.profile)
 	}
+	if se := (*provider.SyntaxError)(nil); errors.As(err, &se) {
+		// A new error of this parse: it names the file and position, so
+		// the provider.Error around it has no locator of its own.
+		se.Path = r.display(name)
+		return provider.Credentials{}, true, r.err("", err)
+	}
 	if err != nil {
-		var pe *ParseError
-		loc := r.display(name)
-		if errors.As(err, &pe) {
-			loc += pe.position()
-		}
-		return provider.Credentials{}, true, r.err(loc, err)
+		return provider.Credentials{}, true, r.err(r.display(name), err)
 	}
 	if len(pr.fields) == 0 {
 		return provider.Credentials{}, true, provider.NotFound(Name, r.profile, r.display(name), "secretfile: file holds no non-empty values")

@@ -126,19 +126,20 @@ func TestNotFound(t *testing.T) {
 
 func TestBadFiles(t *testing.T) {
 	tests := []struct {
-		profile string
-		want    error
-		errHas  []string
+		profile, file string
+		want          error
+		line, col     int // -1: any
+		errHas        []string
 	}{
-		{"syntax", secretfile.ErrSyntax, []string{"syntax.json:4:3", "invalid JSON syntax"}},
-		{"truncated", secretfile.ErrSyntax, []string{"truncated.json:1:", "unexpected end"}},
-		{"number", secretfile.ErrNotString, []string{"number.json", `key "port"`, "not a number"}},
-		{"array", secretfile.ErrSyntax, []string{"array.json:1:1", "JSON object"}},
-		{"dup", secretfile.ErrDuplicate, []string{"dup.json", "access_key_id"}},
-		{"badexp", secretfile.ErrBadExpiration, []string{"badexp.json", "key (a 10-byte value, not shown)"}},
-		{"broken", secretfile.ErrSyntax, []string{"broken.ini:3", "no '=' or ':'"}},
-		{"unclosed", secretfile.ErrSyntax, []string{"unclosed.ini:1", "unclosed section"}},
-		{"nosection", secretfile.ErrNoSection, []string{"nosection.ini", `no section for profile "nosection"`}},
+		{"syntax", "syntax.json", secretfile.ErrSyntax, 4, 3, []string{"syntax.json:4:3", "invalid JSON syntax"}},
+		{"truncated", "truncated.json", secretfile.ErrSyntax, 1, -1, []string{"truncated.json:1:", "unexpected end"}},
+		{"number", "number.json", secretfile.ErrNotString, 1, 27, []string{"number.json:1:27", `key "port"`, "not a number"}},
+		{"array", "array.json", secretfile.ErrSyntax, 1, 1, []string{"array.json:1:1", "JSON object"}},
+		{"dup", "dup.json", secretfile.ErrDuplicate, 1, 23, []string{"dup.json:1:23", "access_key_id"}},
+		{"badexp", "badexp.json", secretfile.ErrBadExpiration, 1, 27, []string{"badexp.json:1:27", "key (a 10-byte value, not shown)"}},
+		{"broken", "broken.ini", secretfile.ErrSyntax, 3, 0, []string{"broken.ini:3", "no '=' or ':'"}},
+		{"unclosed", "unclosed.ini", secretfile.ErrSyntax, 1, 0, []string{"unclosed.ini:1", "unclosed section"}},
+		{"nosection", "nosection.ini", secretfile.ErrNoSection, 0, 0, []string{"nosection.ini", `no section for profile "nosection"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
@@ -152,6 +153,22 @@ func TestBadFiles(t *testing.T) {
 			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.Provider != "secretfile" || pe.Profile != tt.profile {
 				t.Errorf("not a *provider.Error for secretfile/%s: %#v", tt.profile, err)
+			}
+			// One type for every problem with a file's content, naming the
+			// file and position once: the provider.Error adds no locator.
+			path := filepath.Join("testdata/bad", tt.file)
+			var se *provider.SyntaxError
+			if !errors.As(err, &se) || se.Path != path || !errors.Is(se, tt.want) {
+				t.Fatalf("err = %#v, want a *provider.SyntaxError for %s wrapping %v", err, path, tt.want)
+			}
+			if se.Line != tt.line || (tt.col >= 0 && se.Column != tt.col) {
+				t.Errorf("position %d:%d, want %d:%d", se.Line, se.Column, tt.line, tt.col)
+			}
+			if pe != nil && pe.Locator != "" {
+				t.Errorf("Locator = %q, want none beside the SyntaxError's path", pe.Locator)
+			}
+			if n := strings.Count(err.Error(), path); n != 1 {
+				t.Errorf("error %q names %s %d times, want once", err, path, n)
 			}
 			for _, s := range tt.errHas {
 				if !strings.Contains(err.Error(), s) {
