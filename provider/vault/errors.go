@@ -24,7 +24,8 @@ var ErrPermissionDenied = errors.New("vault: permission denied")
 
 // ErrTokenRejected is wrapped by errors for a request Vault refused because
 // the provider's token is no longer valid (revoked, expired, out of uses)
-// and no new token could be used in its place.
+// and no new token could be used in its place (see
+// Options.ReloginInterval). Such errors also wrap [provider.ErrUnavailable].
 var ErrTokenRejected = errors.New("vault: Vault rejects the token (revoked, expired or out of uses)")
 
 // ErrLogin is wrapped by errors from logging in to Vault.
@@ -189,7 +190,9 @@ func (p *Provider) toError(profile, path, capability string, c classified) error
 	case kindDenied:
 		return &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: &PermissionError{Path: path, Capability: capability}}
 	case kindInvalidToken:
-		return &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: ErrTokenRejected}
+		// Even a fresh token was refused, or the re-login is not allowed
+		// yet: Vault cannot serve this provider now.
+		return provider.Unavailable(Name, profile, path, ErrTokenRejected)
 	case kindUnavailable:
 		return provider.Unavailable(Name, profile, path, &unavailableError{c.reason})
 	}

@@ -43,6 +43,7 @@ type session struct {
 	due      bool      // renewal stopped: replace the token before it ends
 	renewAt  time.Time // non-renewable token: when to replace it
 	end      time.Time // when the token ends as far as we know; zero: unknown
+	safeEnd  time.Time // a time the token surely lives to, for Expires
 	gen      uint64    // bumped at every login
 	rejLogin time.Time // when the last login after a rejection ran
 	watcher  *api.LifetimeWatcher
@@ -165,12 +166,16 @@ func (s *session) current() uint64 {
 	return s.gen
 }
 
-// tokenEnd returns when generation gen's token ends as far as the provider
-// knows (zero: unknown), and whether gen is still the current generation.
-func (s *session) tokenEnd(gen uint64) (time.Time, bool) {
+// tokenEnd returns a time until which generation gen's token surely lives
+// (zero: unknown), for the Expires of the leases it read. It is the past
+// for a generation that was replaced or rejected.
+func (s *session) tokenEnd(gen uint64) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.end, gen == s.gen && !s.rejected
+	if gen != s.gen || s.rejected {
+		return s.now()
+	}
+	return s.safeEnd
 }
 
 func (s *session) login(ctx context.Context, afterReject bool) (gen uint64, err error) {
@@ -181,6 +186,7 @@ func (s *session) login(ctx context.Context, afterReject bool) (gen uint64, err 
 	}
 	lc.SetNamespace(s.client.Namespace())
 	lc.ClearToken()
+	sent := s.now() // Vault counts the token's TTL from about now
 	secret, err := s.callLogin(ctx, lc)
 	if err != nil {
 		return 0, s.loginError(ctx, err)
@@ -205,14 +211,15 @@ func (s *session) login(ctx context.Context, afterReject bool) (gen uint64, err 
 	s.gen++
 	gen = s.gen
 	s.have, s.rejected, s.due = true, false, false
-	s.renewAt, s.end = time.Time{}, time.Time{}
+	s.renewAt, s.end, s.safeEnd = time.Time{}, time.Time{}, time.Time{}
 	if afterReject {
 		s.rejLogin = now
 	}
 	s.logins++
 	if ttl > 0 {
-		s.end = now.Add(ttl)
+		s.end = sent.Add(ttl - skew(ttl))
 	}
+	s.safeEnd = s.end
 	var w *api.LifetimeWatcher
 	switch {
 	case ext:
@@ -282,7 +289,13 @@ func (s *session) watch(w *api.LifetimeWatcher, gen uint64) {
 			ttl := time.Duration(r.Secret.Auth.LeaseDuration) * time.Second
 			s.mu.Lock()
 			if gen == s.gen && ttl > 0 {
-				s.end = r.RenewedAt.Add(ttl)
+				// RenewedAt is taken after the answer; Vault counted from
+				// before it.
+				s.end = r.RenewedAt.Add(ttl - skew(ttl))
+				// Vault rounds a TTL cut at the token's max TTL to whole
+				// seconds, up as well: what Expires may rely on is a
+				// second less.
+				s.safeEnd = r.RenewedAt.Add(ttl - time.Second)
 			}
 			s.mu.Unlock()
 			s.log.Debug("vault: token renewed", "ttl", ttl)
@@ -345,6 +358,10 @@ func stripPrefix(s string) string {
 	}
 	return s
 }
+
+// skew is how much earlier than measured a token or lease is taken to end,
+// for the time between Vault starting its TTL and the answer arriving.
+func skew(ttl time.Duration) time.Duration { return min(time.Second, ttl/10) }
 
 func (s *session) close() {
 	s.mu.Lock()

@@ -652,6 +652,7 @@ func (p *Provider) readShared(ctx context.Context, gen uint64, apiPath string) l
 	}
 	p.mu.Unlock()
 
+	sent := p.o.Now() // Vault counts a lease from about now
 	raw, err := p.client.Logical().ReadWithContext(ctx, apiPath)
 	if err == nil && raw == nil {
 		err = api.ErrSecretNotFound
@@ -687,7 +688,7 @@ func (p *Provider) readShared(ctx context.Context, gen uint64, apiPath string) l
 	if raw.LeaseID == "" || raw.LeaseDuration <= 0 {
 		return logicalResult{creds: creds}
 	}
-	l := p.keepLease(apiPath, gen, raw, creds)
+	l := p.keepLease(apiPath, gen, raw, creds, sent)
 	if old != nil && old.id != raw.LeaseID {
 		p.revokeLease(ctx, apiPath, old)
 	}
@@ -788,7 +789,7 @@ func (p *Provider) replaceAt(l *lease) time.Time {
 // token that read it, as far as it is known: Vault revokes a token's leases
 // with the token.
 func (p *Provider) leaseCreds(l *lease) provider.Credentials {
-	end, _ := p.sess.tokenEnd(l.gen)
+	end := p.sess.tokenEnd(l.gen)
 	p.mu.Lock()
 	c := l.creds
 	c.Expires = p.replaceAt(l)
@@ -868,8 +869,12 @@ func (p *Provider) checkLease(ctx context.Context, l *lease) (good bool, fail *c
 		return false, nil
 	}
 	now := p.o.Now()
+	d := time.Duration(ttl) * time.Second
 	p.mu.Lock()
-	l.end = now.Add(time.Duration(ttl) * time.Second)
+	// Vault rounds the rest to whole seconds, up as well.
+	if e := now.Add(d - time.Second); e.Before(l.end) {
+		l.end = e // ends sooner than known (its token's max TTL, say)
+	}
 	due := !now.Before(p.replaceAt(l))
 	p.mu.Unlock()
 	return !due, nil
@@ -902,9 +907,9 @@ func (p *Provider) revokeLease(ctx context.Context, path string, l *lease) {
 // keepLease caches a dynamic secret so that Retrieve does not mint a new one
 // at every call, and renews it while Vault allows. It replaces (and stops
 // renewing) the lease cached for path before.
-func (p *Provider) keepLease(path string, gen uint64, raw *api.Secret, creds provider.Credentials) *lease {
+func (p *Provider) keepLease(path string, gen uint64, raw *api.Secret, creds provider.Credentials, sent time.Time) *lease {
 	d := time.Duration(raw.LeaseDuration) * time.Second
-	l := &lease{id: raw.LeaseID, gen: gen, creds: creds, duration: d, end: creds.FetchedAt.Add(d)}
+	l := &lease{id: raw.LeaseID, gen: gen, creds: creds, duration: d, end: sent.Add(d)}
 	p.o.Logger.Info("vault: leased secret", "path", path, "lease_duration", d, "renewable", raw.Renewable)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -959,7 +964,7 @@ func (p *Provider) keepLease(path string, gen uint64, raw *api.Secret, creds pro
 				}
 				nd := time.Duration(r.Secret.LeaseDuration) * time.Second
 				p.mu.Lock()
-				l.end = r.RenewedAt.Add(nd)
+				l.end = r.RenewedAt.Add(nd - skew(nd))
 				p.mu.Unlock()
 				p.o.Logger.Debug("vault: lease renewed", "path", path, "lease_duration", nd)
 			}
