@@ -72,11 +72,15 @@ func canaryCalls(c string) []map[string]any {
 		with("credentials", map[string]any{"secret_access_key": c + "\x00"}),
 		with("credentials", map[string]any{"secret_access_key": strings.Repeat(c, 5000/len(c)+1), "access_key_id": "AKIACANARYTESTXXXXXX"}),
 		// credential_id, in every form a reference takes.
-		with("credential_id", c), with("credential_id", c+":x"), with("credential_id", "file:#"+c), with("credential_id", "file:"+c),
-		with("credential_id", "file:~/"+c+"#"+c), with("credential_id", "env:"+c), with("credential_id", "env:"+c+"_*"),
+		with("credential_id", c), with("credential_id", c+":x"), with("credential_id", "file:"+c), with("credential_id", "file:/"+c),
+		with("credential_id", "file:~/"+c+"?profile="+c), with("credential_id", "file:~/"+c+"?profile="+c+"#"+c), with("credential_id", "file:"+c+"#"+c),
+		with("credential_id", "file:/tmp/"+c+"?"+c+"="+c), with("credential_id", "file:"+c+"?profile=x"),
+		with("credential_id", "env:"+c), with("credential_id", "env:"+c+"_*"), with("credential_id", "env:"+c+"#"+c), with("credential_id", "env:A,"+c),
 		with("credential_id", "keychain:"+c), with("credential_id", "keychain:"+c+"#"+c), with("credential_id", "keychain:"+c+"/"+c),
-		with("credential_id", "secretfile:"+c), with("credential_id", "vault:secret/data/"+c), with("credential_id", "ssm:/"+c),
-		with("credential_id", "FILE:"+c), with("credential_id", " file:#"+c), with("credential_id", "file:#"+c+"\u202e"),
+		with("credential_id", "secretfile:"+c), with("credential_id", "secretfile:/run/secrets/"+c), with("credential_id", "secretfile:"+c+"?label="+c),
+		with("credential_id", "vault:secret/data/"+c), with("credential_id", "vault:secret/data/"+c+"?version="+c),
+		with("credential_id", "ssm:/"+c), with("credential_id", "ssm:/mcp/"+c+"?version=3#"+c), with("credential_id", "ssm:/mcp/x?label="+c+"#token"),
+		with("credential_id", "FILE:"+c), with("credential_id", " file:"+c), with("credential_id", "file:"+c+"\u202e"), with("credential_id", "file:"+c+"#"),
 		with("credential_id", []any{c}), with("credential_id", map[string]any{"id": c}), with("credential_id", 7),
 		// credential_profile.
 		with("credential_profile", c), with("credential_profile", c+"/x"), with("credential_profile", "../"+c),
@@ -102,10 +106,10 @@ func canaryCalls(c string) []map[string]any {
 func TestNothingRequestedIsRepeated(t *testing.T) {
 	dir := t.TempDir()
 	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
-	profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}, "empty": {"source": "file:#nosuch"}}}`)
+	profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}, "empty": {"source": "file:nosuch"}}}`)
 	configs := map[string]map[string]string{
 		"env credentials":         envOf(envKey),
-		"references allowed":      plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*,file:**,env:*,keychain:*,keychain:**,secretfile:*,vault:**"),
+		"references allowed":      plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:**,env:**,keychain:**,secretfile:**"),
 		"profiles file":           {"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
 		"request credentials off": plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "false"),
 		"no credentials":          nil,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,11 +32,11 @@ type config struct {
 	// defines.
 	ActiveProfile string
 
-	// AllowedReferences are the patterns that must cover everything a
+	// AllowedReferences are the patterns that must cover every resource a
 	// credential_id reads (resolver.Options.AllowReferences):
 	// MCP_ALLOWED_REFERENCES, comma-separated, such as
-	// "vault:secret/data/mcp/*,env:MCP_CI_*". Default none: credential_id
-	// is refused.
+	// "env:MCP_CI_*,file:/home/u/.mcp/credentials/*". Default none:
+	// credential_id is refused.
 	AllowedReferences []string
 
 	// ReferencePolicy is AllowedReferences compiled; nil when there are
@@ -145,8 +146,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 // referencePatterns parses MCP_ALLOWED_REFERENCES: comma-separated
-// provider.RefPolicy patterns ("vault:secret/data/mcp/*",
-// "ssm:/mcp/prod/**", "env:MCP_CI_*").
+// provider.RefPolicy patterns of what a credential_id may read
+// ("env:MCP_CI_*", "file:/home/u/.mcp/credentials/*",
+// "secretfile:/run/secrets/*", "keychain:mcpcred/*"). A pattern that can
+// never cover what a reference of this server reads is refused here, so
+// that a policy written against reference text (file:*, file:staging,
+// secretfile:/run/secrets#*) fails at start instead of silently allowing
+// nothing.
 func referencePatterns(v string) ([]string, *provider.RefPolicy, error) {
 	var pats []string
 	for pat := range strings.SplitSeq(v, ",") {
@@ -161,7 +167,61 @@ func referencePatterns(v string) ([]string, *provider.RefPolicy, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("MCP_ALLOWED_REFERENCES: %w", err)
 	}
+	var errs []error
+	for _, pat := range pats {
+		if err := checkPattern(pat); err != nil {
+			errs = append(errs, fmt.Errorf("MCP_ALLOWED_REFERENCES: pattern %q %w", pat, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
 	return pats, pol, nil
+}
+
+// referenceSchemes are the reference schemes the server serves;
+// credentialSchemes registers exactly these.
+func referenceSchemes() []string { return []string{"env", "file", "keychain", "secretfile"} }
+
+// checkPattern reports why a pattern that provider.NewRefPolicy accepts
+// can never cover a resource that a reference of this server reads. The
+// pattern is the operator's configuration, not request input.
+func checkPattern(pat string) error {
+	scheme, body, _ := strings.Cut(pat, ":")
+	if !slices.Contains(referenceSchemes(), scheme) {
+		return fmt.Errorf("names the scheme %s, which this server does not serve (it serves %s)", scheme, strings.Join(referenceSchemes(), ", "))
+	}
+	if body == "**" {
+		return nil
+	}
+	if strings.ContainsAny(body, "#?") {
+		return fmt.Errorf(`holds "#" or "?": patterns name what a reference reads, not how it is written; %s`, patternHint(scheme))
+	}
+	switch scheme {
+	case "file", "secretfile":
+		if !strings.HasPrefix(body, "/") {
+			return fmt.Errorf("is not an absolute path, so it covers nothing: %s", patternHint(scheme))
+		}
+	case "keychain":
+		if !strings.Contains(body, "/") {
+			return fmt.Errorf("has no SERVICE/ part, so it covers nothing: %s", patternHint(scheme))
+		}
+	case "env":
+		if strings.Contains(body, "/") {
+			return fmt.Errorf(`holds "/", which no variable name does: %s`, patternHint(scheme))
+		}
+	}
+	return nil
+}
+
+// patternHint says what a pattern of scheme names, with an example.
+func patternHint(scheme string) string {
+	return map[string]string{
+		"env":        "an env: pattern names variables, such as env:MCP_CI_* or env:GITHUB_TOKEN",
+		"file":       "a file: pattern names a file's absolute path followed by a section, such as file:/home/u/.mcp/credentials/* for every section of that file",
+		"secretfile": "a secretfile: pattern names a directory's absolute path followed by an entry, such as secretfile:/run/secrets/* for every entry of /run/secrets",
+		"keychain":   "a keychain: pattern names SERVICE/PROFILE, such as keychain:mcpcred/* for every profile under the default service prefix",
+	}[scheme]
 }
 
 func boolVar(getenv func(string) string, name string, def bool) (bool, error) {

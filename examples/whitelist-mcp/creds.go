@@ -22,9 +22,9 @@ import (
 )
 
 // credentialSchemes returns the credential references the server
-// understands, for the profiles file's "source" entries and for
-// credential_id. Each scheme reads through the server's Getenv, keyring and
-// logger.
+// understands (exactly referenceSchemes), for the profiles file's "source"
+// entries and for credential_id. Each scheme reads through the server's
+// Getenv, keyring and logger.
 func credentialSchemes(cfg config, log *slog.Logger) *provider.Schemes {
 	environ := cfg.Environ
 	if environ == nil {
@@ -107,7 +107,7 @@ type Credentials struct {
 // most one of Credentials (with keys), CredentialID and CredentialProfile.
 type Auth struct {
 	Credentials       *Credentials `json:"credentials,omitempty" jsonschema:"Optional: AWS credentials for this call only, overriding the server's configured credentials (the operator may refuse them)"`
-	CredentialID      string       `json:"credential_id,omitempty" jsonschema:"Optional: a credential reference such as file:staging, if the operator allows references (MCP_ALLOWED_REFERENCES)"`
+	CredentialID      string       `json:"credential_id,omitempty" jsonschema:"Optional: a credential reference such as file:staging, env:MCP_CI_* or keychain:ops, if the operator allows what it reads (MCP_ALLOWED_REFERENCES)"`
 	CredentialProfile string       `json:"credential_profile,omitempty" jsonschema:"Optional: a named credential profile the operator offers in the server's profiles file"`
 }
 
@@ -206,6 +206,13 @@ func (s *server) resolve(ctx context.Context, a Auth) (identity, error) {
 // provider message the error carries.)
 func (s *server) explainResolveError(ctx context.Context, err error, a Auth) error {
 	var ce *resolver.ChainError
+	if _, cause, ok := misconfigured(err); ok && a.CredentialID != "" {
+		// What the call's reference reads is broken: the call chose it,
+		// and another reference may work, so this is no account of the
+		// server's own configuration.
+		s.libLog.WarnContext(ctx, "credential_id reads a source that cannot be used", "error", cause)
+		return fmt.Errorf("credential_id gave no usable AWS credentials: what it reads %s (the server's log says more)", referenceProblem(cause))
+	}
 	if what, cause, ok := misconfigured(err); ok {
 		if _, lerr := s.profiles.Load(); lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
 			what, cause, _ = misconfigured(lerr) // it is the profiles file itself
@@ -222,7 +229,7 @@ func (s *server) explainResolveError(ctx context.Context, err error, a Auth) err
 	case a.CredentialID != "" && errors.Is(err, provider.ErrInvalidRef):
 		var re *provider.RefError
 		if _, perr := provider.ParseRef(a.CredentialID); errors.As(perr, &re) { // the reference itself, not a scheme's reading of it
-			return fmt.Errorf("credential_id is not a credential reference: it %s; want scheme:body or scheme:body#fragment, such as file:#staging", re.Reason)
+			return fmt.Errorf("credential_id is not a credential reference: it %s; want scheme:body[?params][#field], such as file:staging or env:GITHUB_TOKEN#token", re.Reason)
 		}
 		return fmt.Errorf("credential_id: %s", strings.TrimPrefix(err.Error(), "provider: "))
 	case a.CredentialID != "" && errors.Is(err, provider.ErrUnknownScheme):
@@ -294,13 +301,31 @@ func problem(name string, err error) string {
 	return what + " cannot be used"
 }
 
+// referenceProblem says, in words a model can pass on, why what a
+// credential_id reads cannot be used: no paths, no names from the request.
+func referenceProblem(err error) string {
+	switch {
+	case errors.Is(err, env.ErrIncomplete):
+		return "is incomplete: some of the variables it names are set and others are not"
+	case errors.Is(err, env.ErrConflict):
+		return "sets a variable both directly and through its _FILE form"
+	case errors.Is(err, file.ErrInsecurePermissions):
+		return "is in a file the server refuses because other users could read or change it"
+	case errors.Is(err, file.ErrMalformed), errors.Is(err, secretfile.ErrSyntax):
+		return "is malformed"
+	case errors.Is(err, resolver.ErrProviderPanicked):
+		return "failed with an internal error"
+	}
+	return "cannot be used"
+}
+
 // logMisconfiguration logs the full account of a misconfiguration (file,
 // line, the fix) once: at start, or when it first shows or changes.
 func (s *server) logMisconfiguration(ctx context.Context, err error) {
 	detail := err.Error()
 	// One problem seen through different profiles is logged once.
 	var pe *file.PermissionError
-	var se *file.SyntaxError
+	var se *provider.SyntaxError
 	if errors.As(err, &pe) {
 		detail = pe.Error()
 	} else if errors.As(err, &se) {
@@ -363,16 +388,21 @@ func (s *server) profileRefused(ctx context.Context) error {
 }
 
 // referenceRefused explains a credential_id the resolver refused by policy.
+// It does not repeat the reference (it came from the request) and does not
+// say which part of it was not covered; it lists the operator's patterns.
 func (s *server) referenceRefused() error {
 	if len(s.cfg.AllowedReferences) == 0 {
 		return errors.New("credential_id is refused: this server accepts no credential references; " +
-			"the operator allows them with MCP_ALLOWED_REFERENCES (patterns such as file:*), or offers a credential_profile instead")
+			"the operator allows them with MCP_ALLOWED_REFERENCES (patterns of what a reference may read, such as env:MCP_CI_*), " +
+			"or offers a credential_profile instead")
 	}
 	q := make([]string, len(s.cfg.AllowedReferences))
 	for i, p := range s.cfg.AllowedReferences {
 		q[i] = strconv.Quote(p) // the operator's patterns, not the request's text
 	}
-	return fmt.Errorf("credential_id is refused: what it reads is not covered by the patterns the operator allows in MCP_ALLOWED_REFERENCES (%s)", strings.Join(q, ", "))
+	return fmt.Errorf("credential_id is refused: it reads something that no pattern the operator allows covers "+
+		"(MCP_ALLOWED_REFERENCES: %s). Every variable, file section, secret or keychain profile a reference reads must be covered, "+
+		"and a * stays within one name or path segment", strings.Join(q, ", "))
 }
 
 // describeList renders names read from a file through provider.Describe.

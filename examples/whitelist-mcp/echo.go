@@ -67,7 +67,7 @@ func withRequestText(ctx context.Context, raw json.RawMessage) context.Context {
 		case string:
 			// The whole string, and its parts between the separators of
 			// references and paths, which a provider may name alone (the
-			// section of file:#SECTION).
+			// section of file:SECTION or file:PATH?profile=SECTION).
 			parts := strings.FieldsFunc(x, func(r rune) bool { return strings.ContainsRune(refSeparators, r) })
 			for _, t := range append(parts, x) {
 				if len(t) >= minScrubLen && (len(t) > maxNameScrubLen || provider.Describe(t) != strconv.Quote(t)) {

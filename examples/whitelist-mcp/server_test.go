@@ -56,9 +56,11 @@ type harness struct {
 	ec2  *fakeec2.Server
 	home string
 
-	mu   sync.Mutex
-	env  map[string]string
-	seen []string // every result as JSON, for the leak check
+	mu     sync.Mutex
+	env    map[string]string
+	reads  map[string]int // getenv calls per variable
+	listed int            // environ calls
+	seen   []string       // every result as JSON, for the leak check
 
 	logs syncBuffer
 	cs   *mcp.ClientSession
@@ -83,13 +85,15 @@ func (s *syncBuffer) String() string {
 
 // memKeyring is an in-memory keychain.Keyring.
 type memKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu   sync.Mutex
+	m    map[string]string
+	gets int // Get calls
 }
 
 func (k *memKeyring) Get(service, account string) (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.gets++
 	v, ok := k.m[service+"\x00"+account]
 	if !ok {
 		return "", keyring.ErrNotFound
@@ -168,6 +172,10 @@ func newTestServer(t testing.TB, env map[string]string, kr keychain.Keyring) (*h
 func (h *harness) getenv(k string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.reads == nil {
+		h.reads = map[string]int{}
+	}
+	h.reads[k]++
 	return h.env[k]
 }
 
@@ -175,6 +183,7 @@ func (h *harness) getenv(k string) string {
 func (h *harness) environ() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.listed++
 	var kv []string
 	for k, v := range h.env {
 		kv = append(kv, k+"="+v)
@@ -436,6 +445,11 @@ func TestCredentialSources(t *testing.T) {
 	dir := t.TempDir()
 	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey, "region = us-east-1")+section("work", workKey)+
 		section("empty", workKey)) // [empty] must not be reached through the profile "empty"
+	fileAll := "file:" + file + "/*" // every section of that file
+	insecure := withFile(t, t.TempDir(), section("default", fileKey))
+	if err := os.Chmod(insecure, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	list := map[string]any{"security_group_id": sg}
 	withArgs := func(extra map[string]any) map[string]any {
 		m := maps.Clone(list)
@@ -445,11 +459,11 @@ func TestCredentialSources(t *testing.T) {
 	reqCreds := map[string]any{"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}
 	profiles := withProfiles(t, `{
   "profiles": {
-    "default": {"source": "file:#work"},
-    "staging": {"source": "file:#staging", "description": "the staging account"},
+    "default": {"source": "file:work"},
+    "staging": {"source": "file:staging", "description": "the staging account"},
     "ci":      {"source": "env:STAGING_*"},
     "ops":     {"source": "keychain:ops"},
-    "empty":   {"source": "file:#nosuch"}
+    "empty":   {"source": "file:nosuch"}
   }
 }`)
 	missingProfiles := filepath.Join(t.TempDir(), "nowhere", "profiles.json")
@@ -475,6 +489,7 @@ func TestCredentialSources(t *testing.T) {
 		wantKey    string // access key that must sign the one call
 		wantSource string
 		wantErr    []string // a tool error with these strings, and no AWS call
+		wantNot    []string // strings the tool error must not hold
 	}{
 		{name: "env", env: envOf(envKey), args: list, wantKey: envKey.AccessKeyID, wantSource: "env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"},
 		{name: "request overrides env", env: envOf(envKey), args: withArgs(map[string]any{"credentials": reqCreds}), wantKey: requestKey.AccessKeyID, wantSource: "request"},
@@ -495,7 +510,7 @@ func TestCredentialSources(t *testing.T) {
 		{name: "profile offered: env prefix source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles,
 			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
 			args: withArgs(map[string]any{"credential_profile": "ci"}), wantKey: stagingKey.AccessKeyID, wantSource: "[ci] via env"},
-		{name: "profile offered: secretfile source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", withProfiles(t, `{"profiles": {"docker": {"source": "secretfile:`+secrets+`#aws"}}}`)),
+		{name: "profile offered: secretfile source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", withProfiles(t, `{"profiles": {"docker": {"source": "secretfile:`+secrets+`/aws"}}}`)),
 			args: withArgs(map[string]any{"credential_profile": "docker"}), wantKey: secretKey.AccessKeyID, wantSource: "[docker] via secretfile"},
 		{name: "profile offered: keychain source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles), keyring: keyringWith("ops", keychainKey),
 			args: withArgs(map[string]any{"credential_profile": "ops"}), wantKey: keychainKey.AccessKeyID, wantSource: "[ops] via keychain"},
@@ -503,8 +518,8 @@ func TestCredentialSources(t *testing.T) {
 			args:    withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
 			wantErr: []string{`is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
 		{name: "profile whose source is empty does not fall through", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
-			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile gave no usable AWS credentials`, "profile's source has no credentials", "file:#nosuch"}},
-		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)},
+			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile gave no usable AWS credentials`, "profile's source has no credentials", "no section [nosuch]"}},
+		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}}}`)},
 			args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
 		{name: "profiles file default wins over env", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
 			args: list, wantKey: workKey.AccessKeyID, wantSource: "[default] via file"},
@@ -515,26 +530,44 @@ func TestCredentialSources(t *testing.T) {
 		{name: "MCP_ACTIVE_PROFILE: default is then not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
 			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`is not offered`, `(offered: "work")`, "so only the default profile is offered"}},
 		{name: "credential_id refused by default", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file),
-			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
-		{name: "credential_id allowed", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
-			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "file (" + file + " [staging])"},
-		{name: "credential_id env prefix", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "file:*, env:STAGING_*",
+			args: withArgs(map[string]any{"credential_id": "file:staging"}), wantErr: []string{`credential_id is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
+		{name: "credential_id allowed", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", fileAll),
+			args: withArgs(map[string]any{"credential_id": "file:staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "file (" + file + " [staging])"},
+		{name: "credential_id allowed: the same section by path", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", fileAll),
+			// (the source names the file through the request's text, which results never repeat in full)
+			args: withArgs(map[string]any{"credential_id": "file:" + file + "?profile=staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "/credentials [staging])"},
+		{name: "credential_id env prefix", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", fileAll+", env:STAGING_*",
 			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
 			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "STAGING_"},
-		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:#work,env:STAGING_*"),
-			args: withArgs(map[string]any{"credential_id": "file:#staging"}), wantErr: []string{`credential_id is refused`, `matches none`, `("file:#work", "env:STAGING_*")`}},
-		{name: "credential_id with nothing there", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:*"),
-			args: withArgs(map[string]any{"credential_id": "file:#nosuch"}), wantErr: []string{`credential_id gave no usable AWS credentials`, "[nosuch]"}},
-		{name: "credential_id scheme not registered", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "vault:**"),
-			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id: `, `"vault"`, "not registered", "env, file, keychain, secretfile"}},
+		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:"+file+"/work,env:STAGING_*"),
+			args:    withArgs(map[string]any{"credential_id": "file:staging"}),
+			wantErr: []string{`credential_id is refused`, `reads something that no pattern the operator allows covers`, `(MCP_ALLOWED_REFERENCES: "file:` + file + `/work", "env:STAGING_*")`}},
+		{name: "credential_id with nothing there", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", fileAll),
+			args: withArgs(map[string]any{"credential_id": "file:nosuch"}), wantErr: []string{`credential_id gave no usable AWS credentials`, "[nosuch]"}},
+		// What a call's reference reads is the call's choice: its failure is
+		// not reported as the server's configuration.
+		{name: "credential_id naming variables some of which are unset", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "env:*"),
+			args:    withArgs(map[string]any{"credential_id": "env:AWS_ACCESS_KEY_ID,NOPE_SECRET_ACCESS_KEY"}),
+			wantErr: []string{"credential_id gave no usable AWS credentials: what it reads is incomplete: some of the variables it names are set and others are not"},
+			wantNot: []string{"configuration is broken", "not the problem", "AWS_ACCESS_KEY_ID", "NOPE"}},
+		{name: "credential_id reading a file others can read", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "file:/**"),
+			args:    withArgs(map[string]any{"credential_id": "file:" + insecure}),
+			wantErr: []string{"credential_id gave no usable AWS credentials: what it reads is in a file the server refuses because other users could read or change it"},
+			wantNot: []string{"configuration is broken", "not the problem", insecure}},
+		// The resolver refuses a scheme the server does not serve as it
+		// refuses what no pattern covers, so a call learns nothing about
+		// which schemes are registered (an operator's pattern naming one is
+		// refused at start: TestConfigErrors).
+		{name: "credential_id scheme not registered", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "env:**"),
+			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id is refused`, `(MCP_ALLOWED_REFERENCES: "env:**")`}},
 		{name: "profile and credentials", env: map[string]string{"MCP_PROFILES_PATH": profiles},
 			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_profile, not both"}},
-		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": "file:*"},
-			args: withArgs(map[string]any{"credential_id": "file:#staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_id, not both"}},
-		{name: "credential_id and credential_profile", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"},
-			args: withArgs(map[string]any{"credential_id": "file:#staging", "credential_profile": "staging"}), wantErr: []string{"give either credential_id or credential_profile, not both"}},
-		{name: "all three", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"},
-			args: withArgs(map[string]any{"credential_id": "file:#staging", "credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not all three"}},
+		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": fileAll},
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_id, not both"}},
+		{name: "credential_id and credential_profile", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": fileAll},
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging"}), wantErr: []string{"give either credential_id or credential_profile, not both"}},
+		{name: "all three", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": fileAll},
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not all three"}},
 		{name: "region alone with credential_profile", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
 			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": map[string]any{"region": "us-east-1"}}), wantKey: stagingKey.AccessKeyID, wantSource: "[staging]"},
 		{name: "keychain", keyring: func(t *testing.T) keychain.Keyring {
@@ -569,6 +602,11 @@ func TestCredentialSources(t *testing.T) {
 			h := start(t, tt.env, kr)
 			if tt.wantErr != nil {
 				msg := h.fails("whitelist_list", tt.args, tt.wantErr...)
+				for _, bad := range tt.wantNot {
+					if strings.Contains(msg, bad) {
+						t.Errorf("error %q holds %q", msg, bad)
+					}
+				}
 				if os.Getenv("DUMP") != "" {
 					t.Logf("%s", msg)
 				}
@@ -605,10 +643,28 @@ func TestConfigErrors(t *testing.T) {
 		{"WHITELIST_MIN_PREFIX_V4 too long", map[string]string{"WHITELIST_MIN_PREFIX_V4": "33"}, "WHITELIST_MIN_PREFIX_V4"},
 		{"WHITELIST_MIN_PREFIX_V6 not a number", map[string]string{"WHITELIST_MIN_PREFIX_V6": "/48"}, "WHITELIST_MIN_PREFIX_V6=(a 3-byte value, not shown): want a prefix length from 1 to 128 (default 48)"},
 		{"WHITELIST_MIN_PREFIX_V6 too long", map[string]string{"WHITELIST_MIN_PREFIX_V6": "129"}, "WHITELIST_MIN_PREFIX_V6"},
-		{"MCP_ALLOWED_REFERENCES", map[string]string{"MCP_ALLOWED_REFERENCES": " file:*, vault:secret/data/mcp/*,ssm:/mcp/prod/** ,"}, ""},
-		{"MCP_ALLOWED_REFERENCES no scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*,*"}, `pattern "*" must start with a scheme`},
-		{"MCP_ALLOWED_REFERENCES wildcard scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "*:x"}, "must start with a scheme"},
-		{"MCP_ALLOWED_REFERENCES malformed", map[string]string{"MCP_ALLOWED_REFERENCES": "file:[x"}, `pattern "file:[x" is malformed`},
+		{"MCP_ALLOWED_REFERENCES", map[string]string{"MCP_ALLOWED_REFERENCES": " file:/home/u/.mcp/credentials/*, env:MCP_CI_*,secretfile:/run/secrets/** ,keychain:mcpcred/*,"}, ""},
+		{"MCP_ALLOWED_REFERENCES every resource", map[string]string{"MCP_ALLOWED_REFERENCES": "env:**,file:**,keychain:**,secretfile:**"}, ""},
+		{"MCP_ALLOWED_REFERENCES no scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "env:A,*"}, `pattern "*" has no scheme`},
+		{"MCP_ALLOWED_REFERENCES wildcard scheme", map[string]string{"MCP_ALLOWED_REFERENCES": "*:x"}, `pattern "*:x" has a scheme that is not`},
+		{"MCP_ALLOWED_REFERENCES empty segment", map[string]string{"MCP_ALLOWED_REFERENCES": "file:/home/u//credentials/*"}, "has an empty segment"},
+		{"MCP_ALLOWED_REFERENCES trailing slash", map[string]string{"MCP_ALLOWED_REFERENCES": "secretfile:/run/secrets/"}, "end with /* or /**"},
+		{"MCP_ALLOWED_REFERENCES inner **", map[string]string{"MCP_ALLOWED_REFERENCES": "file:/home/**/credentials/*"}, `"**" may only end a pattern`},
+		{"MCP_ALLOWED_REFERENCES empty path", map[string]string{"MCP_ALLOWED_REFERENCES": "env:"}, "has an empty path"},
+		// Patterns written against reference text cover nothing a reference
+		// reads: refused at start, with what to write instead.
+		{"MCP_ALLOWED_REFERENCES old file:*", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*"}, `pattern "file:*" is not an absolute path, so it covers nothing: a file: pattern names a file's absolute path followed by a section, such as file:/home/u/.mcp/credentials/*`},
+		{"MCP_ALLOWED_REFERENCES file section", map[string]string{"MCP_ALLOWED_REFERENCES": "file:staging"}, `pattern "file:staging" is not an absolute path`},
+		{"MCP_ALLOWED_REFERENCES file ~/", map[string]string{"MCP_ALLOWED_REFERENCES": "file:~/.mcp/credentials/*"}, "is not an absolute path"},
+		{"MCP_ALLOWED_REFERENCES old #section", map[string]string{"MCP_ALLOWED_REFERENCES": "file:/home/u/.mcp/credentials#*"}, `holds "#" or "?"`},
+		{"MCP_ALLOWED_REFERENCES old secretfile dir#name", map[string]string{"MCP_ALLOWED_REFERENCES": "secretfile:/run/secrets#*"}, `such as secretfile:/run/secrets/*`},
+		{"MCP_ALLOWED_REFERENCES ?profile=", map[string]string{"MCP_ALLOWED_REFERENCES": "file:/home/u/.mcp/credentials?profile=*"}, `holds "#" or "?"`},
+		{"MCP_ALLOWED_REFERENCES secretfile name", map[string]string{"MCP_ALLOWED_REFERENCES": "secretfile:aws-*"}, "is not an absolute path"},
+		{"MCP_ALLOWED_REFERENCES keychain profile", map[string]string{"MCP_ALLOWED_REFERENCES": "keychain:*"}, "has no SERVICE/ part, so it covers nothing: a keychain: pattern names SERVICE/PROFILE, such as keychain:mcpcred/*"},
+		{"MCP_ALLOWED_REFERENCES env path", map[string]string{"MCP_ALLOWED_REFERENCES": "env:/x/*"}, `holds "/"`},
+		{"MCP_ALLOWED_REFERENCES scheme not served", map[string]string{"MCP_ALLOWED_REFERENCES": "env:A,vault:secret/data/mcp/*"}, `pattern "vault:secret/data/mcp/*" names the scheme vault, which this server does not serve (it serves env, file, keychain, secretfile)`},
+		{"MCP_ALLOWED_REFERENCES every error", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*,ssm:/mcp/**"}, `"file:*" is not an absolute path, so it covers nothing: a file: pattern names a file's absolute path followed by a section, such as file:/home/u/.mcp/credentials/* for every section of that file
+MCP_ALLOWED_REFERENCES: pattern "ssm:/mcp/**" names the scheme ssm`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -619,7 +675,7 @@ func TestConfigErrors(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("loadConfig error = %v, want it to contain %q", err, tt.want)
 			}
-			if tt.name == "MCP_ALLOWED_REFERENCES" && !slices.Equal(cfg.AllowedReferences, []string{"file:*", "vault:secret/data/mcp/*", "ssm:/mcp/prod/**"}) {
+			if tt.name == "MCP_ALLOWED_REFERENCES" && !slices.Equal(cfg.AllowedReferences, []string{"file:/home/u/.mcp/credentials/*", "env:MCP_CI_*", "secretfile:/run/secrets/**", "keychain:mcpcred/*"}) {
 				t.Errorf("AllowedReferences = %q", cfg.AllowedReferences)
 			}
 			if tt.name == "MCP_ACTIVE_PROFILE" && cfg.ActiveProfile != "prod" || tt.name == "defaults" && cfg.ActiveProfile != "default" {
@@ -638,7 +694,7 @@ func TestConfigErrors(t *testing.T) {
 func TestProfilesFileInsecure(t *testing.T) {
 	dir := t.TempDir()
 	file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
-	profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)
+	profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}}}`)
 	if err := os.Chmod(profiles, 0o666); err != nil {
 		t.Fatal(err)
 	}
@@ -664,7 +720,7 @@ func TestProfilesFileInsecure(t *testing.T) {
 // and the fix.
 func TestMisconfiguration(t *testing.T) {
 	goodProfiles := func(t *testing.T) string {
-		return withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}}}`)
+		return withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}}}`)
 	}
 	creds := func(t *testing.T) string {
 		return withFile(t, t.TempDir(), section("default", fileKey)+section("staging", stagingKey))
@@ -683,8 +739,8 @@ func TestMisconfiguration(t *testing.T) {
 		wantLog []string // in the log, before any call
 	}{
 		{name: "malformed profiles file", env: func(t *testing.T) map[string]string {
-			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging"}`)}
-		}, want: []string{"the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file", "1:52"}},
+			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}`)}
+		}, want: []string{"the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file", "1:51"}},
 		{name: "malformed profiles file, credential_profile", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": 7}}}`)}
 		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"is not offered", "the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file"}},
@@ -699,7 +755,7 @@ func TestMisconfiguration(t *testing.T) {
 		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"a credentials file one of its profiles reads", "is refused"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
 		{name: "malformed credentials file", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": withFile(t, t.TempDir(), section("default", fileKey)+"this is not INI\n")}
-		}, want: []string{"the credentials file is malformed"}, wantLog: []string{"credentials:4", "line 4"}},
+		}, want: []string{"the credentials file is malformed"}, wantLog: []string{"credentials:4:"}},
 		{name: "half-configured environment", env: func(t *testing.T) map[string]string {
 			return map[string]string{"AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}
 		}, want: []string{"incomplete", "AWS_ACCESS_KEY_ID"}, wantLog: []string{"secret_access_key set but access_key_id not"}},
@@ -744,9 +800,9 @@ func TestRegion(t *testing.T) {
 	dir := t.TempDir()
 	file := withFile(t, dir, section("default", fileKey, "region = eu-west-1")+section("staging", stagingKey))
 	profiles := withProfiles(t, `{"profiles": {
-  "staging":  {"source": "file:#staging", "region": "eu-central-1"},
-  "plain":    {"source": "file:#staging"},
-  "default":  {"source": "file:#default", "region": "eu-north-1"}
+  "staging":  {"source": "file:staging", "region": "eu-central-1"},
+  "plain":    {"source": "file:staging"},
+  "default":  {"source": "file:default", "region": "eu-north-1"}
 }}`)
 	withProfile := func(name string) map[string]any { return map[string]any{"credential_profile": name} }
 	tests := []struct {
@@ -832,14 +888,14 @@ func TestRotationProfileAndReference(t *testing.T) {
 		args map[string]any
 	}{
 		{"credential_profile", map[string]any{"credential_profile": "staging"}},
-		{"credential_id", map[string]any{"credential_id": "file:#staging"}},
+		{"credential_id", map[string]any{"credential_id": "file:staging"}},
 		{"active profile", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			file := withFile(t, dir, section("default", fileKey)+section("staging", stagingKey))
-			profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:#staging", "region": "us-east-1"}}}`)
-			env := map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:*"}
+			profiles := withProfiles(t, `{"profiles": {"staging": {"source": "file:staging", "region": "us-east-1"}}}`)
+			env := map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": "file:" + file + "/*"}
 			if tt.args == nil {
 				env["MCP_ACTIVE_PROFILE"] = "staging"
 			}
@@ -960,12 +1016,16 @@ func TestInvalidInput(t *testing.T) {
 		{"profile as number", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": 7}, []string{"credential_profile must be a string"}},
 		{"credential_id refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/etc/shadow"}, []string{`credential_id is refused`, "MCP_ALLOWED_REFERENCES"}},
 		{"credential_id secret pasted", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": canary}, []string{"credential_id is not a credential reference: it has no scheme"}},
-		{"credential_id control chars", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#" + canary + "\x00"}, []string{"holds control or invisible formatting characters"}},
-		{"credential_id bidi", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:#a\u202e"}, []string{"control or invisible"}},
-		{"credential_id dot dot", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:~/../../etc/passwd#x"}, []string{`".." path segment`}},
-		{"credential_id empty fragment", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "#"}, []string{"empty #fragment"}},
+		{"credential_id control chars", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "\x00"}, []string{"holds control or invisible formatting characters"}},
+		{"credential_id bidi", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:a\u202e"}, []string{"control or invisible"}},
+		{"credential_id dot dot", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:~/../../etc/passwd?profile=x"}, []string{`".." path segment`}},
+		{"credential_id empty field", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "#"}, []string{"has a #field that is not", "want scheme:body[?params][#field]"}},
+		{"credential_id empty params", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "?"}, []string{"has an empty ?params part"}},
+		{"credential_id param twice", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/x?profile=a&profile=b"}, []string{"names a ?param twice"}},
+		{"credential_id param value", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/x?profile=" + canary + "/x"}, []string{"has a ?param value that is not"}},
+		{"credential_id version pin refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "ssm:/mcp/prod/token?version=3#token"}, []string{"credential_id is refused"}},
 		{"credential_id bad scheme", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "FILE:" + canary}, []string{"has a scheme that is not"}},
-		{"credential_id white space", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": " file:#x"}, []string{"white space"}},
+		{"credential_id white space", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": " file:x"}, []string{"white space"}},
 		{"credential_id long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + strings.Repeat("a", 1030)}, []string{"argument credential_id is"}},
 		{"credential_id as object", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": map[string]any{"secret": canary}}, []string{"credential_id must be a string"}},
 		{"credential_profile as array", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": []string{canary}}, []string{"credential_profile must be a string"}},
