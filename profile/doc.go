@@ -30,8 +30,9 @@
 // other credentials. MCP_INSECURE_MODE set to a true value ("1", "true")
 // turns these refusals into logged warnings. Every directory on the way to
 // the file is checked as well (see internal/securefile: OpenSSH's
-// StrictModes rule, symlinks included). Errors name the file, line and
-// column, and never quote content.
+// StrictModes rule, symlinks included). A malformed file or invalid profile
+// is a [*provider.SyntaxError] wrapping [ErrMalformed], which names the file,
+// line and column (an invalid profile's name), and never quotes content.
 // Edits take effect on the next resolve, without a restart.
 //
 // # Selection policy

@@ -20,8 +20,15 @@ import (
 const MaxNameLen = provider.MaxNameLen
 
 // ErrMalformed is wrapped by the errors for a profiles file that does not
-// parse or holds an invalid profile.
+// parse or holds an invalid profile: [*provider.SyntaxError] values.
 var ErrMalformed = errors.New("profile: malformed profiles file")
+
+// syntaxError reports a problem at line:col (0 if not known) of a profiles
+// file. reason never quotes the file; text from it is rendered with
+// provider.Describe.
+func syntaxError(line, col int, reason string) *provider.SyntaxError {
+	return &provider.SyntaxError{Format: "JSON", Line: line, Column: col, Reason: reason, Err: ErrMalformed}
+}
 
 // Profile is one named entry of the profiles file. It says where its
 // credentials come from, by reference (Source), so the file itself need hold
@@ -63,8 +70,10 @@ type fileJSON struct {
 //	  }
 //	}
 //
-// Unknown keys are errors, so a misspelt "sorce" is caught. Errors give the
-// line and column, and never quote the file's contents.
+// Unknown keys are errors, so a misspelt "sorce" is caught. Errors are
+// [*provider.SyntaxError] values wrapping [ErrMalformed], with no Path (a
+// [Provider] sets it); they give the line and column (for an invalid
+// profile, those of its name), and never quote the file's contents.
 func Parse(data []byte) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -74,58 +83,105 @@ func Parse(data []byte) (*File, error) {
 	}
 	if dec.More() {
 		line, col := lineCol(data, dec.InputOffset())
-		return nil, fmt.Errorf("%w: %d:%d: unexpected data after the top-level object", ErrMalformed, line, col)
+		return nil, syntaxError(line, col, "unexpected data after the top-level object")
 	}
 	if fj.Profiles == nil {
-		return nil, fmt.Errorf(`%w: no "profiles" object`, ErrMalformed)
+		return nil, syntaxError(0, 0, `no "profiles" object`)
 	}
 	f := &File{profiles: make(map[string]Profile, len(fj.Profiles))}
 	for _, name := range slices.Sorted(maps.Keys(fj.Profiles)) {
 		p := fj.Profiles[name]
 		p.Name = name
-		if err := validate(p); err != nil {
-			return nil, err
+		if reason := validate(p); reason != "" {
+			se := syntaxError(0, 0, "profile "+provider.Describe(name)+": "+reason)
+			if off, ok := profileOffset(data, name); ok {
+				se.Line, se.Column = lineCol(data, off+1)
+			}
+			return nil, se
 		}
 		f.profiles[name] = p
 	}
 	return f, nil
 }
 
-func validate(p Profile) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: profile %s: %s", ErrMalformed, provider.Describe(p.Name), fmt.Sprintf(format, args...))
-	}
+// validate returns what is wrong with p, or "".
+func validate(p Profile) string {
 	if err := provider.ValidName(p.Name, MaxNameLen); err != nil {
-		return bad("invalid name: %v", err)
+		return fmt.Sprintf("invalid name: %v", err)
 	}
 	switch {
 	case p.Source == "" && len(p.Credentials) == 0:
-		return bad(`needs a "source" reference or inline "credentials"`)
+		return `needs a "source" reference or inline "credentials"`
 	case p.Source != "" && len(p.Credentials) > 0:
-		return bad(`has both "source" and "credentials"; use one`)
+		return `has both "source" and "credentials"; use one`
 	}
 	if p.Source != "" {
 		if _, err := provider.ParseRef(p.Source); err != nil {
-			return bad("source: %v", err)
+			return fmt.Sprintf("source: %v", err)
 		}
 	}
 	for k, v := range p.Credentials {
 		if err := fieldName(k); err != nil {
-			return bad("credentials: %v", err)
+			return fmt.Sprintf("credentials: %v", err)
 		}
 		if v.IsZero() {
-			return bad("credentials: field %s is empty", provider.Describe(k))
+			return fmt.Sprintf("credentials: field %s is empty", provider.Describe(k))
 		}
 	}
 	for k := range p.Settings {
 		if err := fieldName(k); err != nil {
-			return bad("settings: %v", err)
+			return fmt.Sprintf("settings: %v", err)
 		}
 	}
 	if strings.ContainsFunc(p.Region, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) || len(p.Region) > 32 {
-		return bad("region %s is not an AWS-style region name", provider.Describe(p.Region))
+		return fmt.Sprintf("region %s is not an AWS-style region name", provider.Describe(p.Region))
 	}
-	return nil
+	return ""
+}
+
+// profileOffset returns the offset in data, a valid profiles file, of the
+// name of profile name in the "profiles" object: its last occurrence, the
+// one decoding keeps.
+func profileOffset(data []byte, name string) (off int64, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, false
+	}
+	var skip json.RawMessage
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return off, found
+		}
+		if k, _ := key.(string); !strings.EqualFold(k, "profiles") { // as encoding/json matches field names
+			if dec.Decode(&skip) != nil {
+				return off, found
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return off, found
+		}
+		for dec.More() {
+			start := dec.InputOffset() // just after the previous token
+			key, err := dec.Token()
+			if err != nil {
+				return off, found
+			}
+			if key == name {
+				if i := bytes.IndexByte(data[start:], '"'); i >= 0 {
+					off, found = start+int64(i), true
+				}
+			}
+			if dec.Decode(&skip) != nil {
+				return off, found
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing '}'
+			return off, found
+		}
+	}
+	return off, found
 }
 
 func fieldName(k string) error {
@@ -174,13 +230,13 @@ func decodeError(data []byte, dec *json.Decoder, err error) error {
 	switch {
 	case errors.As(err, &syn):
 		line, col := lineCol(data, syn.Offset)
-		return fmt.Errorf("%w: %d:%d: invalid JSON syntax", ErrMalformed, line, col)
+		return syntaxError(line, col, "invalid JSON syntax")
 	case errors.As(err, &typ):
 		line, col := lineCol(data, typ.Offset)
-		return fmt.Errorf("%w: %d:%d: %s must be a JSON %s, not %s", ErrMalformed, line, col, fieldPath(typ.Field), jsonKind(typ.Type.Kind().String()), typ.Value)
+		return syntaxError(line, col, fmt.Sprintf("%s must be a JSON %s, not %s", fieldPath(typ.Field), jsonKind(typ.Type.Kind().String()), typ.Value))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || err.Error() == "unexpected EOF":
 		line, col := lineCol(data, int64(len(data)))
-		return fmt.Errorf("%w: %d:%d: unexpected end of file", ErrMalformed, line, col)
+		return syntaxError(line, col, "unexpected end of file")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		line, col := lineCol(data, dec.InputOffset())
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
@@ -188,10 +244,10 @@ func decodeError(data []byte, dec *json.Decoder, err error) error {
 		if uq, err := strconv.Unquote(field); err == nil {
 			field = uq
 		}
-		return fmt.Errorf("%w: %d:%d: unknown key %s (known: source, credentials, region, settings, description)", ErrMalformed, line, col, provider.Describe(field))
+		return syntaxError(line, col, "unknown key "+provider.Describe(field)+" (known: source, credentials, region, settings, description)")
 	default:
 		line, col := lineCol(data, dec.InputOffset())
-		return fmt.Errorf("%w: %d:%d: invalid value", ErrMalformed, line, col)
+		return syntaxError(line, col, "invalid value")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -221,7 +222,14 @@ func TestEditsApplyWithoutRestart(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`{"profiles": {"prod": {"sorce": "static:x"}}}`), 0o600))
 	_, err = p.Retrieve(ctx, "prod")
 	require.ErrorIs(t, err, profile.ErrMalformed)
-	assert.Contains(t, err.Error(), `profile "prod": `+path+`: profile: malformed profiles file: 1:45: unknown key "sorce"`)
+	assert.Contains(t, err.Error(), `profile "prod": profile: malformed profiles file: `+path+`:1:45: unknown key "sorce"`)
+	assert.Equal(t, 1, strings.Count(err.Error(), path), "the file is named once: %v", err)
+	var se *provider.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, [3]any{path, 1, 45}, [3]any{se.Path, se.Line, se.Column})
+	_, err = p.Load()
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, `profile: malformed profiles file: `+path+`:1:45: unknown key "sorce" (known: source, credentials, region, settings, description)`, err.Error())
 }
 
 func TestUnknownScheme(t *testing.T) {
@@ -234,29 +242,49 @@ func TestUnknownScheme(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name, in, want string
+		name, in, at, want string // at: the position the error gives, "" if none
 	}{
-		{"syntax", "{\n  \"profiles\": {\n    \"prod\": {\"source\": \"static:x\",}\n  }\n}", "3:35: invalid JSON syntax"},
-		{"secret in bad line", "{\"profiles\": {\"lab\": {\"credentials\": {\"secret_access_key\": \"" + canary + "\" \"x\"}}}}", "1:85: invalid JSON syntax"},
-		{"type", `{"profiles": {"prod": {"source": 12}}}`, `1:35: "profiles.source" must be a JSON string, not number`},
-		{"secret not a string", `{"profiles": {"lab": {"credentials": {"secret_access_key": 12345678}}}}`, "invalid value"},
-		{"unknown key", `{"profiles": {}, "profile": {}}`, `unknown key "profile"`},
-		{"no profiles", `{}`, `no "profiles" object`},
-		{"trailing", `{"profiles": {}} {}`, "unexpected data after the top-level object"},
-		{"truncated", `{"profiles": {"prod": {"source": "static:x"`, "unexpected end of file"},
-		{"neither", `{"profiles": {"prod": {"region": "us-east-1"}}}`, `profile "prod": needs a "source" reference or inline "credentials"`},
-		{"both", `{"profiles": {"prod": {"source": "env:", "credentials": {"token": "t"}}}}`, "has both"},
-		{"traversal", `{"profiles": {"prod": {"source": "file:../../etc/shadow#x"}}}`, `".." path segment`},
-		{"bad name", `{"profiles": {"../prod": {"source": "env:"}}}`, "path separator"},
-		{"control name", `{"profiles": {"pr\u0000od": {"source": "env:"}}}`, "control"},
-		{"bad field", `{"profiles": {"p": {"credentials": {"Secret-Key": "x"}}}}`, `field name (a 10-byte value, not shown)`},
-		{"empty secret", `{"profiles": {"p": {"credentials": {"token": ""}}}}`, `field "token" is empty`},
-		{"bad region", `{"profiles": {"p": {"source": "env:", "region": "US East"}}}`, "not an AWS-style region"},
+		{"syntax", "{\n  \"profiles\": {\n    \"prod\": {\"source\": \"static:x\",}\n  }\n}", "3:35", "invalid JSON syntax"},
+		{"secret in bad line", "{\"profiles\": {\"lab\": {\"credentials\": {\"secret_access_key\": \"" + canary + "\" \"x\"}}}}", "1:85", "invalid JSON syntax"},
+		{"type", `{"profiles": {"prod": {"source": 12}}}`, "1:35", `"profiles.source" must be a JSON string, not number`},
+		{"secret not a string", `{"profiles": {"lab": {"credentials": {"secret_access_key": 12345678}}}}`, "1:71", "invalid value"},
+		{"unknown key", `{"profiles": {}, "profile": {}}`, "1:31", `unknown key "profile"`},
+		{"no profiles", `{}`, "", `no "profiles" object`},
+		{"trailing", `{"profiles": {}} {}`, "1:17", "unexpected data after the top-level object"},
+		{"truncated", `{"profiles": {"prod": {"source": "static:x"`, "1:43", "unexpected end of file"},
+		// An invalid profile is located at its name.
+		{"neither", `{"profiles": {"prod": {"region": "us-east-1"}}}`, "1:15", `profile "prod": needs a "source" reference or inline "credentials"`},
+		{"both", `{"profiles": {"prod": {"source": "env:", "credentials": {"token": "t"}}}}`, "1:15", "has both"},
+		{"traversal", `{"profiles": {"prod": {"source": "file:../../etc/shadow#x"}}}`, "1:15", `".." path segment`},
+		{"bad name", `{"profiles": {"../prod": {"source": "env:"}}}`, "1:15", "path separator"},
+		{"control name", `{"profiles": {"pr\u0000od": {"source": "env:"}}}`, "1:15", "control"},
+		{"bad field", `{"profiles": {"p": {"credentials": {"Secret-Key": "x"}}}}`, "1:15", `field name (a 10-byte value, not shown)`},
+		{"empty secret", `{"profiles": {"p": {"credentials": {"token": ""}}}}`, "1:15", `field "token" is empty`},
+		{"bad region", `{"profiles": {"p": {"source": "env:", "region": "US East"}}}`, "1:15", "not an AWS-style region"},
+		{"second profile, other lines", "{\"profiles\": {\n  \"a\": {\"source\": \"env:\"},\n  \"p\": {\"source\": \"env:\", \"region\": \"US East\"}}}", "3:3", `profile "p": region`},
+		{"name repeated in a value", "{\"profiles\": {\n  \"a\": {\"source\": \"env:\", \"description\": \"p\"},\n  \"p\": {}}}", "3:3", `profile "p": needs`},
+		{"name written twice: the last counts", "{\"profiles\": {\n  \"p\": {},\n  \"p\": {\"region\": \"x\"}}}", "3:3", `profile "p": needs`},
+		{"escaped name", "{\"profiles\": {\n  \"\\u0070\": {}}}", "2:3", `profile "p": needs`},
+		{"field name case", "{\"Profiles\": {\n  \"p\": {}}}", "2:3", `profile "p": needs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := profile.Parse([]byte(tc.in))
 			require.Error(t, err)
 			assert.ErrorIs(t, err, profile.ErrMalformed)
+			var se *provider.SyntaxError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "JSON", se.Format)
+			assert.Empty(t, se.Path, "Parse does not know the file")
+			at := ""
+			if se.Line > 0 {
+				at = fmt.Sprintf("%d:%d", se.Line, se.Column)
+			}
+			assert.Equal(t, tc.at, at)
+			prefix := "profile: malformed profiles file: "
+			if tc.at != "" {
+				prefix += tc.at + ": "
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), prefix), "%q does not start with %q", err, prefix)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), canary)
 			assert.NotContains(t, err.Error(), "12345678")
@@ -300,8 +328,12 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := profile.Parse(data)
 		if err != nil {
-			if !errors.Is(err, profile.ErrMalformed) {
-				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			var se *provider.SyntaxError
+			if !errors.Is(err, profile.ErrMalformed) || !errors.As(err, &se) {
+				t.Fatalf("error is not a *provider.SyntaxError wrapping ErrMalformed: %v", err)
+			}
+			if se.Line < 0 || se.Column < 0 || se.Line > bytes.Count(data, []byte("\n"))+1 || (se.Line == 0 && se.Column != 0) {
+				t.Fatalf("position %d:%d outside the input", se.Line, se.Column)
 			}
 			if strings.Contains(err.Error(), canary) || len(err.Error()) > 400 {
 				t.Fatalf("error reveals content or is too long: %d bytes", len(err.Error()))

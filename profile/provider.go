@@ -153,7 +153,7 @@ func New(schemes *provider.Schemes, optFns ...func(*Options)) (*Provider, error)
 		file: securefile.New(securefile.Options{
 			Path: o.Path, MaxSize: o.MaxSize, Policy: securefile.NotWritable, Insecure: o.Insecure,
 			Logger: o.Logger, Prefix: "profile: ", What: "profiles file", Now: o.Now,
-		}, Parse),
+		}, parseAt(o.Path)),
 		schemes:  schemes,
 		now:      o.Now,
 		required: slices.Clone(o.Required),
@@ -167,13 +167,19 @@ func (p *Provider) Name() string { return Name }
 func (p *Provider) Path() string { return p.file.Path() }
 
 // Load checks and returns the profiles file. A missing file is an error
-// wrapping fs.ErrNotExist.
-func (p *Provider) Load() (*File, error) {
-	f, err := p.load()
-	if errors.Is(err, ErrMalformed) {
-		err = fmt.Errorf("%s: %w", p.file.Path(), err)
+// wrapping fs.ErrNotExist; a malformed one a [*provider.SyntaxError]
+// wrapping [ErrMalformed] that names the file.
+func (p *Provider) Load() (*File, error) { return p.load() }
+
+// parseAt returns Parse with the errors it returns naming path.
+func parseAt(path string) func([]byte) (*File, error) {
+	return func(data []byte) (*File, error) {
+		f, err := Parse(data)
+		if se := (*provider.SyntaxError)(nil); errors.As(err, &se) {
+			se.Path = path // a new error of this parse, not yet shared
+		}
+		return f, err
 	}
-	return f, err
 }
 
 func (p *Provider) load() (*File, error) {
@@ -225,6 +231,8 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return provider.Credentials{}, provider.NotFound(Name, name, path, "no profiles file")
+	case errors.As(err, new(*provider.SyntaxError)): // it names the file and position
+		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Err: err}
 	case err != nil:
 		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: path, Err: err}
 	}
