@@ -1,6 +1,10 @@
 package provider
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Describe renders text that came from a request or from a file (a profile
 // name, a reference, a field name, an INI key) for an error or a log record.
@@ -82,3 +86,56 @@ func nameWord(w string) bool {
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// ScrubRef returns text with every piece of the reference ref that does not
+// read as a name replaced, in any letter case, by its [Describe] rendering.
+// Pieces are the parts of the reference between the separators
+// / \ , : ? & = # and *. A provider opened from a reference names its
+// locator (a path, a parameter, a variable) in its errors, and every piece of
+// it came from the request: a resolver applies ScrubRef to what such a
+// provider returns, in one place for every scheme, so that a secret pasted
+// where a name belongs is never repeated.
+func ScrubRef(ref, text string) string {
+	for _, p := range refPieces(ref) {
+		text = replaceFold(text, p, Describe(p))
+	}
+	return text
+}
+
+// refPieces returns the pieces of ref worth scrubbing, longest first.
+func refPieces(ref string) []string {
+	_, rest, _ := strings.Cut(ref, ":")
+	var out []string
+	for piece := range strings.FieldsFuncSeq(rest, func(r rune) bool { return strings.ContainsRune(`/\,:?&=#*`, r) }) {
+		if len(piece) >= 4 && !looksLikeName(piece) && !slices.Contains(out, piece) {
+			out = append(out, piece)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// replaceFold replaces every occurrence of old in s, matched without regard
+// to letter case, with new.
+func replaceFold(s, old, new string) string {
+	if old == "" || len(s) < len(old) {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i+len(old) <= len(s); {
+		if strings.EqualFold(s[i:i+len(old)], old) {
+			b.WriteString(s[last:i])
+			b.WriteString(new)
+			i += len(old)
+			last = i
+			continue
+		}
+		i++
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}

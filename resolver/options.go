@@ -17,7 +17,7 @@ const (
 	DefaultProviderTimeout = 30 * time.Second
 	DefaultMinRetry        = 250 * time.Millisecond
 	DefaultMaxRetry        = 30 * time.Second
-	DefaultMaxAbandoned    = 4
+	DefaultMaxAbandoned    = 8
 	DefaultMaxEntries      = 65536
 )
 
@@ -52,11 +52,14 @@ type Options struct {
 	// Default DefaultProviderTimeout (30 seconds).
 	ProviderTimeout time.Duration
 
-	// MaxAbandoned bounds, per provider, the calls that passed
-	// ProviderTimeout and have not returned (a provider that ignores its
-	// context keeps a goroutine each). At the bound the provider is
-	// reported unavailable without being called. Default
-	// DefaultMaxAbandoned (4).
+	// MaxAbandoned bounds the calls to one provider (for references, to
+	// one scheme) that run at once, including those that passed
+	// ProviderTimeout and have not returned: a provider that ignores its
+	// context keeps a goroutine per abandoned call, and at most
+	// MaxAbandoned of them. While they are all stuck the provider is
+	// reported unavailable without being called; while live calls hold the
+	// slots, a call waits for one within its deadline. Default
+	// DefaultMaxAbandoned (8).
 	MaxAbandoned int
 
 	// MinRetry and MaxRetry bound the backoff after a failed walk: no walk

@@ -59,11 +59,18 @@ func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error
 			return st.res, nil
 		}
 	}
-	return r.resolve(ctx, k, []link{r.refLink(t.Provider)})
+	return r.resolve(ctx, k, []link{r.refLink(t.Ref.Scheme, t.Provider)})
 }
 
-// refLink is the chain link for a reference's provider.
-func (r *Resolver) refLink(p provider.Provider) link { return newLink(p) }
+// refLink is the chain link for a reference's provider. Every reference of
+// one scheme shares one bound on calls, since they share its backend.
+func (r *Resolver) refLink(scheme string, p provider.Provider) link {
+	b, ok := r.schemes.Load(scheme)
+	if !ok {
+		b, _ = r.schemes.LoadOrStore(scheme, newCallBound(r.opts.MaxAbandoned))
+	}
+	return r.newLink(p, b.(*callBound))
+}
 
 func (r *Resolver) fromRequest(req Request) (Result, error) {
 	if r.opts.RefuseRequestCredentials {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -58,6 +59,7 @@ type Result struct {
 // one per process and share it.
 type Resolver struct {
 	chain   []link
+	schemes sync.Map // scheme name -> *callBound, shared by its references
 	opts    Options
 	precise bool // an injected clock: read it on every call
 	clock   coarseClock
@@ -87,7 +89,7 @@ func New(providers []provider.Provider, optFns ...func(*Options)) (*Resolver, er
 	r.cache.maxRefs = MaxCachedReferences
 	for _, p := range providers {
 		if p != nil {
-			r.chain = append(r.chain, newLink(p))
+			r.chain = append(r.chain, r.newLink(p, nil))
 		}
 	}
 	return r, nil

@@ -11,17 +11,30 @@ import (
 	"github.com/mcpcred/mcpcred/provider"
 )
 
-// link is one provider of a chain, with its count of abandoned calls.
+// link is one provider of a chain, with the bound on its calls.
 type link struct {
-	name string
-	p    provider.Provider
-	// stuck counts this provider's calls that passed their deadline and
-	// have not returned yet. At Options.MaxAbandoned no call starts.
-	stuck *atomic.Int32
+	name  string
+	p     provider.Provider
+	calls *callBound
 }
 
-func newLink(p provider.Provider) link {
-	return link{name: provider.NameOf(p), p: p, stuck: new(atomic.Int32)}
+// callBound bounds the calls to one provider (for references, to one
+// scheme): at most cap(slots) run at once, and a call holds its slot until
+// the provider returns, even after its caller gave up on it at the
+// deadline. So at most cap(slots) calls are ever stuck; once they all are,
+// a call fails at once.
+type callBound struct {
+	slots chan struct{}
+	stuck atomic.Int32 // calls past their deadline that have not returned
+}
+
+func newCallBound(n int) *callBound { return &callBound{slots: make(chan struct{}, n)} }
+
+func (r *Resolver) newLink(p provider.Provider, b *callBound) link {
+	if b == nil {
+		b = newCallBound(r.opts.MaxAbandoned)
+	}
+	return link{name: provider.NameOf(p), p: p, calls: b}
 }
 
 // walk asks each provider of chain in order, for k's profile. It runs on a
@@ -30,7 +43,7 @@ func newLink(p provider.Provider) link {
 func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error) {
 	ctx = context.WithoutCancel(ctx)
 	profile := k.profile()
-	var scrub scrubber
+	var scrub *scrubber
 	if k.ref {
 		scrub = newScrubber(k.name)
 	}
@@ -91,16 +104,27 @@ const (
 
 // call runs one provider with a deadline, turning a panic or a hang into an
 // error instead of a crash or a stuck chain. The provider runs in its own
-// goroutine, so one that ignores its context is abandoned at the deadline;
-// while Options.MaxAbandoned of its calls are still stuck, the provider is
-// reported unavailable without being called.
+// goroutine, so one that ignores its context is abandoned at the deadline.
+// At most Options.MaxAbandoned calls to one provider run at once (a call
+// waits for a slot within its deadline), and an abandoned call keeps its
+// slot until the provider returns: while every slot is held by a stuck call
+// the provider is reported unavailable without being called.
 func (r *Resolver) call(ctx context.Context, l link, profile string) (provider.Credentials, error) {
-	if n := l.stuck.Load(); n >= int32(r.opts.MaxAbandoned) {
+	b := l.calls
+	if n := b.stuck.Load(); int(n) >= cap(b.slots) {
 		return provider.Credentials{}, provider.Unavailable(l.name, profile, "",
 			fmt.Errorf("%d earlier calls are still stuck past their deadline; not starting another", n))
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.ProviderTimeout)
 	defer cancel()
+	timedOut := func() error {
+		return provider.Unavailable(l.name, profile, "", fmt.Errorf("no answer within %v", r.opts.ProviderTimeout))
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return provider.Credentials{}, timedOut()
+	}
 	type answer struct {
 		c   provider.Credentials
 		err error
@@ -110,8 +134,9 @@ func (r *Resolver) call(ctx context.Context, l link, profile string) (provider.C
 	go func() {
 		defer func() {
 			if !state.CompareAndSwap(callRunning, callDone) {
-				l.stuck.Add(-1) // abandoned earlier; it has returned now
+				b.stuck.Add(-1) // abandoned earlier; it has returned now
 			}
+			<-b.slots
 		}()
 		defer func() {
 			if v := recover(); v != nil {
@@ -122,9 +147,6 @@ func (r *Resolver) call(ctx context.Context, l link, profile string) (provider.C
 		c, err := l.p.Retrieve(ctx, profile)
 		ch <- answer{c, err}
 	}()
-	timedOut := func() error {
-		return provider.Unavailable(l.name, profile, "", fmt.Errorf("no answer within %v", r.opts.ProviderTimeout))
-	}
 	select {
 	case a := <-ch:
 		if a.err == nil {
@@ -140,7 +162,7 @@ func (r *Resolver) call(ctx context.Context, l link, profile string) (provider.C
 		return provider.Credentials{}, a.err
 	case <-ctx.Done():
 		if state.CompareAndSwap(callRunning, callAbandoned) {
-			l.stuck.Add(1)
+			b.stuck.Add(1)
 		}
 		return provider.Credentials{}, timedOut()
 	}
