@@ -58,7 +58,8 @@ const endpoint = await new Promise((resolve, reject) => {
 const home = mkdtempSync(join(tmpdir(), "whitelist-e2e-"));
 chmodSync(home, 0o700);
 mkdirSync(join(home, ".mcp"), { mode: 0o700 });
-writeFileSync(join(home, ".mcp", "credentials"),
+const credsPath = join(home, ".mcp", "credentials");
+writeFileSync(credsPath,
   `[staging]\naws_access_key_id = ${FILE_ID.key}\naws_secret_access_key = ${FILE_ID.secret}\n`, { mode: 0o600 });
 
 // The profiles file the operator offers profiles in (MCP_PROFILES_PATH): it
@@ -70,8 +71,8 @@ chmodSync(profilesDir, 0o700);
 const profilesPath = join(profilesDir, "profiles.json");
 writeFileSync(profilesPath, JSON.stringify({
   profiles: {
-    staging: { source: "file:#staging", description: "the staging account" },
-    "staging-eu": { source: "file:#staging", region: "eu-west-1" },
+    staging: { source: "file:staging", description: "the staging account" },
+    "staging-eu": { source: "file:staging", region: "eu-west-1" },
     ci: { source: "env:E2E_CI_*" },
   },
 }, null, 2), { mode: 0o600 });
@@ -97,6 +98,17 @@ async function connect(args, extraEnv = {}) {
   const client = new Client({ name: "whitelist-e2e", version: "1.0.0" });
   await client.connect(transport);
   return client;
+}
+
+// startFails starts the server with extraEnv, expecting it to exit at
+// once, and returns its exit code and stderr.
+function startFails(extraEnv) {
+  return new Promise((resolve) => {
+    const p = spawn(bin, [], { env: { HOME: home, MCP_PROFILES_PATH: profilesPath, ...extraEnv }, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.on("data", (d) => { stderr += d; seen.push(String(d)); });
+    p.once("exit", (code) => resolve({ code, stderr }));
+  });
 }
 
 async function call(client, name, args) {
@@ -157,12 +169,12 @@ try {
   check("profile not in the profiles file is isError, listing the offered ones",
     r.isError === true && r.content?.[0]?.text?.includes('credential_profile is not offered') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
     r.content?.[0]?.text?.includes(`adds profiles to the profiles file ${profilesPath}`), JSON.stringify(r.content));
-  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging" });
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:staging" });
   check("credential_id is refused unless the operator allows references",
     r.isError === true && /is refused/.test(r.content?.[0]?.text) && /MCP_ALLOWED_REFERENCES/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: `CANARY-SECRET-${CANARY}` });
   check("credential_id that is no reference is isError", r.isError === true && /not a credential reference/.test(r.content?.[0]?.text), JSON.stringify(r.content));
-  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging", credential_profile: "staging" });
+  r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:staging", credential_profile: "staging" });
   check("credential_id and credential_profile together is isError", r.isError === true && /not both/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: `CANARY-SECRET-${CANARY}` });
   check("credentials as a string is isError", r.isError === true, JSON.stringify(r.content));
@@ -181,7 +193,10 @@ try {
       ["whitelist_add", { ...rule, description: `${c}<` }],
       ["whitelist_list", { security_group_id: SG, credential_profile: c }],
       ["whitelist_list", { security_group_id: SG, credential_id: c }],
-      ["whitelist_list", { security_group_id: SG, credential_id: `file:#${c}` }],
+      ["whitelist_list", { security_group_id: SG, credential_id: `file:${c}` }],
+      ["whitelist_list", { security_group_id: SG, credential_id: `file:~/${c}?profile=${c}#${c}` }],
+      ["whitelist_list", { security_group_id: SG, credential_id: `env:${c}_*` }],
+      ["whitelist_list", { security_group_id: SG, credential_id: `secretfile:/run/secrets/${c}` }],
       ["whitelist_list", { security_group_id: SG, credentials: { region: c } }],
       ["whitelist_list", { security_group_id: SG, [c]: c }],
       ["whitelist_check", { ...rule, port: [c] }],
@@ -204,13 +219,40 @@ try {
   check("secret-looking arguments: every call fails", pasted.every((t) => !t.endsWith("(not an error)")), pasted.filter((t) => t.endsWith("(not an error)")).join("\n").slice(0, 2000));
   await client.close();
 
-  const refs = await connect([], { MCP_ALLOWED_REFERENCES: "file:*" });
-  r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "file:#staging" });
+  // MCP_ALLOWED_REFERENCES names what a reference reads: every section of
+  // the credentials file by its absolute path, and the E2E_CI_* variables.
+  const allowed = `file:${credsPath}/*,env:E2E_CI_*`;
+  const refs = await connect([], { MCP_ALLOWED_REFERENCES: allowed });
+  r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "file:staging" });
   check("credential_id allowed by MCP_ALLOWED_REFERENCES", !r.isError && r.structuredContent?.credential_source?.startsWith("file (") &&
     r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
+  r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: `file:${credsPath}?profile=staging` });
+  check("the same section named by its path is the same resource, allowed", !r.isError && r.structuredContent?.credential_source?.includes("[staging]"), JSON.stringify(r.content));
   r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: "env:E2E_CI_*" });
-  check("credential_id outside the allowed patterns is refused", r.isError === true && /is refused/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  check("credential_id env:E2E_CI_* allowed", !r.isError && r.structuredContent?.credential_source?.startsWith("env"), JSON.stringify(r.content));
+  const refused = [
+    "env:E2E_CI_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY", // a list: one variable is outside the prefix
+    "env:E2E_*",                                      // a broader prefix
+    "env:",                                           // AWS's variables
+    `file:${join(home, ".mcp")}?profile=credentials`, // the parent directory read as a file
+    `file:${credsPath}.d/credentials?profile=staging`, // a deeper path
+    "keychain:staging",                               // a scheme no pattern names
+    "vault:secret/data/mcp/aws",                      // a scheme the server does not serve
+  ];
+  for (const id of refused) {
+    r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: id });
+    const text = r.content?.[0]?.text ?? "";
+    check(`credential_id not covered by the patterns is refused: ${id.replace(home, "$HOME")}`, r.isError === true &&
+      text.includes("credential_id is refused: it reads something that no pattern the operator allows covers") &&
+      text.includes("MCP_ALLOWED_REFERENCES: ") && (id.length < 10 || !text.includes(id)), text);
+  }
   await refs.close();
+
+  // A pattern written against reference text covers nothing: the server
+  // refuses to start and says what to write instead.
+  const bad = await startFails({ MCP_ALLOWED_REFERENCES: "file:*" });
+  check("MCP_ALLOWED_REFERENCES=file:* stops the server at start", bad.code === 2 && bad.stderr.includes('pattern "file:*" is not an absolute path') &&
+    bad.stderr.includes("file:/home/u/.mcp/credentials/*"), JSON.stringify(bad));
 
   const active = await connect([], { MCP_ACTIVE_PROFILE: "ci" });
   r = await call(active, "whitelist_list", { security_group_id: SG });
