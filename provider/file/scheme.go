@@ -70,7 +70,7 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 		section = provider.DefaultProfile
 	}
 	if err := validSection(section); err != nil {
-		return provider.Target{}, provider.InvalidRef(ref, "body", "names a section that "+err.Error())
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names a section that is not valid: "+err.Error())
 	}
 	path, err := s.path(ref, body)
 	if err != nil {

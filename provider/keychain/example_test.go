@@ -136,5 +136,5 @@ func ExampleScheme() {
 	// Output:
 	// keychain:ops => credentials{username} from keychain (mcpcred:ops) <nil>
 	// keychain:mcpcred/ops#github_pat => credentials{github_pat} from keychain (mcpcred:ops/github_pat) <nil>
-	// provider: reference "keychain:ops:prod": provider: invalid credential reference: keychain: body: "ops:prod": profile name contains ":", which keychain names use as a separator
+	// provider: invalid credential reference: the 17-byte keychain: reference: its body names a profile that is not valid: profile name contains ":", which keychain names use as a separator
 }

@@ -78,7 +78,7 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	if before, after, ok := strings.Cut(ref.Body, "/"); ok {
 		service, profile = before, after
 		if r := validService(service); r != "" {
-			return provider.Target{}, provider.InvalidRef(ref, "body", "has a service prefix that "+r)
+			return provider.Target{}, provider.InvalidRef(ref, "body", "has a service prefix that is not valid: it "+r)
 		}
 		if strings.Contains(profile, "/") {
 			return provider.Target{}, provider.InvalidRef(ref, "body", "has more than one /; the form is SERVICE/PROFILE")
@@ -87,8 +87,11 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	if profile == "" && !strings.Contains(ref.Body, "/") {
 		profile = provider.DefaultProfile
 	}
+	if service == "." || service == ".." || profile == "." || profile == ".." {
+		return provider.Target{}, provider.InvalidRef(ref, "body", `has a "." or ".." segment; name a service prefix and a profile`)
+	}
 	if r := validProfile(profile); r != "" {
-		return provider.Target{}, provider.InvalidRef(ref, "body", "names a profile that "+r)
+		return provider.Target{}, provider.InvalidRef(ref, "body", "names a profile that is not valid: "+r)
 	}
 	if ref.Field != "" {
 		if r := validField(ref.Field); r != "" {

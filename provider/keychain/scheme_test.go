@@ -124,12 +124,12 @@ func TestScheme(t *testing.T) {
 func TestSchemeInvalid(t *testing.T) {
 	s := schemesOver(noCallKeyring{t})
 	for _, tc := range []struct{ ref, want string }{
-		{"keychain:my ops", "its body names a profile that profile name contains a space or control character"},
-		{"keychain:ops:prod", `its body names a profile that profile name contains ":"`},
-		{"keychain:mcpcred/", "its body names a profile that profile name is empty"},
-		{"keychain:/ops", "its body has a service prefix that is empty"},
-		{"keychain:mcp:cred/ops", `its body has a service prefix that contains ":"`},
-		{"keychain:my svc/ops", "its body has a service prefix that contains a space or control character"},
+		{"keychain:my ops", "its body names a profile that is not valid: profile name contains a space or control character"},
+		{"keychain:ops:prod", `its body names a profile that is not valid: profile name contains ":"`},
+		{"keychain:mcpcred/", "its body names a profile that is not valid: profile name is empty"},
+		{"keychain:/ops", "its body has a service prefix that is not valid: it is empty"},
+		{"keychain:mcp:cred/ops", `its body has a service prefix that is not valid: it contains ":"`},
+		{"keychain:my svc/ops", "its body has a service prefix that is not valid: it contains a space or control character"},
 		{"keychain:a/b/c", "its body has more than one /; the form is SERVICE/PROFILE"},
 		{"keychain:mcpcred/*", `its body holds "*"`},
 		{"keychain:ops*", `its body holds "*"`},
@@ -137,8 +137,8 @@ func TestSchemeInvalid(t *testing.T) {
 		{"keychain:ops#.hidden", "its field field name must be letters, digits"},
 		{"keychain:ops#api key", "has a #field that is not"}, // refused by provider.ParseRef already
 		{"keychain:ops#" + strings.Repeat("f", 65), "its field field name is longer than 64 bytes"},
-		{"keychain:" + strings.Repeat("p", 129), "its body names a profile that profile name is longer than 128 bytes"},
-		{"keychain:" + strings.Repeat("s", 129) + "/ops", "its body has a service prefix that is longer than 128 bytes"},
+		{"keychain:" + strings.Repeat("p", 129), "its body names a profile that is not valid: profile name is longer than 128 bytes"},
+		{"keychain:" + strings.Repeat("s", 129) + "/ops", "its body has a service prefix that is not valid: it is longer than 128 bytes"},
 		{"keychain:ops?version=1", `has the param "version", but keychain: takes no ?params`},
 	} {
 		t.Run(tc.ref[:min(len(tc.ref), 30)], func(t *testing.T) {

@@ -106,7 +106,7 @@ func ExampleScheme() {
 	var schemes provider.Schemes
 	schemes.Register("ssm", ssm.Scheme(exampleConfig(srv.URL)))
 
-	for _, ref := range []string{"ssm:/mcp/prod/", "ssm:/shared/github-token:3#token"} {
+	for _, ref := range []string{"ssm:/mcp/prod/", "ssm:/shared/github-token?version=3#token"} {
 		p, _, err := schemes.Provider(ref)
 		if err != nil {
 			fmt.Println(err)
@@ -120,6 +120,6 @@ func ExampleScheme() {
 	fmt.Println(err)
 	// Output:
 	// ssm:/mcp/prod/ => credentials{access_key_id, secret_access_key} from ssm (/mcp/prod/) <nil>
-	// ssm:/shared/github-token:3#token => credentials{token} from ssm (/shared/github-token:3) <nil>
-	// provider: reference "ssm:/shared/github-token": provider: invalid credential reference: ssm: fragment: missing: "/shared/github-token" names one parameter; add #FIELD to name its field (such as ssm:/shared/github-token#token), or end a path with / to read every parameter under it
+	// ssm:/shared/github-token?version=3#token => credentials{token} from ssm (/shared/github-token:3) <nil>
+	// provider: invalid credential reference: the 24-byte ssm: reference: its field is missing: one parameter needs #FIELD to name its field (such as #token), or end a path with / to read every parameter under it
 }

@@ -2,6 +2,7 @@ package ssm
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,8 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 		return provider.Target{}, provider.InvalidRef(ref, "body", "names no parameter or path (such as /mcp/prod/ or /mcp/prod/token#token)")
 	case body == "/":
 		return provider.Target{}, provider.InvalidRef(ref, "body", `is "/", which would read every parameter in the account; name a hierarchy such as /mcp/prod/`)
+	case slices.Contains(strings.Split(body, "/"), ".") || slices.Contains(strings.Split(body, "/"), ".."):
+		return provider.Target{}, provider.InvalidRef(ref, "body", `has a "." or ".." segment`)
 	case strings.Contains(body, "*"):
 		return provider.Target{}, provider.InvalidRef(ref, "body", `holds "*": references name one parameter or path, patterns are the operator's`)
 	case strings.HasSuffix(body, "/"):
@@ -131,10 +134,12 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 		return provider.Target{}, provider.InvalidRef(ref, "params", "pin both a version and a label; choose one")
 	case version != "":
 		n, err := strconv.ParseInt(version, 10, 64)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || version[0] == '0' {
 			return provider.Target{}, provider.InvalidRef(ref, "params", "have a version that is not a positive integer")
 		}
 		r.Version = n
+	case label != "" && label[0] >= '0' && label[0] <= '9':
+		return provider.Target{}, provider.InvalidRef(ref, "params", "have a label that starts with a digit, which SSM reads as a version; write ?version=N")
 	case label != "":
 		if err := checkLabel(label); err != nil {
 			return provider.Target{}, provider.InvalidRef(ref, "params", "have a label SSM refuses: "+err.Error())
