@@ -162,7 +162,8 @@ type lease struct {
 //
 // Environment: VAULT_ADDR, VAULT_AGENT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
 // VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY,
-// VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY and VAULT_MAX_RETRIES are read
+// VAULT_TLS_SERVER_NAME, VAULT_SKIP_VERIFY, VAULT_MAX_RETRIES,
+// VAULT_HTTP_PROXY and VAULT_PROXY_ADDR are read
 // through Options.Getenv; with the default Getenv the api package also reads
 // the rest of its variables (VAULT_CLIENT_TIMEOUT, VAULT_RATE_LIMIT, ...).
 // New does no network I/O.
