@@ -1,6 +1,9 @@
 package provider
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 // FuzzValidNameFastPath checks that ValidName's ASCII fast path accepts
 // exactly what the full check accepts.
@@ -26,4 +29,21 @@ func FuzzValidNameFastPath(f *testing.F) {
 			t.Fatalf("full check accepts ASCII %q, fast path refuses it", s)
 		}
 	})
+}
+
+// Requests choose references: the Targets a Schemes keeps stay bounded
+// however many distinct references arrive.
+func TestSchemesBuiltIsBounded(t *testing.T) {
+	var s Schemes
+	s.Register("x", SchemeFunc(func(r Ref) (Target, error) {
+		return Target{Provider: Func(nil), Resources: []Resource{{Scheme: "x", Path: r.Body}}}, nil
+	}))
+	for i := range 5 * maxBuilt {
+		if _, err := s.Open("x:" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.built); n > maxBuilt {
+			t.Fatalf("%d Targets kept after %d references; the bound is %d", n, i+1, maxBuilt)
+		}
+	}
 }

@@ -400,3 +400,27 @@ func TestCanceledReferenceIsNamed(t *testing.T) {
 	assert.Equal(t, `resolver: a 25-byte "vault": reference: context canceled`, err.Error())
 	assert.Zero(t, calls)
 }
+
+// Whatever AllowProfile allows, the profiles a request can make the cache
+// keep are bounded by Options.MaxEntries; past it they resolve uncached.
+func TestCachedProfilesAreBounded(t *testing.T) {
+	p := answering("env", "x")
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
+		o.AllowProfile = resolver.AnyProfile
+		o.MaxEntries = 50
+	})
+	ctx := context.Background()
+	for i := range 200 {
+		_, err := r.Resolve(ctx, resolver.Request{Profile: fmt.Sprintf("p%d", i)})
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 200, p.calls.Load())
+	for i := range 50 {
+		_, err := r.Resolve(ctx, resolver.Request{Profile: fmt.Sprintf("p%d", i)})
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 200, p.calls.Load(), "the first MaxEntries profiles are cached")
+	_, err := r.Resolve(ctx, resolver.Request{Profile: "p150"})
+	require.NoError(t, err)
+	assert.EqualValues(t, 201, p.calls.Load(), "past the bound a profile is resolved, not cached")
+}
