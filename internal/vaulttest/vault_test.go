@@ -165,7 +165,17 @@ func testVersionsAndRotation(t *testing.T, s *server) {
 		t.Fatalf("absent version: %v", err)
 	}
 	// A missing key is not found either.
-	ref, _ = vault.ParseRef("vault:secret/mcp/rotating#nope")
+	ref, _ = vault.ParseRef("vault:secret/data/mcp/rotating#nope")
+	if _, err := p.RetrieveRef(ctx, ref); !errors.Is(err, provider.ErrNotFound) {
+		t.Fatalf("missing key: %v", err)
+	}
+	// A reference to a KV v2 mount names the API path: one without data/
+	// would read a path it does not name.
+	ref, _ = vault.ParseRef("vault:secret/mcp/rotating#token")
+	if _, err := p.RetrieveRef(ctx, ref); !errors.Is(err, provider.ErrInvalidRef) {
+		t.Fatalf("KV v2 reference without data/: %v, want ErrInvalidRef", err)
+	}
+	ref, _ = vault.ParseRef("vault:secret/data/mcp/rotating#nope")
 	if _, err := p.RetrieveRef(ctx, ref); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("missing key: %v", err)
 	}
@@ -523,13 +533,16 @@ func testResolver(t *testing.T, s *server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
+	r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) {
 		o.TTL = 300 * time.Millisecond
 		o.MaxStale = time.Minute
 		o.AllowProfile = resolver.AnyProfile
 		o.References = &schemes
 		o.AllowReferences = policy
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	res, err := r.Resolve(ctx, resolver.Request{Profile: "resolved"})
 	if err != nil || res.Credentials.Value("token") != "resolved-value" {

@@ -23,8 +23,10 @@
 // mount path (only mounts Vault reported, at most 256). KV v2 reads the
 // latest version or the one a reference names; a deleted or destroyed
 // version is "not found", also when read as a plain path with
-// [EngineLogical]. A version pin on a path that is not on a KV v2 mount is
-// an error wrapping [ErrInvalidRef]. Every key of the secret becomes a
+// [EngineLogical]. A reference names the API path it reads: on a KV v2
+// mount that is MOUNT/data/PATH, and one written without data/ is refused,
+// as is a version pin on a path that is not on a KV v2 mount (errors wrap
+// [ErrInvalidRef]). Every key of the secret becomes a
 // credential field under its own name, unless Options.Fields maps field
 // names to keys. Paths of other engines (aws/creds/ROLE,
 // database/creds/ROLE) are read as they are.

@@ -517,6 +517,17 @@ func (e *versionPinError) Error() string {
 // Unwrap returns [ErrInvalidRef] and [provider.ErrInvalidRef].
 func (e *versionPinError) Unwrap() []error { return []error{ErrInvalidRef, provider.ErrInvalidRef} }
 
+// refPathError refuses a reference to a KV v2 mount that is not written as
+// the API path MOUNT/data/PATH.
+type refPathError struct{ mount string }
+
+func (e *refPathError) Error() string {
+	return fmt.Sprintf("vault: invalid reference: %s is a KV v2 mount; write the secret's API path, %s/data/PATH", e.mount, e.mount)
+}
+
+// Unwrap returns [ErrInvalidRef] and [provider.ErrInvalidRef].
+func (e *refPathError) Unwrap() []error { return []error{ErrInvalidRef, provider.ErrInvalidRef} }
+
 // read does one read with generation gen's token. kind is kindInvalidToken
 // when Vault rejected the token itself, which the caller may retry after
 // logging in again.
@@ -530,7 +541,14 @@ func (p *Provider) read(ctx context.Context, gen uint64, profile string, ref Ref
 	if ref.Mount == "" {
 		rel = strings.TrimPrefix(strings.TrimPrefix(ref.Path, mi.mount), "/")
 		if mi.engine == EngineKV2 {
-			rel = strings.TrimPrefix(rel, "data/")
+			// A reference reads exactly the API path it names: on KV v2
+			// that is MOUNT/data/PATH. Inserting data/ into a path written
+			// without it would read a path the reference does not name.
+			r, ok := strings.CutPrefix(rel, "data/")
+			if !ok || r == "" {
+				return provider.Credentials{}, kindNone, &provider.Error{Provider: Name, Profile: profile, Locator: ref.fullPath(), Err: &refPathError{mount: mi.mount}}
+			}
+			rel = r
 		}
 	}
 	if ref.Version > 0 && mi.engine != EngineKV2 {

@@ -155,7 +155,7 @@ func TestRetrieveRefEngines(t *testing.T) {
 		expires time.Time
 	}{
 		{"vault:secret/data/mcp/work#access_key_id", "access_key_id", "AKIAFAKE", "secret/data/mcp/work?version=3", time.Time{}},
-		{"vault:secret/mcp/work#secret_access_key", "secret_access_key", canary, "secret/data/mcp/work?version=3", time.Time{}},
+		{"vault:secret/data/mcp/work#secret_access_key", "secret_access_key", canary, "secret/data/mcp/work?version=3", time.Time{}},
 		{"vault:kv1/mcp/default#token", "token", canary, "kv1/mcp/default", time.Time{}},
 		// Expires is when the provider replaces (and revokes) the lease:
 		// with a third of its 900s left.
