@@ -183,3 +183,35 @@ func TestReferenceSchemesServed(t *testing.T) {
 		t.Fatalf("registered schemes = %q, MCP_ALLOWED_REFERENCES takes %q", got, want)
 	}
 }
+
+// TestReadmePolicyExample runs the worked example of README.md's "Allowing
+// credential references": each credential_id is refused by the policy, or
+// passes it (and may still fail for want of credentials).
+func TestReadmePolicyExample(t *testing.T) {
+	home := t.TempDir()
+	h := start(t, map[string]string{"HOME": home, "MCP_ALLOWED_REFERENCES": "env:CI_AWS_*,file:" + home + "/.mcp/credentials/*,keychain:mcpcred/*"}, nil)
+	for _, tt := range []struct {
+		id      string
+		allowed bool
+	}{
+		{"env:CI_AWS_*", true},
+		{"env:CI_AWS_ACCESS_KEY_ID,CI_AWS_SECRET_ACCESS_KEY", true},
+		{"env:CI_AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY", false},
+		{"env:CI_*", false},
+		{"env:", false},
+		{"file:staging", true},
+		{"file:" + home + "/.mcp/credentials?profile=prod", true},
+		{"file:~/.mcp/work-credentials?profile=ops", false},
+		{"file:" + home + "/.mcp?profile=credentials", false},
+		{"keychain:ops", true},
+		{"keychain:mcpcred/ci", true},
+		{"keychain:team/ops", false},
+		{"secretfile:aws-prod", false},
+		{"vault:secret/data/mcp/aws", false},
+	} {
+		msg := h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credential_id": tt.id}) // nothing holds credentials
+		if refused := strings.Contains(msg, "credential_id is refused"); refused == tt.allowed {
+			t.Errorf("%s: allowed = %v, want %v: %s", tt.id, !refused, tt.allowed, msg)
+		}
+	}
+}
