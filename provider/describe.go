@@ -107,6 +107,7 @@ func refPieces(ref string) []string {
 	_, rest, _ := strings.Cut(ref, ":")
 	var out []string
 	for piece := range strings.FieldsFuncSeq(rest, func(r rune) bool { return strings.ContainsRune(`/\,:?&=#*`, r) }) {
+		piece = strings.Trim(piece, "._-") // a prefix such as STAGING_ is a name
 		if len(piece) >= 4 && !looksLikeName(piece) && !slices.Contains(out, piece) {
 			out = append(out, piece)
 		}

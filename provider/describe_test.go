@@ -48,3 +48,16 @@ func FuzzDescribe(f *testing.F) {
 		}
 	})
 }
+
+func TestScrubRef(t *testing.T) {
+	for _, tc := range []struct{ ref, in, want string }{
+		{"env:STAGING_*", "none of STAGING_ACCESS_KEY_ID set", "none of STAGING_ACCESS_KEY_ID set"},
+		{"vault:secret/data/mcp/aws", "secret/data/mcp/aws: no secret", "secret/data/mcp/aws: no secret"},
+		{"vault:secret/data/mcp/AKIAIOSFODNN7EXAMPLE", "secret/data/mcp/akiaiosfodnn7example: no secret", "secret/data/mcp/(a 20-byte value, not shown): no secret"},
+		{"ssm:/mcp/x?label=cur#ghp_0123456789abcdefghij", "field ghp_0123456789abcdefghij", "field (a 24-byte value, not shown)"},
+	} {
+		if got := provider.ScrubRef(tc.ref, tc.in); got != tc.want {
+			t.Errorf("ScrubRef(%q, %q) = %q, want %q", tc.ref, tc.in, got, tc.want)
+		}
+	}
+}
