@@ -538,8 +538,7 @@ func TestCredentialSources(t *testing.T) {
 			args: withArgs(map[string]any{"credential_id": "file:" + file + "?profile=staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "/credentials [staging])"},
 		{name: "credential_id env prefix", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", fileAll+", env:STAGING_*",
 			"STAGING_ACCESS_KEY_ID", stagingKey.AccessKeyID, "STAGING_SECRET_ACCESS_KEY", stagingKey.SecretAccessKey),
-			// (the resolver describes the prefix, a piece of the request's reference, rather than repeating it)
-			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "ACCESS_KEY_ID, "},
+			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "STAGING_ACCESS_KEY_ID, "},
 		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:"+file+"/work,env:STAGING_*"),
 			args:    withArgs(map[string]any{"credential_id": "file:staging"}),
 			wantErr: []string{`credential_id is refused`, `reads something that no pattern the operator allows covers`, `(MCP_ALLOWED_REFERENCES: "file:` + file + `/work", "env:STAGING_*")`}},
