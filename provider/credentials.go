@@ -136,6 +136,23 @@ func (c Credentials) Merge(o Credentials) Credentials {
 	return c
 }
 
+// Equal reports whether c and o hold the same fields with the same values,
+// comparing values in constant time; metadata (Source, FetchedAt, Expires)
+// is not compared. Use it to tell whether a re-resolved credential is
+// really a new one before retrying a call that a backend rejected.
+func (c Credentials) Equal(o Credentials) bool {
+	if len(c.fields) != len(o.fields) {
+		return false
+	}
+	eq := true
+	for n, v := range c.fields {
+		w, ok := o.fields[n]
+		// Compare every field, so the time taken does not say which differs.
+		eq = v.Equal(w) && ok && eq
+	}
+	return eq
+}
+
 // Expired reports whether c has an expiry and it is not after now.
 func (c Credentials) Expired(now time.Time) bool {
 	return !c.Expires.IsZero() && !now.Before(c.Expires)

@@ -58,6 +58,7 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 				o.AllowReferences = allow(t, "vault:mcp/**")
 				o.AllowProfile = func(n string) bool { return n == c }
 				o.Required = []string{provider.FieldAccessKeyID}
+				o.AllowRequestCredentials = true // so their validation errors are driven too
 				o.ProviderTimeout = 20 * time.Millisecond
 				o.Logger = logger
 			})

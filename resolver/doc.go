@@ -7,8 +7,8 @@
 //
 // For each [Request], [Resolver.Resolve] uses, in order:
 //
-//  1. credentials passed in the request itself, unless
-//     Options.RefuseRequestCredentials is set; they are validated (required
+//  1. credentials passed in the request itself, only if
+//     Options.AllowRequestCredentials is set; they are validated (required
 //     fields, field names, lengths, control characters), used for that
 //     request only and never cached;
 //  2. a credential reference (Request.CredentialID, such as
@@ -39,8 +39,8 @@
 // text it reads: a tool argument must never reach credentials the operator
 // did not offer. The policy is the operator's, in [Options], never the
 // request's. By default a request may name only the default profile and no
-// reference; request credentials are accepted (RefuseRequestCredentials
-// turns them off). Refusals wrap [ErrProfileRefused],
+// reference, and credentials in the request are refused
+// (AllowRequestCredentials accepts them). Refusals wrap [ErrProfileRefused],
 // [ErrReferenceRefused] or [ErrRequestCredentialsRefused], say which option
 // allows them, and are logged without values. Profile names and references
 // with control or invisible characters, path traversal or excessive length

@@ -14,8 +14,8 @@ var (
 	ErrNoCredentials = errors.New("resolver: no credentials found")
 
 	// ErrRequestCredentialsRefused is returned when a request carries
-	// credentials and Options.RefuseRequestCredentials is set.
-	ErrRequestCredentialsRefused = errors.New("resolver: credentials in the request are refused by policy (Options.RefuseRequestCredentials)")
+	// credentials and Options.AllowRequestCredentials is not set.
+	ErrRequestCredentialsRefused = errors.New("resolver: credentials in the request are refused by policy (allow them with Options.AllowRequestCredentials)")
 
 	// ErrInvalidRequestCredentials is wrapped when credentials passed in a
 	// request are malformed: a required field missing, a bad field name, a

@@ -44,6 +44,7 @@ func Example() {
 func ExampleResolver_Resolve_requestCredentials() {
 	r, err := resolver.New(nil, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
+		o.AllowRequestCredentials = true // off by default
 	})
 	if err != nil {
 		panic(err)
@@ -56,8 +57,8 @@ func ExampleResolver_Resolve_requestCredentials() {
 	res, err := r.Resolve(context.Background(), resolver.Request{Credentials: inline})
 	fmt.Println(res.Credentials.Source.Provider, err)
 
-	// An operator can refuse them.
-	strict, err := resolver.New(nil, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	// By default they are refused.
+	strict, err := resolver.New(nil) // request credentials are refused by default
 	if err != nil {
 		panic(err)
 	}

@@ -84,10 +84,13 @@ type Options struct {
 	// Default provider.DefaultProfile.
 	Profile string
 
-	// RefuseRequestCredentials makes Resolve refuse credentials passed in a
-	// request with ErrRequestCredentialsRefused. By default they
-	// are accepted, validated, and never cached.
-	RefuseRequestCredentials bool
+	// AllowRequestCredentials makes Resolve accept credentials passed in a
+	// request (Request.Credentials): validated, used for that request only,
+	// never cached. By default they are refused with
+	// ErrRequestCredentialsRefused: the MCP specification has stdio servers
+	// take credentials from their environment, and a model should never be
+	// invited to paste keys into tool arguments.
+	AllowRequestCredentials bool
 
 	// AllowProfile decides which profile names a request may select with
 	// Request.Profile. A model-driven client can be steered by any text it

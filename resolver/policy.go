@@ -73,9 +73,9 @@ func (r *Resolver) refLink(scheme string, p provider.Provider) link {
 }
 
 func (r *Resolver) fromRequest(req Request) (Result, error) {
-	if r.opts.RefuseRequestCredentials {
+	if !r.opts.AllowRequestCredentials {
 		r.opts.Logger.Warn("resolver: refused credentials passed in the request",
-			"fields", len(req.Credentials.Names()), "allow_with", "Options.RefuseRequestCredentials=false")
+			"fields", len(req.Credentials.Names()), "allow_with", "Options.AllowRequestCredentials")
 		return Result{}, ErrRequestCredentialsRefused
 	}
 	c := req.Credentials

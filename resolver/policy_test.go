@@ -209,6 +209,7 @@ func TestRequestOrder(t *testing.T) {
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:*")
 		o.AllowProfile = resolver.AnyProfile
+		o.AllowRequestCredentials = true
 	})
 	ctx := context.Background()
 	inline := creds("inline-secret")

@@ -17,7 +17,7 @@ type Request struct {
 	Profile string
 
 	// Credentials passed in the request itself. When non-zero they win over
-	// every provider, unless Options.RefuseRequestCredentials is set. They
+	// every provider, if Options.AllowRequestCredentials is set. They
 	// are validated, used for this request only and never cached.
 	Credentials provider.Credentials
 
@@ -53,6 +53,11 @@ type Result struct {
 
 	key key // for InvalidateResult
 }
+
+// FromRequest reports whether the credentials came in the request itself
+// (Request.Credentials) rather than from a provider: such credentials are
+// never cached, so invalidating and resolving again cannot change them.
+func (r Result) FromRequest() bool { return r.key.name == "" && r.Credentials.Source.Provider == "request" }
 
 // A Resolver resolves credentials for requests through an ordered chain of
 // providers with a per-profile cache. It is safe for concurrent use; create

@@ -484,7 +484,10 @@ func TestProviderHangs(t *testing.T) {
 func TestRequestCredentials(t *testing.T) {
 	p := answering("env", "env-secret")
 	required := []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
-	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.Required = required })
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
+		o.Required = required
+		o.AllowRequestCredentials = true
+	})
 	ctx := context.Background()
 
 	res, err := r.Resolve(ctx, resolver.Request{Credentials: creds(canary)})
@@ -516,10 +519,10 @@ func TestRequestCredentials(t *testing.T) {
 		})
 	}
 
-	refusing := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.RefuseRequestCredentials = true })
+	refusing := mustNew(t, []provider.Provider{p})
 	_, err = refusing.Resolve(ctx, resolver.Request{Credentials: creds(canary)})
 	assert.ErrorIs(t, err, resolver.ErrRequestCredentialsRefused)
-	assert.Contains(t, err.Error(), "RefuseRequestCredentials")
+	assert.Contains(t, err.Error(), "AllowRequestCredentials")
 }
 
 func TestInvalidProfile(t *testing.T) {
@@ -644,4 +647,21 @@ func TestFinalStopsTheWalkButServesStale(t *testing.T) {
 	require.ErrorIs(t, err, provider.ErrFinal)
 	assert.EqualValues(t, 3, authority.calls.Load(), "no walk before the backoff ends: the failure is remembered")
 	assert.EqualValues(t, 0, impostor.calls.Load(), "no later provider answers a profile whose authority is down")
+}
+
+func TestFromRequestAndEqual(t *testing.T) {
+	p := answering("env", canary)
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.AllowRequestCredentials = true })
+	ctx := context.Background()
+	a, err := r.Resolve(ctx, resolver.Request{})
+	require.NoError(t, err)
+	assert.False(t, a.FromRequest())
+	b, err := r.Resolve(ctx, resolver.Request{Credentials: creds("inline")})
+	require.NoError(t, err)
+	assert.True(t, b.FromRequest())
+	assert.False(t, a.Credentials.Equal(b.Credentials))
+	r.InvalidateResult(a)
+	c, err := r.Resolve(ctx, resolver.Request{})
+	require.NoError(t, err)
+	assert.True(t, a.Credentials.Equal(c.Credentials), "same values after a re-read: a retry would not help")
 }

@@ -79,7 +79,7 @@ func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Pro
 	chain := credentialChain(cfg, profiles, log)
 	r, err := resolver.New(chain, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
-		o.RefuseRequestCredentials = !cfg.AllowRequestCredentials
+		o.AllowRequestCredentials = cfg.AllowRequestCredentials
 		o.Profile = cfg.ActiveProfile
 		o.AllowProfile = profiles.Has // exactly the profiles the operator wrote in the file
 		o.References = schemes
