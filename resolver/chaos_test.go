@@ -528,3 +528,48 @@ func TestAbandonedCallsBoundedUnderConcurrency(t *testing.T) {
 		t.Errorf("%d calls of one provider are stuck past ProviderTimeout; MaxAbandoned is 1", n)
 	}
 }
+
+// TestOneRefreshPerTTL shows that a value past its TTL is refreshed by one
+// walk only. A read that loaded the entry's state before a background
+// refresh stored its answer, and asks for a refresh after that refresh
+// ended, starts a second one: refresh checks only that no walk is in
+// flight, not that the state it was asked about is still current.
+func TestOneRefreshPerTTL(t *testing.T) {
+	clk := newClock()
+	var calls atomic.Int64
+	p := provider.WithName("p", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		return creds(strconv.FormatInt(calls.Add(1), 10)), nil
+	}))
+	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.TTL = time.Minute })
+	ctx := context.Background()
+	if _, err := r.Resolve(ctx, resolver.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	const cycles = 300
+	for cycle := 2; cycle <= cycles+1; cycle++ {
+		clk.Advance(time.Minute) // past the TTL: the next reads start one refresh
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					res, err := r.Resolve(ctx, resolver.Request{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if v, _ := strconv.Atoi(res.Credentials.Value(provider.FieldSecretAccessKey)); v >= cycle {
+						return
+					}
+					runtime.Gosched() // let the refresh run
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		if n := calls.Load(); n != int64(cycle) {
+			t.Fatalf("after %d TTLs the provider was called %d times: a refresh ran twice", cycle-1, n)
+		}
+	}
+}
