@@ -23,8 +23,8 @@
 //
 // oauth2.TokenSource.Token takes no context. [Source.TokenSource] binds the
 // context it is given, as oauth2.Config.TokenSource does: every Token call
-// resolves with it, so it should live as long as the TokenSource; once it is
-// done every Token call fails. [Transport] has no such context: it uses each
+// resolves with it, so it should live as long as the TokenSource: once it is
+// done, every Token call that needs the resolver to ask a backend fails. [Transport] has no such context: it uses each
 // request's own, so cancelling a request also abandons a resolution it is
 // waiting for. Prefer it, or [Source.Token], where a per-call context
 // exists.
@@ -53,16 +53,20 @@
 // from the rejected one and the request can be replayed: it has no body, or
 // GetBody gives the body again. Credentials passed in the resolver request
 // itself are never cached and cannot change, so they are never retried.
-// Otherwise, and when the retry is answered 401 too, the 401 response is
-// returned as it came: Transport retries at most once per request.
+// Otherwise (also when resolving again fails, for example because the
+// request's context is done), and when the retry is answered 401 too, the
+// 401 response is returned as it came: Transport retries at most once per
+// request. A credential that a concurrent request already replaced is not
+// invalidated again, so a burst of 401s after one rotation costs one
+// resolution, not one per request.
 //
 // Only 401 triggers this. A 403 means the credential was accepted and
 // lacks a permission, which a new copy of it would not change.
 //
 // # Secrets
 //
-// The token appears only in the Authorization header of the request sent.
-// Errors and log records (Options.Logger) name the credential's source, the
+// The token leaves this package only in the Authorization header of the
+// request sent and in the oauth2.Token that Source.Token returns. Errors and log records (Options.Logger) name the credential's source, the
 // field, the method and the host, never the token, the URL's path or its
 // query: a token that cannot be sent in a header is reported by its length
 // alone, wrapping [ErrInvalidToken].

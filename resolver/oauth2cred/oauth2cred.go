@@ -20,12 +20,12 @@ const DefaultTokenType = "Bearer"
 var (
 	// ErrNoToken is wrapped when the resolved credentials lack the field
 	// that holds the token (Options.Field).
-	ErrNoToken = errors.New("oauth2cred: the credentials have no token field")
+	ErrNoToken = errors.New("oauth2cred: no token in the credentials")
 
 	// ErrInvalidToken is wrapped when the token holds a character that
 	// cannot appear in an HTTP Authorization header (a control character,
 	// a space, or a byte outside printable ASCII). The value is not shown.
-	ErrInvalidToken = errors.New("oauth2cred: the token is not a valid HTTP credential")
+	ErrInvalidToken = errors.New("oauth2cred: the token cannot be sent in an HTTP header")
 )
 
 // Options configure a [Source].
@@ -144,12 +144,12 @@ func (s *Source) resolve(ctx context.Context) (resolver.Result, provider.Secret,
 	}
 	tok := res.Credentials.Get(s.field)
 	if tok.IsZero() {
-		return resolver.Result{}, "", fmt.Errorf("oauth2cred: %s has no field %q (it has %s): %w",
-			describeSource(res), s.field, strings.Join(res.Credentials.Names(), ", "), ErrNoToken)
+		return resolver.Result{}, "", fmt.Errorf("%w: %s have no field %q (they have %s)",
+			ErrNoToken, describeSource(res), s.field, strings.Join(res.Credentials.Names(), ", "))
 	}
 	if v := tok.Reveal(); !validToken(v) {
-		return resolver.Result{}, "", fmt.Errorf("oauth2cred: field %q of %s: (a %d-byte value, not shown): %w",
-			s.field, describeSource(res), len(v), ErrInvalidToken)
+		return resolver.Result{}, "", fmt.Errorf("%w: field %q of %s holds a control character, a space or a non-ASCII byte (a %d-byte value, not shown)",
+			ErrInvalidToken, s.field, describeSource(res), len(v))
 	}
 	return res, tok, nil
 }
