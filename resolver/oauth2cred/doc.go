@@ -57,8 +57,8 @@
 // request's context is done), and when the retry is answered 401 too, the
 // 401 response is returned as it came: Transport retries at most once per
 // request. A credential that a concurrent request already replaced is not
-// invalidated again, so a burst of 401s after one rotation costs one
-// resolution, not one per request.
+// invalidated again, so a burst of 401s after one rotation costs about one
+// provider call, not one per request.
 //
 // Only 401 triggers this. A 403 means the credential was accepted and
 // lacks a permission, which a new copy of it would not change.

@@ -276,6 +276,7 @@ func TestTransportConcurrentRotation(t *testing.T) {
 	assert.Greater(t, len(hits), workers*each, "requests with the revoked token were rejected and retried")
 	assert.LessOrEqual(t, len(hits), 2*workers*each, "no request was sent more than twice")
 	assert.Greater(t, a.walks.Load(), walks)
+	t.Logf("after the rotation: %d requests sent for %d calls, %d provider walks", len(hits), workers*each, a.walks.Load()-walks)
 	for _, h := range hits {
 		if h.method == http.MethodPost && h.body != "" {
 			assert.Equal(t, "payload", h.body)
@@ -379,4 +380,43 @@ func TestTransportErrors(t *testing.T) {
 			assert.True(t, body.closed.Load())
 		})
 	}
+}
+
+// TestTransportKeepsReplacedCredential: a 401 for a token that the resolver
+// has already replaced (a concurrent request re-resolved it) retries with
+// the replacement and does not invalidate it, so a burst of 401s after one
+// rotation does not make one provider walk per request.
+func TestTransportKeepsReplacedCredential(t *testing.T) {
+	a := newAuthority()
+	r := newResolver(t, a, nil)
+	srv := newAPI(t, a)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv.handler = func(http.ResponseWriter, *http.Request) bool {
+		once.Do(func() { close(entered); <-release })
+		return false
+	}
+	c := srv.client(newSource(t, r, resolver.Request{}))
+
+	done := make(chan *http.Response)
+	go func() {
+		resp, err := c.Get(srv.URL)
+		assert.NoError(t, err)
+		done <- resp
+	}()
+	<-entered // the request carries v1
+	a.rotate()
+	r.Invalidate("") // as a concurrent request's 401 would
+	_, err := r.Resolve(context.Background(), resolver.Request{})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, a.walks.Load())
+	close(release)
+
+	resp := <-done
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, readAll(t, resp))
+	hits := srv.received()
+	require.Len(t, hits, 2)
+	assert.Equal(t, "Bearer "+a.current(), hits[1].auth)
+	assert.EqualValues(t, 2, a.walks.Load(), "the replacement was not invalidated")
 }
