@@ -418,5 +418,9 @@ func TestTransportKeepsReplacedCredential(t *testing.T) {
 	hits := srv.received()
 	require.Len(t, hits, 2)
 	assert.Equal(t, "Bearer "+a.current(), hits[1].auth)
+	// The replacement is still cached: the next request needs no walk.
+	resp, err = c.Get(srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, readAll(t, resp))
 	assert.EqualValues(t, 2, a.walks.Load(), "the replacement was not invalidated")
 }
