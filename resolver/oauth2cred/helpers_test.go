@@ -108,7 +108,7 @@ func newSource(t testing.TB, r *resolver.Resolver, req resolver.Request, optFns 
 
 // hit is one request the API server received.
 type hit struct {
-	method, auth, body string
+	method, path, auth, body string
 }
 
 // api is a real HTTP API that accepts a request only if its Authorization
@@ -139,7 +139,7 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	auth := r.Header.Get("Authorization")
 	s.mu.Lock()
-	s.hits = append(s.hits, hit{method: r.Method, auth: auth, body: string(body)})
+	s.hits = append(s.hits, hit{method: r.Method, path: r.URL.Path, auth: auth, body: string(body)})
 	s.mu.Unlock()
 	if s.handler != nil && s.handler(w, r) {
 		return

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/resolver"
@@ -23,10 +26,16 @@ const maxDrain = 64 << 10
 // again. It retries the request once, and only if the new token differs
 // from the rejected one and the request can be sent again: it has no body,
 // or its GetBody replays it (http.NewRequest sets GetBody for
-// *bytes.Buffer, *bytes.Reader and *strings.Reader bodies). Otherwise, and
-// for credentials passed in the resolver request itself, which cannot
-// change, the 401 response is returned as it came. A retry that is answered
-// 401 again is returned as it came too.
+// *bytes.Buffer, *bytes.Reader and *strings.Reader bodies). Otherwise
+// (also when resolving again fails, as it does once the request's context
+// is done), and for credentials passed in the resolver request itself,
+// which cannot change, the 401 response is returned as it came. A retry
+// that is answered 401 again is returned as it came too.
+//
+// The token goes only to the origin (scheme, host and port) of the request
+// the caller sent: when http.Client follows a redirect to another origin,
+// or from https to http, that request is sent without it. (x/oauth2's
+// Transport sends its token to every hop.)
 //
 // Transport never modifies the caller's *http.Request: it sends a clone,
 // and replaces an Authorization header the request already has on the
@@ -55,6 +64,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("oauth2cred: Transport.Source is nil")
 	}
 	ctx := req.Context()
+	if !sameOrigin(req) {
+		// A redirect to another origin: the token is not for it.
+		s.logger.DebugContext(ctx, "oauth2cred: redirected to another origin; sent without the token",
+			"method", req.Method, "host", req.URL.Host)
+		bodyOwned = false
+		return t.send(req)
+	}
 	res, tok, err := s.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -62,11 +78,55 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	first := req.Clone(ctx)
 	s.setAuth(first, tok)
 	bodyOwned = false
-	resp, err := t.base().RoundTrip(first)
+	resp, err := t.send(first)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || res.FromRequest() {
 		return resp, err
 	}
 	return t.retry(ctx, req, resp, res, tok)
+}
+
+// send sends req through Base, and makes sure the response names the
+// request it answers, which sameOrigin follows on the next redirect hop.
+func (t *Transport) send(req *http.Request) (*http.Response, error) {
+	resp, err := t.base().RoundTrip(req)
+	if resp != nil && resp.Request == nil {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// maxHops bounds the redirect chain sameOrigin follows; http.Client stops
+// after 10 redirects.
+const maxHops = 64
+
+// sameOrigin reports whether req goes to the origin (scheme, host and port)
+// of the request that started its chain of redirects: http.Client sets
+// Response on each hop it follows, and the Transport that answered set the
+// response's Request. A chain that cannot be followed to its start counts
+// as another origin.
+func sameOrigin(req *http.Request) bool {
+	first := req
+	for i := 0; first.Response != nil; i++ {
+		if first.Response.Request == nil || i == maxHops {
+			return false
+		}
+		first = first.Response.Request
+	}
+	return first == req || origin(first.URL) == origin(req.URL)
+}
+
+// origin renders u's scheme, host and port, the port made explicit.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // retry handles a 401 answer resp to req, which was sent with tok from res.
@@ -110,7 +170,7 @@ func (t *Transport) retry(ctx context.Context, req *http.Request, resp *http.Res
 	resp.Body.Close()
 	s.logger.DebugContext(ctx, "oauth2cred: request rejected (401); retrying once with a new credential",
 		"method", req.Method, "host", req.URL.Host, "source", cur.Credentials.Source.String())
-	return t.base().RoundTrip(again)
+	return t.send(again)
 }
 
 // drop removes the rejected token tok from the resolver's cache, unless a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -423,4 +424,73 @@ func TestTransportKeepsReplacedCredential(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode, readAll(t, resp))
 	assert.EqualValues(t, 2, a.walks.Load(), "the replacement was not invalidated")
+}
+
+// TestTransportRedirects: the token goes only to the origin of the request
+// the caller sent, whatever hops http.Client follows.
+func TestTransportRedirects(t *testing.T) {
+	a := newAuthority()
+	srv := newAPI(t, a)
+	other := newAPI(t, a) // another origin: same host, another port
+	other.handler = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/back" {
+			http.Redirect(w, r, srv.URL+"/final", http.StatusFound)
+		} else {
+			fmt.Fprint(w, "elsewhere")
+		}
+		return true
+	}
+	srv.handler = func(w http.ResponseWriter, r *http.Request) bool {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		case "/bounce":
+			http.Redirect(w, r, other.URL+"/back", http.StatusTemporaryRedirect)
+		default:
+			return false
+		}
+		return true
+	}
+	want := "Bearer " + a.current()
+	c := srv.client(newSource(t, newResolver(t, a, nil), resolver.Request{}))
+	for _, tc := range []struct {
+		path      string
+		wantHere  []string // Authorization of each hit on srv
+		wantThere []string // and on other
+	}{
+		{"/same", []string{want, want}, nil},
+		{"/away", []string{want}, []string{""}},
+		{"/bounce", []string{want, want}, []string{""}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			before, beforeOther := len(srv.received()), len(other.received())
+			req, err := http.NewRequest(http.MethodPost, srv.URL+tc.path, strings.NewReader("body"))
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, readAll(t, resp))
+			var here, there []string
+			for _, h := range srv.received()[before:] {
+				here = append(here, h.auth)
+			}
+			for _, h := range other.received()[beforeOther:] {
+				there = append(there, h.auth)
+			}
+			assert.Equal(t, tc.wantHere, here)
+			assert.Equal(t, tc.wantThere, there)
+		})
+	}
+	t.Run("chain that cannot be followed", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/final", nil)
+		require.NoError(t, err)
+		req.Response = &http.Response{} // a hop whose first request is unknown
+		resp, err := c.Transport.RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		readAll(t, resp)
+		hits := srv.received()
+		assert.Empty(t, hits[len(hits)-1].auth)
+	})
 }
