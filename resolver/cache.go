@@ -6,8 +6,9 @@ import (
 )
 
 // cache holds one entry per profile and per reference. Reads take no lock
-// and make no allocation (sync.Map's hash trie); an insert touches only its
-// own path of the trie, so filling many keys never copies the map.
+// and make no allocation (an atomic load, then sync.Map's hash trie); an
+// insert touches only its own path of the trie, so filling many keys never
+// copies the map.
 // Invalidation removes entries: a walk that was in flight for a removed
 // entry still answers the callers that were waiting on it, but stores into
 // an entry nobody can find any more, so no caller that starts after the
@@ -15,13 +16,30 @@ import (
 type cache struct {
 	def      atomic.Pointer[entry] // the default profile's entry, skipping the map
 	defName  string
-	profiles sync.Map // string -> *entry
-	refs     sync.Map // string -> *entry
+	profiles atomic.Pointer[store]
+	refs     atomic.Pointer[store]
+	maxProf  int64
+	maxRefs  int64
+}
 
-	nProfiles atomic.Int64
-	nRefs     atomic.Int64
-	maxProf   int64
-	maxRefs   int64
+// store is one map of entries with its count. Clearing the cache swaps in
+// new stores, so a count never drifts from its map.
+type store struct {
+	m sync.Map // string -> *entry
+	n atomic.Int64
+}
+
+func (c *cache) init() {
+	c.profiles.Store(new(store))
+	c.refs.Store(new(store))
+}
+
+// storeFor returns the store of k's kind and its bound.
+func (c *cache) storeFor(k key) (*store, int64) {
+	if k.ref {
+		return c.refs.Load(), c.maxRefs
+	}
+	return c.profiles.Load(), c.maxProf
 }
 
 // load returns k's entry, or nil.
@@ -29,11 +47,8 @@ func (c *cache) load(k key) *entry {
 	if !k.ref && k.name == c.defName {
 		return c.def.Load()
 	}
-	m := &c.profiles
-	if k.ref {
-		m = &c.refs
-	}
-	if v, ok := m.Load(k.name); ok {
+	st, _ := c.storeFor(k)
+	if v, ok := st.m.Load(k.name); ok {
 		return v.(*entry)
 	}
 	return nil
@@ -56,19 +71,16 @@ func (c *cache) loadOrCreate(k key) (e *entry, cached bool) {
 		}
 		return fresh, false // invalidated meanwhile: resolve this call uncached
 	}
-	m, n, limit := &c.profiles, &c.nProfiles, c.maxProf
-	if k.ref {
-		m, n, limit = &c.refs, &c.nRefs, c.maxRefs
-	}
-	if n.Load() >= limit {
-		if v, ok := m.Load(k.name); ok {
+	st, limit := c.storeFor(k)
+	if st.n.Load() >= limit {
+		if v, ok := st.m.Load(k.name); ok {
 			return v.(*entry), true
 		}
 		return fresh, false
 	}
-	v, loaded := m.LoadOrStore(k.name, fresh)
+	v, loaded := st.m.LoadOrStore(k.name, fresh)
 	if !loaded {
-		n.Add(1)
+		st.n.Add(1)
 	}
 	return v.(*entry), true
 }
@@ -83,22 +95,17 @@ func (c *cache) remove(k key) {
 		c.def.Store(nil)
 		return
 	}
-	m, n := &c.profiles, &c.nProfiles
-	if k.ref {
-		m, n = &c.refs, &c.nRefs
-	}
-	if _, ok := m.LoadAndDelete(k.name); ok {
-		n.Add(-1)
+	st, _ := c.storeFor(k)
+	if _, ok := st.m.LoadAndDelete(k.name); ok {
+		st.n.Add(-1)
 	}
 }
 
 // clear drops every entry.
 func (c *cache) clear() {
 	c.def.Store(nil)
-	c.profiles.Clear()
-	c.refs.Clear()
-	c.nProfiles.Store(0)
-	c.nRefs.Store(0)
+	c.profiles.Store(new(store))
+	c.refs.Store(new(store))
 }
 
 // MaxCachedReferences bounds the references (Request.CredentialID) kept in

@@ -57,7 +57,9 @@ type Result struct {
 // FromRequest reports whether the credentials came in the request itself
 // (Request.Credentials) rather than from a provider: such credentials are
 // never cached, so invalidating and resolving again cannot change them.
-func (r Result) FromRequest() bool { return r.key.name == "" && r.Credentials.Source.Provider == "request" }
+func (r Result) FromRequest() bool {
+	return r.key.name == "" && r.Credentials.Source.Provider == "request"
+}
 
 // A Resolver resolves credentials for requests through an ordered chain of
 // providers with a per-profile cache. It is safe for concurrent use; create
@@ -89,6 +91,7 @@ func New(providers []provider.Provider, optFns ...func(*Options)) (*Resolver, er
 		r.opts.Now = time.Now
 	}
 	r.clock.now = r.opts.Now
+	r.cache.init()
 	r.cache.defName = o.Profile
 	r.cache.maxProf = int64(o.MaxEntries)
 	r.cache.maxRefs = MaxCachedReferences
@@ -167,7 +170,7 @@ func (r *Resolver) resolve(ctx context.Context, k key, chain []link) (Result, er
 		return st.res, nil
 	case st.servable(now):
 		if now >= st.retryAt {
-			r.refresh(ctx, k, e, chain)
+			r.refresh(ctx, k, e, chain, st)
 		}
 		res := st.res
 		res.Stale = st.err != nil
@@ -255,10 +258,11 @@ func (r *Resolver) run(ctx context.Context, k key, e *entry, f *flight, chain []
 	close(f.done)
 }
 
-// refresh starts a background walk for e unless one is in flight.
-func (r *Resolver) refresh(ctx context.Context, k key, e *entry, chain []link) {
+// refresh starts a background walk for e unless one is in flight, or one
+// has ended since the caller read seen (its answer is the refresh).
+func (r *Resolver) refresh(ctx context.Context, k key, e *entry, chain []link, seen *state) {
 	e.mu.Lock()
-	if e.flight != nil {
+	if e.flight != nil || e.st.Load() != seen {
 		e.mu.Unlock()
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,15 +84,19 @@ func (r *Resolver) walk(ctx context.Context, k key, chain []link) (Result, error
 		} else {
 			res.Profile = k.name
 		}
-		r.opts.Logger.DebugContext(ctx, "resolver: resolved", "what", k.String(),
-			"source", c.Source.String(), "fields", c.Names(), "skipped", len(tried))
+		if r.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+			r.opts.Logger.DebugContext(ctx, "resolver: resolved", "what", k.String(),
+				"source", c.Source.String(), "fields", c.Names(), "skipped", len(tried))
+		}
 		return res, nil
 	}
 	err := &ChainError{Profile: profile, Attempts: tried}
 	if k.ref {
 		err.Profile, err.Reference = "", k.name
 	}
-	r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "what", k.String(), "error", err)
+	if r.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		r.opts.Logger.DebugContext(ctx, "resolver: no credentials", "what", k.String(), "error", err)
+	}
 	return Result{}, err
 }
 
