@@ -23,7 +23,7 @@
 //
 // oauth2.TokenSource.Token takes no context. [Source.TokenSource] binds the
 // context it is given, as oauth2.Config.TokenSource does: every Token call
-// resolves with it, so it should live as long as the TokenSource: once it is
+// resolves with it, so it should live as long as the TokenSource. Once it is
 // done, every Token call that needs the resolver to ask a backend fails. [Transport] has no such context: it uses each
 // request's own, so cancelling a request also abandons a resolution it is
 // waiting for. Prefer it, or [Source.Token], where a per-call context
@@ -39,7 +39,8 @@
 // Token.Expiry: a token without an expiry would be reused forever, so a
 // token rotated in the backend, or invalidated after a 401, would never be
 // picked up. Use [Transport] for HTTP clients rather than oauth2.NewClient;
-// oauth2.Transport with Source.TokenSource works too, without the retry.
+// oauth2.Transport with Source.TokenSource works too, but without the retry
+// and without the redirect rule below.
 //
 // Token.Expiry is the credential's Expires (the zero time when it does not
 // expire on its own); the resolver never serves a credential past it.
@@ -66,7 +67,10 @@
 // # Secrets
 //
 // The token leaves this package only in the Authorization header of the
-// request sent and in the oauth2.Token that Source.Token returns. Errors and log records (Options.Logger) name the credential's source, the
+// request sent and in the oauth2.Token that Source.Token returns. A
+// Transport sends it only to the origin (scheme, host and port) of the
+// request the caller made: a hop of a redirect to another origin, or from
+// https to http, goes without it. Errors and log records (Options.Logger) name the credential's source, the
 // field, the method and the host, never the token, the URL's path or its
 // query: a token that cannot be sent in a header is reported by its length
 // alone, wrapping [ErrInvalidToken].

@@ -42,8 +42,9 @@ type Options struct {
 	// DefaultTokenType ("Bearer").
 	TokenType string
 
-	// Logger receives a record when a Transport's request is answered 401:
-	// Debug when it retries with a new credential, Warn when it cannot.
+	// Logger receives a record when a Transport's request is answered 401
+	// (Debug when it retries with a new credential, Warn when it cannot)
+	// and a Debug record for a redirect hop sent without the token.
 	// Records carry the method, the host, the credential's source and the
 	// reason, never a token, a path or a query. Default: discard.
 	Logger *slog.Logger
@@ -118,8 +119,8 @@ func (s *Source) Token(ctx context.Context) (*oauth2.Token, error) {
 // TokenSource returns an oauth2.TokenSource whose Token method calls
 // s.Token(ctx) with the ctx given here, as oauth2.Config.TokenSource binds
 // its ctx: use a context that lives as long as the TokenSource (typically
-// the program's or the client's), not one request's, since once ctx is done
-// every Token call fails. A nil ctx means context.Background(). For
+// the program's or the client's), not one request's: once ctx is done,
+// every Token call that needs the resolver to ask a backend fails. A nil ctx means context.Background(). For
 // per-request contexts use [Transport], which resolves with each request's
 // context, or call [Source.Token] directly.
 func (s *Source) TokenSource(ctx context.Context) oauth2.TokenSource {
