@@ -178,7 +178,16 @@ func (r *Resolver) resolve(ctx context.Context, k key, chain []link) (Result, er
 	case st != nil && st.err != nil && now < st.retryAt:
 		return Result{}, st.err // remembered: no walk before the backoff ends
 	}
-	f := r.join(ctx, k, e, chain, cached)
+	f, mine := r.join(k, e)
+	if mine {
+		if ctx.Done() == nil {
+			// A caller that cannot give up gains nothing from waiting in
+			// another goroutine: walk here.
+			r.run(ctx, k, e, f, chain, cached)
+		} else {
+			go r.run(ctx, k, e, f, chain, cached)
+		}
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -206,27 +215,27 @@ func (r *Resolver) resolve(ctx context.Context, k key, chain []link) (Result, er
 	return f.res, nil
 }
 
-// join returns the walk in flight for e, starting one if there is none.
-// The walk stores its answer into e; an entry that is not cached (over the
-// bound, or removed by an invalidation meanwhile) is never found again.
-func (r *Resolver) join(ctx context.Context, k key, e *entry, chain []link, cached bool) *flight {
+// join returns the walk in flight for e, or a new one that the caller must
+// run (mine). The walk stores its answer into e; an entry that is not
+// cached (over the bound, or removed by an invalidation meanwhile) is never
+// found again.
+func (r *Resolver) join(k key, e *entry) (f *flight, mine bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.flight != nil {
-		return e.flight
+		return e.flight, false
 	}
 	// A walk that ended since this caller looked may already have the
 	// answer (or a failure to remember): take it instead of walking again.
 	now := r.now().UnixNano()
 	if st := e.st.Load(); st.fresh(now) {
-		return doneFlight(st.res, nil)
+		return doneFlight(st.res, nil), false
 	} else if st != nil && st.err != nil && now < st.retryAt && !st.servable(now) {
-		return doneFlight(Result{}, st.err)
+		return doneFlight(Result{}, st.err), false
 	}
-	f := &flight{done: make(chan struct{})}
+	f = &flight{done: make(chan struct{})}
 	e.flight = f
-	go r.run(ctx, k, e, f, chain, cached)
-	return f
+	return f, true
 }
 
 func doneFlight(res Result, err error) *flight {
