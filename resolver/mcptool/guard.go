@@ -84,9 +84,9 @@ func kindOf(s *jsonschema.Schema) kind {
 
 // prop is one property of a tool's input.
 type prop struct {
-	name   string
-	kind   kind
-	fields map[string]bool // the credentials object: field -> plain
+	name      string
+	kind      kind
+	fields    map[string]bool // the credentials object: field -> plain
 	fieldList string
 }
 

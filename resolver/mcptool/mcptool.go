@@ -130,13 +130,13 @@ const (
 // through a resolver and scrubs their results. It is safe for concurrent
 // use.
 type Server struct {
-	srv    *mcp.Server
-	r      *resolver.Resolver
-	opts   Options
+	srv     *mcp.Server
+	r       *resolver.Resolver
+	opts    Options
 	tools   atomic.Pointer[map[string]*tool]
-	schemas sync.Map // tool name -> *jsonschema.Schema, for schemaError
-	mu     sync.Mutex // serializes AddTool
-	served served
+	schemas sync.Map   // tool name -> *jsonschema.Schema, for schemaError
+	mu      sync.Mutex // serializes AddTool
+	served  served
 }
 
 // New returns the credential layer of srv, resolving through r, and
