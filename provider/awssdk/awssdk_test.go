@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,16 +236,50 @@ func TestNotFoundAndConfigErrors(t *testing.T) {
 	}
 }
 
-// A file the SDK cannot parse is reported without quoting it.
-func TestMalformedFile(t *testing.T) {
-	h := isolate(t)
-	write(t, h.config, "[profile broken\naws_secret_access_key = "+leakSecret+"\n")
-	_, err := newProvider(t).Retrieve(context.Background(), "broken")
-	if err == nil {
-		t.Fatal("no error")
+// A shared file the SDK cannot use is a definite failure that names the
+// file and quotes none of it.
+func TestBrokenFiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, h *home)
+		want  string
+	}{
+		{"partial keys", func(t *testing.T, h *home) {
+			write(t, h.credentials, "[broken]\naws_secret_access_key = "+leakSecret+"\n")
+		}, "aws_access_key_id without aws_secret_access_key"},
+		{"directory", func(t *testing.T, h *home) {
+			if err := os.Mkdir(h.credentials, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "cannot read"},
+		{"unopenable", func(t *testing.T, h *home) {
+			// A socket cannot be opened as a file, even by root; the SDK
+			// skips such a file as if it were absent.
+			l, err := net.Listen("unix", h.credentials)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}, "cannot read"},
 	}
-	t.Log(err)
-	checkNoLeak(t, err, leakSecret)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := isolate(t)
+			tt.setup(t, h)
+			_, err := newProvider(t).Retrieve(context.Background(), "broken")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			t.Log(err)
+			if provider.IsNotFound(err) || provider.IsUnavailable(err) {
+				t.Errorf("a broken file must be a definite failure: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), h.credentials) {
+				t.Errorf("error %q does not say %q about %s", err, tt.want, h.credentials)
+			}
+			checkNoLeak(t, err, leakSecret)
+		})
+	}
 }
 
 func TestDefaultChainEnvironment(t *testing.T) {
@@ -430,7 +465,7 @@ func TestProcessHelperFailures(t *testing.T) {
 func TestSDKProcessProviderInheritsStdin(t *testing.T) {
 	h := isolate(t)
 	stdinWithData(t)
-	_, err := processcreds.NewProvider(h.helper+" ok "+procKey+" "+procSecret).Retrieve(context.Background())
+	_, err := processcreds.NewProvider(h.helper + " ok " + procKey + " " + procSecret).Retrieve(context.Background())
 	var pe *processcreds.ProviderError
 	if err == nil || !errors.As(err, &pe) {
 		t.Fatalf("the SDK's helper did not read stdin (err %v): the SDK no longer passes it on", err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 
@@ -106,7 +108,12 @@ func (p *Provider) loadError(profile string, named bool, err error) error {
 	var roleErr config.SharedConfigAssumeRoleError
 	var arnErr config.CredentialRequiresARNError
 	var mfaErr config.AssumeRoleTokenProviderNotSetError
-	var pathErr *fs.PathError
+	if f, why := p.unreadable(); f != "" {
+		// The SDK skips a file it cannot open, so a profile in it reads as
+		// missing; and it reports one it cannot read without the cause.
+		return &provider.Error{Provider: Name, Profile: profile, Locator: f,
+			Err: &opaque{fmt.Sprintf("awssdk: cannot read the file: %v", why), err}}
+	}
 	switch {
 	case errors.As(err, &notExist) && named && notExist.Profile == profile:
 		return provider.NotFound(Name, profile, files, "awssdk: no such profile in the shared config or credentials files")
@@ -116,9 +123,6 @@ func (p *Provider) loadError(profile string, named bool, err error) error {
 	case errors.As(err, &notExist):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
 			Err: &opaque{fmt.Sprintf("awssdk: source_profile names profile %s, which is in neither file", provider.Describe(notExist.Profile)), err}}
-	case errors.As(err, &loadErr) && errors.As(err, &pathErr):
-		return &provider.Error{Provider: Name, Profile: profile, Locator: loadErr.Filename,
-			Err: &opaque{fmt.Sprintf("awssdk: cannot read the file: %v", pathErr.Err), err}}
 	case errors.As(err, &loadErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: loadErr.Filename,
 			Err: &opaque{"awssdk: the file is not valid INI (its text is not shown)", err}}
@@ -128,12 +132,39 @@ func (p *Provider) loadError(profile string, named bool, err error) error {
 	case errors.As(err, &arnErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
 			Err: &opaque{fmt.Sprintf("awssdk: profile %s uses %s, which needs role_arn", provider.Describe(arnErr.Profile), provider.Describe(arnErr.Type)), err}}
+	case strings.Contains(innermost(err).Error(), "partial credentials found for profile"):
+		// Matched, never shown: the text names a profile.
+		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
+			Err: &opaque{"awssdk: a profile in the chain has aws_access_key_id without aws_secret_access_key, or the reverse", err}}
 	case errors.As(err, &mfaErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
 			Err: &opaque{"awssdk: the profile's role needs an MFA code (mfa_serial), which a server cannot prompt for; use a profile without mfa_serial", err}}
 	}
 	return &provider.Error{Provider: Name, Profile: profile, Locator: files,
 		Err: &opaque{fmt.Sprintf("awssdk: cannot load the AWS configuration (%T)", innermost(err)), err}}
+}
+
+// unreadable returns the first shared file that exists but cannot be read,
+// and the system's reason (such as "permission denied"), or "".
+func (p *Provider) unreadable() (string, error) {
+	for _, name := range p.files {
+		f, err := os.Open(name)
+		if err == nil {
+			_, err = f.Read(make([]byte, 1))
+			f.Close()
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return name, err
+		}
+	}
+	return "", nil
 }
 
 // retrieveError classifies an error of the SDK's credential chain.
