@@ -56,7 +56,8 @@ type Provider struct {
 
 var _ aws.CredentialsProvider = (*Provider)(nil)
 
-// New returns a Provider whose Retrieve resolves req through r. Use it as
+// New returns a Provider whose Retrieve resolves req through r, which must
+// not be nil. Use it as
 // aws.Config.Credentials or a service client's Options.Credentials, together
 // with [WithSigner]:
 //
