@@ -98,6 +98,7 @@ func run(ctx context.Context, out io.Writer) error {
 	r, err := resolver.New(chain, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.AllowProfile = resolver.AnyProfile // this program picks profiles itself
+		o.AllowRequestCredentials = true     // shown below; off by default
 		o.Logger = slog.New(slog.DiscardHandler)
 	})
 	if err != nil {
