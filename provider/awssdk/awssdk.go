@@ -114,7 +114,8 @@ type entry struct {
 
 var _ provider.Provider = (*Provider)(nil)
 
-// New returns a Provider. It fails if Options.LoadOptions fail to apply.
+// New returns a Provider. It fails if Options.LoadOptions fail to apply, or
+// if Options.ProcessStderr is os.Stdout.
 func New(optFns ...func(*Options)) (*Provider, error) {
 	var o Options
 	for _, fn := range optFns {
@@ -134,6 +135,9 @@ func New(optFns ...func(*Options)) (*Provider, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if f, ok := o.ProcessStderr.(*os.File); ok && f == os.Stdout {
+		return nil, errors.New("awssdk: Options.ProcessStderr must not be the process's standard output")
 	}
 	p := &Provider{opts: o, entries: make(map[string]*entry)}
 	cfgFile, credFile := sharedFiles(o.Getenv)

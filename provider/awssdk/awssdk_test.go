@@ -141,6 +141,12 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestProcessStderrNotStdout(t *testing.T) {
+	if _, err := awssdk.New(func(o *awssdk.Options) { o.ProcessStderr = os.Stdout }); err == nil {
+		t.Fatal("New accepted os.Stdout as ProcessStderr")
+	}
+}
+
 func TestStaticProfile(t *testing.T) {
 	h := isolate(t)
 	write(t, h.credentials, "[static]\naws_access_key_id = "+staticKey+"\naws_secret_access_key = "+staticSecret+"\n")

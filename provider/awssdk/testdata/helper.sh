@@ -7,7 +7,8 @@
 #   helper.sh fail SECRET        prints SECRET on stdout and stderr, exits 1
 #   helper.sh garbage SECRET     prints SECRET as non-JSON output, exits 0
 #   helper.sh version SECRET     prints JSON with Version 2, exits 0
-#   helper.sh sleep              sleeps past the timeout the test sets
+#   helper.sh sleep [PIDFILE]    writes its pid to PIDFILE, then sleeps past
+#                                the timeout the test sets
 #
 # In every mode it first reads its standard input, which must be at end of
 # file at once: a helper that inherits the server's stdin would read the
@@ -40,6 +41,7 @@ version)
 	printf '{"Version":2,"AccessKeyId":"AKIDVERSION","SecretAccessKey":"%s"}\n' "$1"
 	;;
 sleep)
+	if [ -n "$1" ]; then echo $$ >"$1"; fi
 	exec sleep 120
 	;;
 *)
