@@ -70,10 +70,10 @@ func TestDefinedProfileNeverFallsThrough(t *testing.T) {
 
 	var lowerCalls atomic.Int64
 	lowerEnv := env.New(func(o *env.Options) { o.Getenv, o.AllProfiles = getenv, true })
-	lower := provider.WithName("env", provider.Func(func(ctx context.Context, name string) (provider.Credentials, error) {
+	lower := provider.WithName(provider.Func(func(ctx context.Context, name string) (provider.Credentials, error) {
 		lowerCalls.Add(1)
 		return lowerEnv.Retrieve(ctx, name)
-	}))
+	}), "env")
 	r, err := resolver.New([]provider.Provider{profiles, lower}, func(o *resolver.Options) {
 		o.AllowProfile = profiles.Has
 		o.Required = required

@@ -27,7 +27,7 @@ const canary = "CANARY-SECRET-d3adb33f"
 func staticSchemes() *provider.Schemes {
 	var s provider.Schemes
 	s.Register("static", testScheme(func(ref provider.Ref) provider.Provider {
-		return provider.WithName("static", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+		return provider.WithName(provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 			if err := ctx.Err(); err != nil {
 				return provider.Credentials{}, err
 			}
@@ -38,7 +38,7 @@ func staticSchemes() *provider.Schemes {
 				provider.FieldAccessKeyID:     "AKID-" + ref.Body,
 				provider.FieldSecretAccessKey: canary + "-" + ref.Body,
 			}, provider.Source{Provider: "static", Locator: ref.Body}), nil
-		}))
+		}), "static")
 	}))
 	return &s
 }
@@ -100,7 +100,7 @@ func TestRetrieve(t *testing.T) {
 
 	_, err = p.Retrieve(ctx, "empty")
 	require.ErrorIs(t, err, profile.ErrSourceEmpty)
-	assert.False(t, provider.IsNotFound(err), "a defined profile is a definite answer")
+	assert.False(t, errors.Is(err, provider.ErrNotFound), "a defined profile is a definite answer")
 	assert.Contains(t, err.Error(), "its static: source")
 
 	providertest.Run(t, p, providertest.Options{Profile: "prod", MissingProfile: "staging",
@@ -237,7 +237,7 @@ func TestUnknownScheme(t *testing.T) {
 	_, err := newProvider(t, path, nil, nil).Retrieve(context.Background(), "ops")
 	require.ErrorIs(t, err, provider.ErrUnknownScheme)
 	assert.Contains(t, err.Error(), "import github.com/mcpcred/mcpcred/provider/vault")
-	assert.False(t, provider.IsNotFound(err))
+	assert.False(t, errors.Is(err, provider.ErrNotFound))
 }
 
 func TestParseErrors(t *testing.T) {
@@ -296,9 +296,9 @@ func TestParseErrors(t *testing.T) {
 // profiles are exactly those in the profiles file.
 func TestHostileSelections(t *testing.T) {
 	p := newProvider(t, write(t, testdataFile(t), 0o600), nil, nil)
-	fallback := provider.WithName("file", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	fallback := provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{"token": "from-fallback-" + profile}, provider.Source{}), nil
-	}))
+	}), "file")
 	r, err := resolver.New([]provider.Provider{p, fallback}, func(o *resolver.Options) {
 		o.AllowProfile = p.Has
 		o.Profile, _ = profile.ActiveProfile(func(string) string { return "" })
@@ -366,9 +366,9 @@ func TestUnavailableSourceDoesNotFallThrough(t *testing.T) {
 	path := write(t, `{"profiles": {"prod": {"source": "locked:prod"}}}`, 0o600)
 	p, err := profile.New(&s, func(o *profile.Options) { o.Path = path; o.Getenv = func(string) string { return "" } })
 	require.NoError(t, err)
-	legacy := provider.WithName("file", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	legacy := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{"access_key_id": "AKIALEGACYADMIN00000"}, provider.Source{}), nil
-	}))
+	}), "file")
 	r, err := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Has })
 	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), resolver.Request{Profile: "prod"})

@@ -269,7 +269,7 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 		c, err = src.Retrieve(ctx, provider.DefaultProfile)
 		switch {
 		case err == nil:
-		case provider.IsNotFound(err):
+		case errors.Is(err, provider.ErrNotFound):
 			return provider.Credentials{}, final(fmt.Errorf("%w: %s: %s", ErrSourceEmpty, source, err))
 		default:
 			// While the source is unavailable, no later provider may

@@ -39,7 +39,7 @@ func ExampleFunc() {
 	// A provider is one function: answer for the profiles you have, say
 	// ErrNotFound for the others.
 	tokens := map[string]string{"default": "t0k3n"}
-	p := provider.WithName("mine", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 		if err := ctx.Err(); err != nil {
 			return provider.Credentials{}, err
 		}
@@ -48,7 +48,7 @@ func ExampleFunc() {
 			return provider.Credentials{}, provider.NotFound("mine", profile, "", "no token for this profile")
 		}
 		return provider.NewCredentials(map[string]string{provider.FieldToken: t}, provider.Source{Provider: "mine"}), nil
-	}))
+	}), "mine")
 
 	c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
 	fmt.Println(c, err)

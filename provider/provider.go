@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // A Provider retrieves credentials for a profile from one backend.
@@ -34,6 +35,15 @@ func (f Func) Retrieve(ctx context.Context, profile string) (Credentials, error)
 	return f(ctx, profile)
 }
 
+// Invalidator is implemented by providers that keep credentials of their
+// own (a cached STS or SSO session, a leased secret): Invalidate drops what
+// they keep for profile, so that the next Retrieve fetches anew. A resolver
+// calls it when its own cached value is invalidated, for example after a
+// backend rejected the credential.
+type Invalidator interface {
+	Invalidate(profile string)
+}
+
 // Namer is implemented by providers that have a name for attribution and
 // errors. Providers in this module all implement it.
 type Namer interface {
@@ -52,7 +62,7 @@ func NameOf(p Provider) string {
 }
 
 // WithName returns a Provider that behaves like p and is named name.
-func WithName(name string, p Provider) Provider {
+func WithName(p Provider, name string) Provider {
 	return named{name: name, Provider: p}
 }
 
@@ -116,6 +126,10 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// GoString renders %#v as the error text, so that no field (a profile name a
+// request chose) is printed raw.
+func (e *Error) GoString() string { return "&provider.Error{" + strconv.Quote(e.Error()) + "}" }
 
 // NotFound returns an [*Error] wrapping [ErrNotFound] with reason.
 func NotFound(providerName, profile, locator, reason string) error {

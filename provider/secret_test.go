@@ -132,10 +132,10 @@ func TestErrors(t *testing.T) {
 
 func TestPin(t *testing.T) {
 	var asked string
-	p := provider.WithName("file", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		asked = profile
 		return provider.NewCredentials(map[string]string{"token": "t"}, provider.Source{}), nil
-	}))
+	}), "file")
 	pinned := provider.Pin(p, "production")
 	_, err := pinned.Retrieve(context.Background(), "anything")
 	require.NoError(t, err)
@@ -146,6 +146,6 @@ func TestPin(t *testing.T) {
 func TestNameOf(t *testing.T) {
 	f := provider.Func(func(_ context.Context, _ string) (provider.Credentials, error) { return provider.Credentials{}, nil })
 	assert.Equal(t, "provider.Func", provider.NameOf(f))
-	assert.Equal(t, "mine", provider.NameOf(provider.WithName("mine", f)))
-	assert.True(t, strings.HasPrefix(provider.NameOf(provider.WithName("", f)), "provider."))
+	assert.Equal(t, "mine", provider.NameOf(provider.WithName(f, "mine")))
+	assert.True(t, strings.HasPrefix(provider.NameOf(provider.WithName(f, "")), "provider."))
 }

@@ -94,7 +94,7 @@ type v1Impl struct {
 func v1Mcpcred(opts ...func(*resolver.Options)) v1Impl {
 	return v1Impl{"mcpcred", func(b *testing.B, be *v1Backend, keys int) func(context.Context, int) error {
 		names := v1Names(keys)
-		p := provider.WithName("backend", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+		p := provider.WithName(provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 			exp, err := be.fetch(ctx)
 			if err != nil {
 				return provider.Credentials{}, provider.Unavailable("backend", profile, "", err)
@@ -102,7 +102,7 @@ func v1Mcpcred(opts ...func(*resolver.Options)) v1Impl {
 			c := creds("secret")
 			c.Expires = exp
 			return c, nil
-		}))
+		}), "backend")
 		r := mustNew(b, []provider.Provider{p}, append([]func(*resolver.Options){func(o *resolver.Options) {
 			o.AllowProfile = resolver.AnyProfile
 		}}, opts...)...)
@@ -360,10 +360,10 @@ func BenchmarkV1AbandonedCalls(b *testing.B) {
 		run  func(b *testing.B, s *v1Stuck)
 	}
 	mcpcred := func(b *testing.B, s *v1Stuck, clk *fakeClock) *resolver.Resolver {
-		p := provider.WithName("stuck", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			s.retrieve()
 			return provider.Credentials{}, nil
-		}))
+		}), "stuck")
 		var schemes provider.Schemes
 		schemes.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) { return vaultTarget(ref, p) }))
 		return mustNew(b, []provider.Provider{p}, func(o *resolver.Options) {

@@ -36,7 +36,7 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			var s provider.Schemes
 			s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
-				p := provider.WithName("vault", provider.Func(func(ctx context.Context, _ string) (provider.Credentials, error) {
+				p := provider.WithName(provider.Func(func(ctx context.Context, _ string) (provider.Credentials, error) {
 					switch {
 					case strings.Contains(ref.Body, "hang"):
 						<-ctx.Done()
@@ -48,12 +48,12 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 						return provider.NewCredentials(map[string]string{provider.FieldAccessKeyID: "AKID"}, provider.Source{Provider: "vault", Locator: ref.Body}), nil
 					}
 					return provider.Credentials{}, provider.Unavailable("vault", "", "", nil)
-				}))
+				}), "vault")
 				return vaultTarget(ref, p)
 			}))
-			r := mustNew(t, []provider.Provider{provider.WithName("none", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+			r := mustNew(t, []provider.Provider{provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 				return provider.Credentials{}, provider.NotFound("none", "", "", "nothing")
-			}))}, func(o *resolver.Options) {
+			}), "none")}, func(o *resolver.Options) {
 				o.References = &s
 				o.AllowReferences = allow(t, "vault:mcp/**")
 				o.AllowProfile = func(n string) bool { return n == c }

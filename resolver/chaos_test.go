@@ -152,12 +152,12 @@ func (env *chaosEnv) rng() *rand.Rand {
 // hangerProvider is the first provider of the profile chain: usually it has
 // nothing, sometimes it hangs ignoring its context.
 func (env *chaosEnv) hangerProvider() provider.Provider {
-	return provider.WithName("hanger", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	return provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		if env.rng().IntN(100) < 4 {
 			env.hanger.hang(env.release)
 		}
 		return provider.Credentials{}, provider.NotFound("hanger", profile, "", "nothing here")
-	}))
+	}), "hanger")
 }
 
 // mainProvider answers for the key named by key(profile): slow, flapping,
@@ -165,7 +165,7 @@ func (env *chaosEnv) hangerProvider() provider.Provider {
 // with a good value that carries its key, version, generation and
 // production time.
 func (env *chaosEnv) mainProvider(name string, key func(profile string) int, hang *hangCounter) provider.Provider {
-	return provider.WithName(name, provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+	return provider.WithName(provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 		k := key(profile)
 		if k < 0 {
 			return provider.Credentials{}, provider.NotFound(name, profile, "", "no such key")
@@ -208,7 +208,7 @@ func (env *chaosEnv) mainProvider(name string, key func(profile string) int, han
 		}, provider.Source{})
 		c.Expires = expires
 		return c, nil
-	}))
+	}), name)
 }
 
 // invalidated records that an invalidation of key k, which began when
@@ -472,10 +472,10 @@ func TestAbandonedCallsBoundedPerReference(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var hung hangCounter
-	p := provider.WithName("vault", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		hung.hang(release)
 		return provider.Credentials{}, nil
-	}))
+	}), "vault")
 	var s provider.Schemes
 	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) { return vaultTarget(ref, p) }))
 	clk := newClock()
@@ -505,10 +505,10 @@ func TestAbandonedCallsBoundedUnderConcurrency(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var hung hangCounter
-	p := provider.WithName("keychain", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		hung.hang(release)
 		return provider.Credentials{}, nil
-	}))
+	}), "keychain")
 	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
 		o.ProviderTimeout = 500 * time.Millisecond
 		o.MaxAbandoned = 1
@@ -537,9 +537,9 @@ func TestAbandonedCallsBoundedUnderConcurrency(t *testing.T) {
 func TestOneRefreshPerTTL(t *testing.T) {
 	clk := newClock()
 	var calls atomic.Int64
-	p := provider.WithName("p", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return creds(strconv.FormatInt(calls.Add(1), 10)), nil
-	}))
+	}), "p")
 	r := mustNew(t, []provider.Provider{p}, withClock(clk), func(o *resolver.Options) { o.TTL = time.Minute })
 	ctx := context.Background()
 	if _, err := r.Resolve(ctx, resolver.Request{}); err != nil {

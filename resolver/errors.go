@@ -112,9 +112,9 @@ func (e *ChainError) unavailable() bool {
 	sawUnavailable := false
 	for _, a := range e.Attempts {
 		switch {
-		case provider.IsUnavailable(a.Err):
+		case errors.Is(a.Err, provider.ErrUnavailable):
 			sawUnavailable = true
-		case provider.IsNotFound(a.Err):
+		case errors.Is(a.Err, provider.ErrNotFound):
 		default:
 			return false
 		}

@@ -11,15 +11,15 @@ import (
 
 func Example() {
 	// Two providers: the first has nothing, the second answers.
-	nothing := provider.WithName("env", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	nothing := provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.Credentials{}, provider.NotFound("env", profile, "", "AWS_ACCESS_KEY_ID is not set")
-	}))
-	file := provider.WithName("file", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	}), "env")
+	file := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{
 			provider.FieldAccessKeyID:     "AKIAEXAMPLE",
 			provider.FieldSecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 		}, provider.Source{Locator: "~/.mcp/credentials [default]"}), nil
-	}))
+	}), "file")
 
 	r, err := resolver.New([]provider.Provider{nothing, file}, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
@@ -70,9 +70,9 @@ func ExampleResolver_Resolve_requestCredentials() {
 }
 
 func ExampleChainError() {
-	down := provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	down := provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		return provider.Credentials{}, provider.Unavailable("vault", profile, "secret/mcp/prod", errors.New("connection refused"))
-	}))
+	}), "vault")
 	r, err := resolver.New([]provider.Provider{down}, func(o *resolver.Options) { o.Profile = "prod" })
 	if err != nil {
 		panic(err)

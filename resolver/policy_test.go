@@ -91,13 +91,13 @@ func TestPolicyCheckedOnHits(t *testing.T) {
 func refSchemes(calls *int) *provider.Schemes {
 	var s provider.Schemes
 	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
-		p := provider.WithName("vault", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			*calls++
 			return provider.NewCredentials(map[string]string{
 				provider.FieldAccessKeyID:     "AKID-" + ref.Body,
 				provider.FieldSecretAccessKey: fmt.Sprintf("%s-%d", canary, *calls),
 			}, provider.Source{Provider: "vault", Locator: ref.Body}), nil
-		}))
+		}), "vault")
 		return vaultTarget(ref, p)
 	}))
 	return &s
@@ -185,9 +185,9 @@ func TestReferences(t *testing.T) {
 func TestReferenceWithNothing(t *testing.T) {
 	var s provider.Schemes
 	s.Register("vault", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
-		return vaultTarget(ref, provider.WithName("vault", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+		return vaultTarget(ref, provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 			return provider.Credentials{}, provider.NotFound("vault", "", ref.Body, "no secret at this path")
-		})))
+		}), "vault"))
 	}))
 	r := mustNew(t, nil, func(o *resolver.Options) {
 		o.References = &s
@@ -325,14 +325,14 @@ func TestExpiredAnswerIsSkipped(t *testing.T) {
 		c.Expires = time.Now().Add(-time.Hour)
 		return c, nil
 	})
-	r := mustNew(t, []provider.Provider{provider.WithName("secretfile", old), answering("env", "env-secret")})
+	r := mustNew(t, []provider.Provider{provider.WithName(old, "secretfile"), answering("env", "env-secret")})
 	res, err := r.Resolve(context.Background(), resolver.Request{})
 	require.NoError(t, err)
 	assert.Equal(t, "env", res.Credentials.Source.Provider)
 	require.Len(t, res.Skipped, 1)
 	assert.Contains(t, res.Skipped[0].String(), "expired at")
 
-	r = mustNew(t, []provider.Provider{provider.WithName("secretfile", old)})
+	r = mustNew(t, []provider.Provider{provider.WithName(old, "secretfile")})
 	_, err = r.Resolve(context.Background(), resolver.Request{})
 	require.ErrorIs(t, err, resolver.ErrNoCredentials)
 	assert.Contains(t, err.Error(), "expired at")

@@ -290,8 +290,10 @@ func (r *Resolver) refresh(ctx context.Context, k key, e *entry, chain []link, s
 // Invalidate drops the cached value for profile ("" means the default
 // profile), so the next Resolve walks the chain again. Call it when a backend
 // rejects the credential, for example after an AWS AuthFailure: the rejected
-// value is not served again, not even as stale. For a Result of a reference,
-// use InvalidateResult.
+// value is not served again, not even as stale. Providers in the chain that
+// keep credentials of their own (provider.Invalidator, such as an STS
+// session) are told to drop theirs for profile too. For a Result of a
+// reference, use InvalidateResult.
 //
 // After Invalidate returns, no Resolve that starts later gets a value
 // fetched before it: a walk that was in flight still answers the callers
@@ -302,6 +304,29 @@ func (r *Resolver) Invalidate(profile string) {
 		profile = r.opts.Profile
 	}
 	r.cache.remove(profileKey(profile))
+	r.invalidateProviders(profileKey(profile))
+}
+
+// invalidateProviders passes an invalidation on to the providers that keep
+// credentials of their own (provider.Invalidator), so that the next walk
+// does not get the rejected value back from them.
+func (r *Resolver) invalidateProviders(k key) {
+	if k.ref {
+		if r.opts.References == nil {
+			return
+		}
+		if t, err := r.opts.References.Open(k.name); err == nil {
+			if inv, ok := t.Provider.(provider.Invalidator); ok {
+				inv.Invalidate(provider.DefaultProfile)
+			}
+		}
+		return
+	}
+	for _, l := range r.chain {
+		if inv, ok := l.p.(provider.Invalidator); ok {
+			inv.Invalidate(k.name)
+		}
+	}
 }
 
 // InvalidateResult drops the cached value that res came from, whether it was
@@ -310,11 +335,13 @@ func (r *Resolver) Invalidate(profile string) {
 func (r *Resolver) InvalidateResult(res Result) {
 	if res.key.name != "" {
 		r.cache.remove(res.key)
+		r.invalidateProviders(res.key)
 	}
 }
 
 // InvalidateAll drops every cached value, with Invalidate's promise for
-// every key.
+// every key. Unlike Invalidate and InvalidateResult it does not reach into
+// providers that keep credentials of their own (provider.Invalidator).
 func (r *Resolver) InvalidateAll() { r.cache.clear() }
 
 // LogValue describes the resolver's chain for log/slog.

@@ -135,7 +135,7 @@ func TestRequiredFieldsSkip(t *testing.T) {
 	assert.Equal(t, "full", res.Credentials.Source.Provider)
 	require.Len(t, res.Skipped, 1)
 	assert.Contains(t, res.Skipped[0].String(), "missing required field(s) secret_access_key")
-	assert.True(t, provider.IsNotFound(res.Skipped[0].Err))
+	assert.True(t, errors.Is(res.Skipped[0].Err, provider.ErrNotFound))
 }
 
 func TestAllFailListsEveryProvider(t *testing.T) {
@@ -179,9 +179,9 @@ func TestDefiniteFailureStopsChain(t *testing.T) {
 }
 
 func TestPlainErrorIsAttributed(t *testing.T) {
-	p := provider.WithName("custom", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.Credentials{}, errors.New("boom")
-	}))
+	}), "custom")
 	_, err := mustNew(t, []provider.Provider{p}).Resolve(context.Background(), resolver.Request{})
 	var pe *provider.Error
 	require.ErrorAs(t, err, &pe)
@@ -452,9 +452,9 @@ func TestCanceledContext(t *testing.T) {
 }
 
 func TestProviderPanics(t *testing.T) {
-	bad := provider.WithName("bad", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	bad := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		panic("secret is " + canary)
-	}))
+	}), "bad")
 	r := mustNew(t, []provider.Provider{bad, answering("good", "x")})
 	_, err := r.Resolve(context.Background(), resolver.Request{})
 	require.Error(t, err)
@@ -466,10 +466,10 @@ func TestProviderPanics(t *testing.T) {
 func TestProviderHangs(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
-	hung := provider.WithName("keychain", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	hung := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		<-block // ignores its context entirely
 		return provider.Credentials{}, nil
-	}))
+	}), "keychain")
 	r := mustNew(t, []provider.Provider{hung, answering("file", canary)}, func(o *resolver.Options) {
 		o.ProviderTimeout = 50 * time.Millisecond
 	})
@@ -664,4 +664,22 @@ func TestFromRequestAndEqual(t *testing.T) {
 	c, err := r.Resolve(ctx, resolver.Request{})
 	require.NoError(t, err)
 	assert.True(t, a.Credentials.Equal(c.Credentials), "same values after a re-read: a retry would not help")
+}
+
+type invalidating struct {
+	*counting
+	dropped []string
+}
+
+func (i *invalidating) Invalidate(profile string) { i.dropped = append(i.dropped, profile) }
+
+func TestInvalidateReachesProviders(t *testing.T) {
+	p := &invalidating{counting: answering("sts", canary)}
+	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = resolver.AnyProfile })
+	ctx := context.Background()
+	res, err := r.Resolve(ctx, resolver.Request{Profile: "prod"})
+	require.NoError(t, err)
+	r.InvalidateResult(res)
+	r.Invalidate("")
+	assert.Equal(t, []string{"prod", "default"}, p.dropped)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,7 +149,7 @@ func TestEndToEnd(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "no items") {
 		t.Fatalf("get after delete: %+v", r)
 	}
-	if _, err := kc.Retrieve(ctx, profile); !provider.IsNotFound(err) {
+	if _, err := kc.Retrieve(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 }

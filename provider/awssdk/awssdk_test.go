@@ -226,7 +226,7 @@ func TestNotFoundAndConfigErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if provider.IsNotFound(err) != tt.notFound {
+			if errors.Is(err, provider.ErrNotFound) != tt.notFound {
 				t.Errorf("IsNotFound = %v, want %v: %v", !tt.notFound, tt.notFound, err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -277,7 +277,7 @@ func TestBrokenFiles(t *testing.T) {
 				t.Fatal("no error")
 			}
 			t.Log(err)
-			if provider.IsNotFound(err) || provider.IsUnavailable(err) {
+			if errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 				t.Errorf("a broken file must be a definite failure: %v", err)
 			}
 			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), h.credentials) {
@@ -323,7 +323,7 @@ func TestDefaultChainMissingAWSProfile(t *testing.T) {
 	isolate(t)
 	t.Setenv("AWS_PROFILE", "absent")
 	_, err := newProvider(t).Retrieve(context.Background(), provider.DefaultProfile)
-	if err == nil || provider.IsNotFound(err) || !strings.Contains(err.Error(), "AWS_PROFILE") {
+	if err == nil || errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "AWS_PROFILE") {
 		t.Fatalf("err = %v, want a definite error naming AWS_PROFILE", err)
 	}
 }
@@ -454,8 +454,8 @@ func TestProcessHelperFailures(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) || pe.ExitCode != tt.exit {
 				t.Errorf("error %q (exit %d), want %q (exit %d)", err, pe.ExitCode, tt.want, tt.exit)
 			}
-			if provider.IsUnavailable(err) != tt.unavailable || provider.IsNotFound(err) {
-				t.Errorf("IsUnavailable = %v, want %v; IsNotFound = %v", provider.IsUnavailable(err), tt.unavailable, provider.IsNotFound(err))
+			if errors.Is(err, provider.ErrUnavailable) != tt.unavailable || errors.Is(err, provider.ErrNotFound) {
+				t.Errorf("IsUnavailable = %v, want %v; IsNotFound = %v", errors.Is(err, provider.ErrUnavailable), tt.unavailable, errors.Is(err, provider.ErrNotFound))
 			}
 		})
 	}

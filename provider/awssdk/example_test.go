@@ -2,6 +2,7 @@ package awssdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func Example() {
 	fmt.Println(c.Value(provider.FieldRegion))
 
 	_, err = p.Retrieve(context.Background(), "staging")
-	fmt.Println(provider.IsNotFound(err))
+	fmt.Println(errors.Is(err, provider.ErrNotFound))
 	// Output:
 	// [access_key_id region secret_access_key]
 	// awssdk (profile "prod" (static keys))

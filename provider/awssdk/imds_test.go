@@ -86,7 +86,7 @@ func TestUnsafeProcessRefused(t *testing.T) {
 		}))
 	})
 	_, err := p.Retrieve(context.Background(), "procrole")
-	if !errors.Is(err, awssdk.ErrUnsafeProcess) || provider.IsNotFound(err) || provider.IsUnavailable(err) {
+	if !errors.Is(err, awssdk.ErrUnsafeProcess) || errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("err = %v, want a definite ErrUnsafeProcess", err)
 	}
 	if !strings.Contains(err.Error(), "standard input") {

@@ -2,6 +2,7 @@ package awssdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestProcessTimeoutKillsGroup(t *testing.T) {
 		}))
 	})
 	_, err := p.Retrieve(context.Background(), "sleep")
-	if !provider.IsUnavailable(err) {
+	if !errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	b, err := os.ReadFile(pidfile)

@@ -146,7 +146,7 @@ func TestAssumeRole(t *testing.T) {
 
 	t.Run("denied", func(t *testing.T) {
 		_, err := p.Retrieve(context.Background(), "denied")
-		if err == nil || provider.IsNotFound(err) || provider.IsUnavailable(err) {
+		if err == nil || errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 			t.Fatalf("err = %v, want a definite failure", err)
 		}
 		if !strings.Contains(err.Error(), "STS AssumeRole: AccessDenied") {

@@ -269,7 +269,7 @@ func TestRetrieve(t *testing.T) {
 				if !errors.As(err, &pe) || pe.Provider != "env" {
 					t.Errorf("error %v is not a *provider.Error naming env", err)
 				}
-				if tt.want.err != provider.ErrNotFound && provider.IsNotFound(err) {
+				if tt.want.err != provider.ErrNotFound && errors.Is(err, provider.ErrNotFound) {
 					t.Errorf("error %v wraps ErrNotFound; a resolver would skip a real failure", err)
 				}
 				for _, s := range tt.want.errHas {
@@ -375,7 +375,7 @@ func TestUnreadableFile(t *testing.T) {
 	}
 	_, err := newEnv(map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY_FILE": path}).
 		Retrieve(context.Background(), provider.DefaultProfile)
-	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), path) || provider.IsNotFound(err) {
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), path) || errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package env_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func ExampleNew() {
 	fmt.Println(c.Value(provider.FieldRegion))
 
 	_, err = p.Retrieve(context.Background(), "prod")
-	fmt.Println(provider.IsNotFound(err))
+	fmt.Println(errors.Is(err, provider.ErrNotFound))
 	// Output:
 	// credentials{access_key_id, region, secret_access_key} from env (AWS_ACCESS_KEY_ID, AWS_DEFAULT_REGION, AWS_SECRET_ACCESS_KEY) <nil>
 	// eu-west-1
@@ -135,7 +136,7 @@ func ExampleScheme() {
 	// env: is AWS's variables; none is set here.
 	p, _, _ := schemes.Provider("env:")
 	_, err := p.Retrieve(context.Background(), "prod")
-	fmt.Println(provider.IsNotFound(err))
+	fmt.Println(errors.Is(err, provider.ErrNotFound))
 
 	_, _, err = schemes.Provider("env:MCP-CI_*")
 	fmt.Println(err)

@@ -82,7 +82,7 @@ func FuzzFileIndirection(f *testing.F) {
 				t.Fatalf("err = %v, want ErrFileTooLarge", err)
 			}
 		case want == "":
-			if !provider.IsNotFound(err) {
+			if !errors.Is(err, provider.ErrNotFound) {
 				t.Fatalf("empty value: err = %v, want ErrNotFound", err)
 			}
 		default:

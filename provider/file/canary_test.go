@@ -209,7 +209,7 @@ func TestPathTrust(t *testing.T) {
 	path := filepath.Join(ww, "link", "credentials")
 	_, err = New(func(o *Options) { o.Getenv = env(map[string]string{EnvFile: path}) }).Retrieve(context.Background(), "default")
 	var perr *PermissionError
-	if !errors.As(err, &perr) || perr.Path != ww || !errors.Is(err, ErrInsecurePermissions) || provider.IsNotFound(err) {
+	if !errors.As(err, &perr) || perr.Path != ww || !errors.Is(err, ErrInsecurePermissions) || errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v, want a *PermissionError naming %s", err, ww)
 	}
 	if !strings.HasSuffix(err.Error(), "fix with: chmod go-w "+ww) {

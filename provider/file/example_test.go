@@ -55,7 +55,7 @@ func ExampleNew() {
 	fmt.Println(strings.TrimPrefix(c.Source.Locator, path))
 
 	_, err = p.Retrieve(context.Background(), "staging")
-	fmt.Println(provider.IsNotFound(err))
+	fmt.Println(errors.Is(err, provider.ErrNotFound))
 	// Output:
 	// [access_key_id region secret_access_key]
 	// [REDACTED]
@@ -121,7 +121,7 @@ func ExampleScheme() {
 			continue
 		}
 		c, err := p.Retrieve(context.Background(), provider.DefaultProfile)
-		fmt.Println(c.Names(), provider.IsNotFound(err))
+		fmt.Println(c.Names(), errors.Is(err, provider.ErrNotFound))
 	}
 
 	_, _, err := schemes.Provider("file:./credentials?profile=github")

@@ -247,7 +247,7 @@ func TestMalformed(t *testing.T) {
 				if !errors.Is(err, ErrMalformed) {
 					t.Fatalf("err = %v, want ErrMalformed", err)
 				}
-				if provider.IsNotFound(err) {
+				if errors.Is(err, provider.ErrNotFound) {
 					t.Errorf("malformed file reported as not found: %v", err)
 				}
 				var se *provider.SyntaxError
@@ -303,7 +303,7 @@ func TestMissingFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.p.Retrieve(context.Background(), "default")
-			if !provider.IsNotFound(err) {
+			if !errors.Is(err, provider.ErrNotFound) {
 				t.Fatalf("err = %v, want ErrNotFound", err)
 			}
 			if !strings.Contains(err.Error(), tt.errHas) {
@@ -405,7 +405,7 @@ func TestPermissions(t *testing.T) {
 			if !errors.Is(err, ErrInsecurePermissions) {
 				t.Fatalf("err = %v, want ErrInsecurePermissions", err)
 			}
-			if provider.IsNotFound(err) || provider.IsUnavailable(err) {
+			if errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 				t.Errorf("insecure file must be a failure, not a miss: %v", err)
 			}
 			var perr *PermissionError
@@ -487,7 +487,7 @@ func TestNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := newAt(filepath.Join(dir, "credentials")).Retrieve(context.Background(), "default")
-	if err == nil || provider.IsNotFound(err) || !strings.Contains(err.Error(), "not a regular file") {
+	if err == nil || errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory: err = %v", err)
 	}
 }
@@ -496,7 +496,7 @@ func TestTooLarge(t *testing.T) {
 	data := []byte("[default]\ntoken = " + strings.Repeat("x", 100) + "\n")
 	path := installBytes(t, data)
 	_, err := newAt(path, func(o *Options) { o.MaxSize = 64 }).Retrieve(context.Background(), "default")
-	if !errors.Is(err, ErrTooLarge) || provider.IsNotFound(err) {
+	if !errors.Is(err, ErrTooLarge) || errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "64-byte limit") {
@@ -516,11 +516,11 @@ func TestRequired(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := p.Retrieve(context.Background(), "halfempty")
-	if !provider.IsNotFound(err) || !strings.Contains(err.Error(), "lacks secret_access_key (empty: aws_secret_access_key)") {
+	if !errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "lacks secret_access_key (empty: aws_secret_access_key)") {
 		t.Errorf("err = %v", err)
 	}
 	_, err = p.Retrieve(context.Background(), "github")
-	if !provider.IsNotFound(err) || !strings.Contains(err.Error(), "lacks access_key_id, secret_access_key") {
+	if !errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "lacks access_key_id, secret_access_key") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -537,7 +537,7 @@ func TestConflicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := newAt(installBytes(t, []byte(tt.data))).Retrieve(context.Background(), "default")
-			if err == nil || provider.IsNotFound(err) || !strings.Contains(err.Error(), tt.errHas) {
+			if err == nil || errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), tt.errHas) {
 				t.Errorf("err = %v, want a failure saying %q", err, tt.errHas)
 			}
 			noLeakErr(t, err)
@@ -579,7 +579,7 @@ func TestRotationToBroken(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Retrieve(context.Background(), "default"); !provider.IsNotFound(err) {
+	if _, err := p.Retrieve(context.Background(), "default"); !errors.Is(err, provider.ErrNotFound) {
 		t.Errorf("after removing the file: err = %v", err)
 	}
 }
@@ -594,7 +594,7 @@ func TestConcurrentRotation(t *testing.T) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				c, err := p.Retrieve(ctx, "default")
-				if err != nil && ctx.Err() == nil && !errors.Is(err, ErrMalformed) && !provider.IsNotFound(err) {
+				if err != nil && ctx.Err() == nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, provider.ErrNotFound) {
 					t.Error(err)
 					return
 				}

@@ -104,7 +104,7 @@ func ExampleProvider_Profiles() {
 func ExampleProvider_Retrieve_notFound() {
 	kc := keychain.New(inMemory)
 	_, err := kc.Retrieve(context.Background(), "nobody")
-	fmt.Println(provider.IsNotFound(err))
+	fmt.Println(errors.Is(err, provider.ErrNotFound))
 	// Output:
 	// true
 }

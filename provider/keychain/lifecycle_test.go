@@ -47,7 +47,7 @@ func TestSchemeBoundHoldsAcrossProviders(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if !provider.IsUnavailable(err) {
+		if !errors.Is(err, provider.ErrUnavailable) {
 			t.Fatalf("%v: %v, want unavailable", refs[i], err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestSchemeBoundHoldsAcrossProviders(t *testing.T) {
 	// unavailable without starting another call.
 	started := kr.calls.Load()
 	p := schemeProvider(t, sc, "keychain:fresh/p")
-	if _, err := p.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsUnavailable(err) {
+	if _, err := p.Retrieve(context.Background(), provider.DefaultProfile); !errors.Is(err, provider.ErrUnavailable) {
 		t.Errorf("new prefix with every slot stuck: %v, want unavailable", err)
 	}
 	if n := kr.calls.Load(); n != started {
@@ -167,11 +167,11 @@ func gone(t *testing.T, kr Keyring, profile string, fields ...string) {
 		refs = append(refs, "keychain:"+profile+"#"+f)
 	}
 	for _, ref := range refs {
-		if c, err := schemeProvider(t, sc, ref).Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
+		if c, err := schemeProvider(t, sc, ref).Retrieve(context.Background(), provider.DefaultProfile); !errors.Is(err, provider.ErrNotFound) {
 			t.Errorf("after Delete, %s resolves: %v fields, %v", ref, c.Names(), err)
 		}
 	}
-	if _, err := New(func(o *Options) { o.Keyring = kr }).Retrieve(context.Background(), profile); !provider.IsNotFound(err) {
+	if _, err := New(func(o *Options) { o.Keyring = kr }).Retrieve(context.Background(), profile); !errors.Is(err, provider.ErrNotFound) {
 		t.Errorf("after Delete, Retrieve(%q): %v, want not found", profile, err)
 	}
 }
@@ -242,7 +242,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 			if list, _ := p.Profiles(ctx); slices.Contains(list, "p") {
 				t.Errorf("deleted profile still listed: %v", list)
 			}
-			if err := p.Delete(ctx, "p"); !provider.IsNotFound(err) {
+			if err := p.Delete(ctx, "p"); !errors.Is(err, provider.ErrNotFound) {
 				t.Errorf("second Delete: %v, want not found", err)
 			}
 		})
@@ -278,7 +278,7 @@ func TestDeleteFieldsLeavesNothing(t *testing.T) {
 	if err := p.Delete(ctx, "p", "region"); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := p.Retrieve(ctx, "p"); !provider.IsNotFound(err) {
+	if c, err := p.Retrieve(ctx, "p"); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("after deleting the last field: %v, %v; want not found", c.Names(), err)
 	}
 	if list, _ := p.Profiles(ctx); slices.Contains(list, "p") {
@@ -295,7 +295,7 @@ func TestDeleteVerifies(t *testing.T) {
 	p := New(func(o *Options) { o.Keyring = kr })
 	store(t, p, "p", map[string]string{"token": canary, "region": "eu-west-1"})
 	err := p.Delete(ctx, "p")
-	if err == nil || !errors.Is(err, ErrNotDeleted) || provider.IsNotFound(err) || provider.IsUnavailable(err) {
+	if err == nil || !errors.Is(err, ErrNotDeleted) || errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("Delete on a keyring that keeps the item: %v, want ErrNotDeleted", err)
 	}
 	if err := p.Delete(ctx, "p", "token"); !errors.Is(err, ErrNotDeleted) {
@@ -326,7 +326,7 @@ func TestLimiterSharedWithNew(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 			defer cancel()
-			if _, err := p.Retrieve(ctx, fmt.Sprintf("p%d", i)); !provider.IsUnavailable(err) {
+			if _, err := p.Retrieve(ctx, fmt.Sprintf("p%d", i)); !errors.Is(err, provider.ErrUnavailable) {
 				t.Errorf("provider %d: %v, want unavailable", i, err)
 			}
 		})

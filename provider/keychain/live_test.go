@@ -193,10 +193,10 @@ func TestLiveRoundTrip(t *testing.T) {
 	if err := p.Delete(ctx, profile); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Retrieve(ctx, profile); !provider.IsNotFound(err) {
+	if _, err := p.Retrieve(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("after Delete: %v, want not found", err)
 	}
-	if err := p.Delete(ctx, profile); !provider.IsNotFound(err) {
+	if err := p.Delete(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("second Delete: %v, want not found", err)
 	}
 	if profiles, _ := p.Profiles(ctx); contains(profiles, profile) {
@@ -277,7 +277,7 @@ func TestLiveNoBus(t *testing.T) {
 		start := time.Now()
 		_, err := New().Retrieve(context.Background(), "default")
 		fmt.Printf("elapsed=%v notfound=%v nokeyring=%v leak=%v err=%v\n", time.Since(start) < 2*time.Second,
-			provider.IsNotFound(err), errors.Is(err, ErrNoKeyring), strings.Contains(fmt.Sprint(err), canary), err)
+			errors.Is(err, provider.ErrNotFound), errors.Is(err, ErrNoKeyring), strings.Contains(fmt.Sprint(err), canary), err)
 		return
 	}
 	// No daemon needed: this runs everywhere.
@@ -318,7 +318,7 @@ func TestLiveDaemonStopped(t *testing.T) {
 	})
 	start := time.Now()
 	_, err := p.Retrieve(ctx, profile)
-	if !provider.IsUnavailable(err) || !errors.Is(err, ErrNoKeyring) {
+	if !errors.Is(err, provider.ErrUnavailable) || !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("with the daemon stopped: %v, want unavailable + ErrNoKeyring", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -326,7 +326,7 @@ func TestLiveDaemonStopped(t *testing.T) {
 	}
 	t.Logf("stopped, used provider: %v", err)
 	_, err = New().Retrieve(ctx, profile)
-	if !provider.IsNotFound(err) || !errors.Is(err, ErrNoKeyring) {
+	if !errors.Is(err, provider.ErrNotFound) || !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("fresh provider with the daemon stopped: %v, want not found + ErrNoKeyring", err)
 	}
 	t.Logf("stopped, fresh provider: %v", err)
@@ -367,7 +367,7 @@ func TestLiveDaemonFrozen(t *testing.T) {
 		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		_, err := p.Retrieve(dctx, fmt.Sprintf("%s-%d", profile, i))
 		cancel()
-		if !provider.IsUnavailable(err) {
+		if !errors.Is(err, provider.ErrUnavailable) {
 			t.Fatalf("call %d with the daemon frozen: %v, want unavailable", i, err)
 		}
 		if d := time.Since(start); d > time.Second {
@@ -380,7 +380,7 @@ func TestLiveDaemonFrozen(t *testing.T) {
 	// No deadline on ctx: Options.Timeout applies.
 	start := time.Now()
 	_, err := p.Retrieve(ctx, profile)
-	if !provider.IsUnavailable(err) || time.Since(start) > 2*time.Second {
+	if !errors.Is(err, provider.ErrUnavailable) || time.Since(start) > 2*time.Second {
 		t.Fatalf("frozen, no ctx deadline: %v after %v", err, time.Since(start))
 	}
 	if n := p.lim.InFlight(); n > 2 {
@@ -424,7 +424,7 @@ func TestLiveLocked(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := New().Retrieve(dctx, profile)
-	if !provider.IsUnavailable(err) || !(errors.Is(err, ErrLocked) || errors.Is(err, ErrTimeout)) {
+	if !errors.Is(err, provider.ErrUnavailable) || !(errors.Is(err, ErrLocked) || errors.Is(err, ErrTimeout)) {
 		t.Fatalf("locked collection: %v, want unavailable (locked or timed out)", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -484,7 +484,7 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 	resolves := func(ref string) bool {
 		t.Helper()
 		_, err := schemeProvider(t, sc, ref).Retrieve(ctx, provider.DefaultProfile)
-		if err != nil && !provider.IsNotFound(err) {
+		if err != nil && !errors.Is(err, provider.ErrNotFound) {
 			t.Fatalf("%s: %v", ref, err)
 		}
 		return err == nil
@@ -512,7 +512,7 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 		if n := itemsOf(t, service); n != 0 {
 			t.Errorf("%d items left under %s", n, service)
 		}
-		if err := p.Delete(ctx, profile); !provider.IsNotFound(err) {
+		if err := p.Delete(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
 			t.Errorf("second Delete: %v, want not found", err)
 		}
 	})
@@ -591,7 +591,7 @@ func TestLiveSchemeFrozen(t *testing.T) {
 		wg.Go(func() {
 			dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
-			if _, err := p.Retrieve(dctx, provider.DefaultProfile); !provider.IsUnavailable(err) {
+			if _, err := p.Retrieve(dctx, provider.DefaultProfile); !errors.Is(err, provider.ErrUnavailable) {
 				t.Errorf("%v with the daemon frozen: %v, want unavailable", ref, err)
 			}
 		})

@@ -93,7 +93,7 @@ func TestScheme(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = p.Retrieve(ctx, provider.DefaultProfile)
-		if !provider.IsNotFound(err) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want not found with %q", ref, err, want)
 		}
 	}
@@ -232,7 +232,7 @@ func FuzzScheme(f *testing.F) {
 		if len(tgt.Resources) != 1 {
 			t.Fatalf("%d resources", len(tgt.Resources))
 		}
-		if _, err := tgt.Provider.Retrieve(context.Background(), provider.DefaultProfile); !provider.IsNotFound(err) {
+		if _, err := tgt.Provider.Retrieve(context.Background(), provider.DefaultProfile); !errors.Is(err, provider.ErrNotFound) {
 			t.Fatalf("empty keyring: %v", err)
 		}
 	})

@@ -227,7 +227,7 @@ func TestBoundedCalls(t *testing.T) {
 		t.Fatalf("Retrieve calls took %v with a 100ms deadline", d)
 	}
 	for i, err := range errs {
-		if !provider.IsUnavailable(err) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrTimeout) {
+		if !errors.Is(err, provider.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrTimeout) {
 			t.Fatalf("caller %d: error %v, want unavailable wrapping DeadlineExceeded and ErrTimeout", i, err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestBoundedCalls(t *testing.T) {
 	// With every slot stuck, a call with no deadline gets ErrBusy after
 	// Options.Timeout instead of starting another goroutine in the keyring.
 	_, err := p.Retrieve(context.Background(), "other")
-	if !provider.IsUnavailable(err) {
+	if !errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("Retrieve with stuck slots: %v, want unavailable", err)
 	}
 	t.Logf("with stuck slots: %v", err)
@@ -250,7 +250,7 @@ func TestBoundedCalls(t *testing.T) {
 	for p.lim.InFlight() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := p.Retrieve(context.Background(), "p1"); !provider.IsNotFound(err) {
+	if _, err := p.Retrieve(context.Background(), "p1"); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("after recovery: %v, want not found", err)
 	}
 }
@@ -260,17 +260,17 @@ func TestNoKeyringClassification(t *testing.T) {
 	p := New()
 	noBus := errors.New("dbus: couldn't determine address of session bus")
 	k, err := p.classify(noBus, "p", "loc")
-	if k != kindNoKeyring || !provider.IsNotFound(err) || !errors.Is(err, ErrNoKeyring) {
+	if k != kindNoKeyring || !errors.Is(err, provider.ErrNotFound) || !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("before contact: kind %v, err %v; want not found + ErrNoKeyring", k, err)
 	}
 	p.classify(keyring.ErrNotFound, "p", "loc") // the service answered once
 	k, err = p.classify(noBus, "p", "loc")
-	if k != kindUnavailable || !provider.IsUnavailable(err) || !errors.Is(err, ErrNoKeyring) {
+	if k != kindUnavailable || !errors.Is(err, provider.ErrUnavailable) || !errors.Is(err, ErrNoKeyring) {
 		t.Fatalf("after contact: kind %v, err %v; want unavailable + ErrNoKeyring", k, err)
 	}
 	// Values handed to the keyring are scrubbed from backend messages.
 	_, err = p.classify(errors.New("weird failure near "+canary), "p", "loc", canary)
-	if strings.Contains(err.Error(), canary) || !provider.IsUnavailable(err) {
+	if strings.Contains(err.Error(), canary) || !errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("scrubbed error = %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // wellBehaved honours the whole contract.
 func wellBehaved() provider.Provider {
-	return provider.WithName("demo", provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
+	return provider.WithName(provider.Func(func(ctx context.Context, profile string) (provider.Credentials, error) {
 		if err := ctx.Err(); err != nil {
 			return provider.Credentials{}, &provider.Error{Provider: "demo", Profile: profile, Err: err}
 		}
@@ -21,7 +21,7 @@ func wellBehaved() provider.Provider {
 			provider.FieldAccessKeyID:     "AKIDEXAMPLE",
 			provider.FieldSecretAccessKey: "CANARY-SECRET-d3adb33f",
 		}, provider.Source{Provider: "demo"}), nil
-	}))
+	}), "demo")
 }
 
 func TestRun(t *testing.T) {

@@ -117,7 +117,7 @@ func TestNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := newDir(tt.dir).Retrieve(context.Background(), tt.profile)
-			if !provider.IsNotFound(err) || !strings.Contains(err.Error(), tt.errHas) {
+			if !errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), tt.errHas) {
 				t.Fatalf("err = %v, want ErrNotFound containing %q", err, tt.errHas)
 			}
 		})
@@ -147,7 +147,7 @@ func TestBadFiles(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if provider.IsNotFound(err) {
+			if errors.Is(err, provider.ErrNotFound) {
 				t.Fatalf("a malformed file must not read as not found: %v", err)
 			}
 			var pe *provider.Error
@@ -202,7 +202,7 @@ func TestInvalidProfiles(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q", profile), func(t *testing.T) {
 			_, err := newDir(secrets).Retrieve(context.Background(), profile)
-			if !errors.Is(err, secretfile.ErrInvalidProfile) || !provider.IsNotFound(err) {
+			if !errors.Is(err, secretfile.ErrInvalidProfile) || !errors.Is(err, provider.ErrNotFound) {
 				t.Fatalf("err = %v, want ErrInvalidProfile and ErrNotFound", err)
 			}
 			if strings.ContainsAny(err.Error(), "\x00\n\t\x7f") {
@@ -218,7 +218,7 @@ func TestInvalidProfiles(t *testing.T) {
 	// Options.Files with a traversal name is a configuration error.
 	p := newDir(secrets, func(o *secretfile.Options) { o.Files = map[string]string{"x": "../outside.json"} })
 	_, err := p.Retrieve(context.Background(), "x")
-	if err == nil || provider.IsNotFound(err) || !strings.Contains(err.Error(), "Options.Files") {
+	if err == nil || errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "Options.Files") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -350,7 +350,7 @@ func TestOversizeAndNonRegular(t *testing.T) {
 	}
 
 	_, err := newDir(secrets).Retrieve(context.Background(), "big")
-	if !errors.Is(err, secretfile.ErrFileTooLarge) || provider.IsNotFound(err) || strings.Contains(err.Error(), "AAAA") {
+	if !errors.Is(err, secretfile.ErrFileTooLarge) || errors.Is(err, provider.ErrNotFound) || strings.Contains(err.Error(), "AAAA") {
 		t.Fatalf("err = %v, want ErrFileTooLarge", err)
 	}
 	_, err = newDir(secrets, func(o *secretfile.Options) { o.MaxFileSize = 10 }).Retrieve(context.Background(), "bigdir")
@@ -373,7 +373,7 @@ func TestUnreadable(t *testing.T) {
 	writeFile(t, filepath.Join(secrets, "p.json"), `{"token": "`+canary+`"}`)
 	os.Chmod(filepath.Join(secrets, "p.json"), 0)
 	_, err := newDir(secrets).Retrieve(context.Background(), "p")
-	if err == nil || provider.IsNotFound(err) {
+	if err == nil || errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v", err)
 	}
 	assertNoCanary(t, err)
@@ -417,7 +417,7 @@ func TestPrecedence(t *testing.T) {
 		t.Fatalf("%v %v", c, err)
 	}
 	// Root field files answer only the default profile.
-	if _, err := newDir(secrets).Retrieve(context.Background(), "prod"); !provider.IsNotFound(err) {
+	if _, err := newDir(secrets).Retrieve(context.Background(), "prod"); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -428,7 +428,7 @@ func TestEmptyValues(t *testing.T) {
 	writeFile(t, filepath.Join(secrets, "b.ini"), "[b]\ntoken =\n")
 	writeFile(t, filepath.Join(secrets, "c", "token"), "\n")
 	for _, profile := range []string{"a", "b", "c"} {
-		if _, err := newDir(secrets).Retrieve(context.Background(), profile); !provider.IsNotFound(err) {
+		if _, err := newDir(secrets).Retrieve(context.Background(), profile); !errors.Is(err, provider.ErrNotFound) {
 			t.Errorf("%s: err = %v, want ErrNotFound", profile, err)
 		}
 	}
@@ -447,7 +447,7 @@ func TestDefaults(t *testing.T) {
 	// The default Dir is /run/secrets; on a machine without it that is
 	// not found, never an error.
 	_, err := secretfile.New().Retrieve(context.Background(), "mcpcred-test-nonexistent")
-	if err != nil && !provider.IsNotFound(err) {
+	if err != nil && !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("err = %v", err)
 	}
 	if got := secretfile.New(nil).Name(); got != "secretfile" {

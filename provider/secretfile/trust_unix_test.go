@@ -83,7 +83,7 @@ func TestPathTrust(t *testing.T) {
 			}
 			dir, bad := tt.build(t, base)
 			_, err = newDir(dir).Retrieve(ctx, tt.profile)
-			if !errors.Is(err, secretfile.ErrInsecurePermissions) || provider.IsNotFound(err) {
+			if !errors.Is(err, secretfile.ErrInsecurePermissions) || errors.Is(err, provider.ErrNotFound) {
 				t.Fatalf("err = %v, want ErrInsecurePermissions naming %s", err, bad)
 			}
 			if !strings.Contains(err.Error(), " "+bad+" has mode ") || !strings.Contains(err.Error(), "fix with: chmod go-w "+bad) {

@@ -87,7 +87,7 @@ func TestScheme(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = p.Retrieve(ctx, provider.DefaultProfile)
-		if !provider.IsNotFound(err) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want not found naming %s", ref, err, want)
 		}
 	}
@@ -98,7 +98,7 @@ func TestScheme(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = p.Retrieve(ctx, provider.DefaultProfile)
-	if err == nil || provider.IsNotFound(err) || !strings.Contains(err.Error(), "/shared/github-token:9: ssm: GetParameter: ParameterVersionNotFound") {
+	if err == nil || errors.Is(err, provider.ErrNotFound) || !strings.Contains(err.Error(), "/shared/github-token:9: ssm: GetParameter: ParameterVersionNotFound") {
 		t.Errorf("missing version: %v", err)
 	}
 }

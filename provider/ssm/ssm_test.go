@@ -611,10 +611,10 @@ func TestWalkWithoutProgressFails(t *testing.T) {
 			if !c.IsZero() {
 				t.Errorf("a failed walk returned %d fields", c.Len())
 			}
-			if !errors.Is(err, ssm.ErrIncompleteWalk) || provider.IsNotFound(err) {
+			if !errors.Is(err, ssm.ErrIncompleteWalk) || errors.Is(err, provider.ErrNotFound) {
 				t.Errorf("error %v, want ErrIncompleteWalk and not ErrNotFound", err)
 			}
-			if got := provider.IsUnavailable(err); got != tt.wantUnavailable {
+			if got := errors.Is(err, provider.ErrUnavailable); got != tt.wantUnavailable {
 				t.Errorf("unavailable = %v, want %v: %v", got, tt.wantUnavailable, err)
 			}
 			if strings.Contains(err.Error(), "page-token") || strings.Contains(err.Error(), canary) {

@@ -20,9 +20,9 @@ type benchOut struct {
 // hand-written handler (mcp.AddTool, r.Resolve) and with mcptool (guard,
 // Call.Resolve, scrubbing). The difference is mcptool's per-call overhead.
 func BenchmarkToolCall(b *testing.B) {
-	r, err := resolver.New([]provider.Provider{provider.WithName("static", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	r, err := resolver.New([]provider.Provider{provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{provider.FieldToken: token1}, provider.Source{}), nil
-	}))}, func(o *resolver.Options) { o.Required = []string{provider.FieldToken} })
+	}), "static")}, func(o *resolver.Options) { o.Required = []string{provider.FieldToken} })
 	if err != nil {
 		b.Fatal(err)
 	}

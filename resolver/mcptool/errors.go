@@ -101,8 +101,8 @@ func (s *Server) explainText(c *Call, err error) string {
 	for _, a := range ce.Attempts {
 		tried = append(tried, a.Provider)
 		switch {
-		case provider.IsNotFound(a.Err):
-		case provider.IsUnavailable(a.Err):
+		case errors.Is(a.Err, provider.ErrNotFound):
+		case errors.Is(a.Err, provider.ErrUnavailable):
 			unavailable = true
 		default:
 			broken = append(broken, a.Provider)

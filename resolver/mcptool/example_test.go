@@ -13,9 +13,9 @@ import (
 
 func Example() {
 	// The server's own token, from any provider chain.
-	r, _ := resolver.New([]provider.Provider{provider.WithName("env", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	r, _ := resolver.New([]provider.Provider{provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{provider.FieldToken: "tok-Zq3T9xWm2LkP8vRb5NcY"}, provider.Source{Locator: "API_TOKEN"}), nil
-	}))}, func(o *resolver.Options) { o.Required = []string{provider.FieldToken} })
+	}), "env")}, func(o *resolver.Options) { o.Required = []string{provider.FieldToken} })
 
 	srv := mcp.NewServer(&mcp.Implementation{Name: "example", Version: "1"}, nil)
 	ct, _ := mcptool.New(srv, r, &mcptool.Options{Fields: mcptool.TokenFields})

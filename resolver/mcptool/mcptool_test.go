@@ -36,14 +36,14 @@ func newRotating(tok string) *rotating {
 }
 
 func (r *rotating) provider() provider.Provider {
-	return provider.WithName("vaultish", provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+	return provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
 		r.calls.Add(1)
 		if profile != provider.DefaultProfile && profile != "staging" {
 			return provider.Credentials{}, provider.NotFound("vaultish", profile, "/srv/secret/tokens.ini ["+profile+"]", "no such section")
 		}
 		return provider.NewCredentials(map[string]string{provider.FieldToken: r.tok.Load().(string)},
 			provider.Source{Locator: "/srv/secret/tokens.ini [" + profile + "]"}), nil
-	}))
+	}), "vaultish")
 }
 
 // upstream is an API that accepts one token and, when asked, echoes it.

@@ -86,9 +86,9 @@ func TestTokenNeverInErrorsOrLogs(t *testing.T) {
 		{"token": a.rotate() + "\r\nX-Evil: 1"},
 		{"access_token": a.rotate()},
 	} {
-		p := provider.WithName("secrets", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		p := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 			return provider.NewCredentials(bad, provider.Source{}), nil
-		}))
+		}), "secrets")
 		r2, err := resolver.New([]provider.Provider{p})
 		require.NoError(t, err)
 		c2 := srv.client(newSource(t, r2, resolver.Request{}, func(o *oauth2cred.Options) { o.Logger = debugLogger(&logs) }))

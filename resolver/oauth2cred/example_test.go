@@ -20,11 +20,11 @@ func Example() {
 	// The secrets store, and an API that accepts only its current token.
 	var mu sync.Mutex
 	current := "token-v1"
-	store := provider.WithName("store", provider.Func(func(context.Context, string) (provider.Credentials, error) {
+	store := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return provider.NewCredentials(map[string]string{provider.FieldToken: current}, provider.Source{}), nil
-	}))
+	}), "store")
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		ok := r.Header.Get("Authorization") == "Bearer "+current
