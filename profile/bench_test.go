@@ -15,7 +15,7 @@ import (
 func BenchmarkHitWithHas(b *testing.B) {
 	path := write(b, `{"profiles": {"prod": {"source": "static:prod"}}}`, 0o600)
 	p := newProvider(b, path, nil, nil)
-	r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = p.Allows })
 	if err != nil {
 		b.Fatal(err)
 	}

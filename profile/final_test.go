@@ -75,7 +75,7 @@ func TestDefinedProfileNeverFallsThrough(t *testing.T) {
 		return lowerEnv.Retrieve(ctx, name)
 	}), "env")
 	r, err := resolver.New([]provider.Provider{profiles, lower}, func(o *resolver.Options) {
-		o.AllowProfile = profiles.Has
+		o.AllowProfile = profiles.Allows
 		o.Required = required
 	})
 	require.NoError(t, err)

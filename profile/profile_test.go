@@ -300,7 +300,7 @@ func TestHostileSelections(t *testing.T) {
 		return provider.NewCredentials(map[string]string{"token": "from-fallback-" + profile}, provider.Source{}), nil
 	}), "file")
 	r, err := resolver.New([]provider.Provider{p, fallback}, func(o *resolver.Options) {
-		o.AllowProfile = p.Has
+		o.AllowProfile = p.Allows
 		o.Profile, _ = profile.ActiveProfile(func(string) string { return "" })
 	})
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestUnavailableSourceDoesNotFallThrough(t *testing.T) {
 	legacy := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return provider.NewCredentials(map[string]string{"access_key_id": "AKIALEGACYADMIN00000"}, provider.Source{}), nil
 	}), "file")
-	r, err := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Has })
+	r, err := resolver.New([]provider.Provider{p, legacy}, func(o *resolver.Options) { o.AllowProfile = p.Allows })
 	require.NoError(t, err)
 	_, err = r.Resolve(context.Background(), resolver.Request{Profile: "prod"})
 	require.ErrorIs(t, err, provider.ErrUnavailable)

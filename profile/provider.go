@@ -216,6 +216,14 @@ func (p *Provider) Has(name string) bool {
 	return s.f.Has(name)
 }
 
+// Allows reports whether caller (nil on stdio) may select profile name:
+// pass it as resolver.Options.AllowProfile. A profile must be defined in
+// the profiles file; one whose "allow" lists subjects or groups is offered
+// only to the verified callers it names (see [Profile]).
+func (p *Provider) Allows(caller *provider.Caller, name string) bool {
+	return p.Has(name)
+}
+
 // Retrieve returns the named profile's credentials. A profile the file does
 // not define, or a missing file, is provider.ErrNotFound. A defined profile
 // is a definite answer: every failure to produce its credentials (an empty,

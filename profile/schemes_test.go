@@ -81,7 +81,7 @@ func TestRealSchemes(t *testing.T) {
 	profiles, err := profile.New(&schemes, func(o *profile.Options) { o.Path = profilesPath; o.Getenv = getenv })
 	require.NoError(t, err)
 	r, err := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
-		o.AllowProfile = profiles.Has
+		o.AllowProfile = profiles.Allows
 		o.Profile, _ = profile.ActiveProfile(getenv)
 	})
 	require.NoError(t, err)

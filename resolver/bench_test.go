@@ -25,7 +25,9 @@ func BenchmarkHit(b *testing.B) {
 
 	r := mustNew(b, []provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
 		return creds("secret"), nil
-	})}, func(o *resolver.Options) { o.AllowProfile = func(name string) bool { return name == "prod" } })
+	})}, func(o *resolver.Options) {
+		o.AllowProfile = func(_ *provider.Caller, name string) bool { return name == "prod" }
+	})
 	if _, err := r.Resolve(ctx, resolver.Request{}); err != nil {
 		b.Fatal(err)
 	}

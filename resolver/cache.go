@@ -44,11 +44,11 @@ func (c *cache) storeFor(k key) (*store, int64) {
 
 // load returns k's entry, or nil.
 func (c *cache) load(k key) *entry {
-	if !k.ref && k.name == c.defName {
+	if !k.ref && k.caller == "" && k.name == c.defName {
 		return c.def.Load()
 	}
 	st, _ := c.storeFor(k)
-	if v, ok := st.m.Load(k.name); ok {
+	if v, ok := st.m.Load(k.mapKey()); ok {
 		return v.(*entry)
 	}
 	return nil
@@ -62,7 +62,7 @@ func (c *cache) loadOrCreate(k key) (e *entry, cached bool) {
 		return e, true
 	}
 	fresh := &entry{}
-	if !k.ref && k.name == c.defName {
+	if !k.ref && k.caller == "" && k.name == c.defName {
 		if c.def.CompareAndSwap(nil, fresh) {
 			return fresh, true
 		}
@@ -73,12 +73,12 @@ func (c *cache) loadOrCreate(k key) (e *entry, cached bool) {
 	}
 	st, limit := c.storeFor(k)
 	if st.n.Load() >= limit {
-		if v, ok := st.m.Load(k.name); ok {
+		if v, ok := st.m.Load(k.mapKey()); ok {
 			return v.(*entry), true
 		}
 		return fresh, false
 	}
-	v, loaded := st.m.LoadOrStore(k.name, fresh)
+	v, loaded := st.m.LoadOrStore(k.mapKey(), fresh)
 	if !loaded {
 		st.n.Add(1)
 	}
@@ -91,12 +91,12 @@ func (c *cache) current(k key, e *entry) bool { return c.load(k) == e }
 
 // remove drops k's entry.
 func (c *cache) remove(k key) {
-	if !k.ref && k.name == c.defName {
+	if !k.ref && k.caller == "" && k.name == c.defName {
 		c.def.Store(nil)
 		return
 	}
 	st, _ := c.storeFor(k)
-	if _, ok := st.m.LoadAndDelete(k.name); ok {
+	if _, ok := st.m.LoadAndDelete(k.mapKey()); ok {
 		st.n.Add(-1)
 	}
 }

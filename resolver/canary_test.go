@@ -56,7 +56,7 @@ func TestNoRequestTextInErrorsOrLogs(t *testing.T) {
 			}), "none")}, func(o *resolver.Options) {
 				o.References = &s
 				o.AllowReferences = allow(t, "vault:mcp/**")
-				o.AllowProfile = func(n string) bool { return n == c }
+				o.AllowProfile = func(_ *provider.Caller, n string) bool { return n == c }
 				o.Required = []string{provider.FieldAccessKeyID}
 				o.AllowRequestCredentials = true // so their validation errors are driven too
 				o.ProviderTimeout = 20 * time.Millisecond

@@ -281,7 +281,7 @@ func TestChaos(t *testing.T) {
 		o.MinRetry = 5 * time.Millisecond
 		o.MaxRetry = 30 * time.Millisecond
 		o.MaxAbandoned = chaosMaxAbandoned
-		o.AllowProfile = func(name string) bool { return profileKey(name) >= 0 }
+		o.AllowProfile = func(_ *provider.Caller, name string) bool { return profileKey(name) >= 0 }
 		o.References = &schemes
 		o.AllowReferences = policy
 	})

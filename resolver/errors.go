@@ -34,6 +34,11 @@ var (
 	// reference and Options.AllowReferences does not allow it.
 	ErrReferenceRefused = errors.New("resolver: credential reference refused by policy")
 
+	// ErrInvalidCaller is wrapped when Request.Caller is malformed (an empty
+	// subject or issuer, or one with control characters): a transport bug,
+	// never a request's doing.
+	ErrInvalidCaller = errors.New("resolver: invalid verified caller")
+
 	// ErrProviderPanicked is wrapped when a provider panicked. The panic
 	// value is not included: it could hold a secret.
 	ErrProviderPanicked = errors.New("resolver: provider panicked")

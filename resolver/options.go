@@ -92,13 +92,19 @@ type Options struct {
 	// invited to paste keys into tool arguments.
 	AllowRequestCredentials bool
 
-	// AllowProfile decides which profile names a request may select with
+	// AllowProfile decides, for the request's verified caller (nil on
+	// stdio), which profile names it may select with
 	// Request.Profile. A model-driven client can be steered by any text it
 	// reads, so by default (nil) a request may name only the default profile
 	// (Options.Profile): it cannot reach credentials the operator did not
 	// offer. MCP servers set it to profile.File.Has (the profiles in the
 	// profiles file); code that picks profiles itself can use [AnyProfile].
-	AllowProfile func(name string) bool
+	AllowProfile func(caller *provider.Caller, name string) bool
+
+	// AllowReferencesFor, when set, decides which verified callers (nil on
+	// stdio) may pass references at all; Options.AllowReferences then
+	// decides what they may read. nil: every caller the policy allows.
+	AllowReferencesFor func(caller *provider.Caller) bool
 
 	// References opens credential references passed in
 	// Request.CredentialID (such as "vault:secret/data/mcp/aws") through
@@ -125,6 +131,13 @@ type Options struct {
 	// refused requests, failed refreshes and stale serving. Records carry
 	// field names, providers and reasons, never values. Default: discard.
 	Logger *slog.Logger
+
+	// Audit, when set, receives one record per Resolve, at Info level:
+	// time, caller (issuer, subject, client), tool, selection kind,
+	// profile or described reference, source, outcome (ok, refused,
+	// invalid, failed), stale and latency. Never a value. Send it wherever
+	// the operator keeps audit logs; nil (the default) records nothing.
+	Audit *slog.Logger
 
 	// Now replaces time.Now, for tests. With the system clock, a hit on a
 	// value without its own expiry reads a coarse clock updated every few
@@ -179,6 +192,7 @@ func (o *Options) setDefaults() error {
 	return errors.Join(errs...)
 }
 
-// AnyProfile allows every profile name; use it as Options.AllowProfile when
-// profile names come from your own code rather than from a request.
-func AnyProfile(string) bool { return true }
+// AnyProfile allows every profile name to every caller; use it as
+// Options.AllowProfile when profile names come from your own code rather
+// than from a request.
+func AnyProfile(*provider.Caller, string) bool { return true }

@@ -11,11 +11,11 @@ import (
 
 // allowProfile applies the operator's profile policy to a name a request
 // chose.
-func (r *Resolver) allowProfile(ctx context.Context, name string) error {
+func (r *Resolver) allowProfile(ctx context.Context, caller *provider.Caller, name string) error {
 	if err := validateProfile(name); err != nil {
 		return err
 	}
-	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(name) {
+	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(caller, name) {
 		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", provider.Describe(name))
 		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file)", ErrProfileRefused, provider.Describe(name))
 	}
@@ -24,7 +24,8 @@ func (r *Resolver) allowProfile(ctx context.Context, name string) error {
 
 // fromReference resolves a reference a request passed: the one place where
 // a request's reference meets the operator's policy.
-func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error) {
+func (r *Resolver) fromReference(ctx context.Context, req Request) (Result, error) {
+	ref := req.CredentialID
 	parsed, err := provider.ParseRef(ref)
 	if err != nil {
 		return Result{}, err
@@ -38,6 +39,9 @@ func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error
 	}
 	if r.opts.References == nil || r.opts.AllowReferences == nil {
 		return refuse("the operator allows no references (set Options.References and Options.AllowReferences)", nil)
+	}
+	if r.opts.AllowReferencesFor != nil && !r.opts.AllowReferencesFor(req.Caller) {
+		return refuse("the operator allows references only for other callers (Options.AllowReferencesFor)", nil)
 	}
 	if !r.opts.References.Has(parsed.Scheme) {
 		// Refused before Open, so a request learns nothing about which
@@ -54,6 +58,7 @@ func (r *Resolver) fromReference(ctx context.Context, ref string) (Result, error
 		return refuse("no allowed pattern covers what it reads", err)
 	}
 	k := refKey(t.Ref.String())
+	k.caller = req.Caller.ID()
 	if e := r.cache.load(k); e != nil && !r.precise {
 		if st := e.st.Load(); st != nil && st.ok && !st.precise && r.clock.load() < st.refreshAt {
 			return st.res, nil

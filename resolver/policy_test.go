@@ -33,7 +33,7 @@ func TestHostileProfilesRefused(t *testing.T) {
 	offered := map[string]bool{"default": true, "prod": true}
 	var logs bytes.Buffer
 	r := mustNew(t, []provider.Provider{p}, func(o *resolver.Options) {
-		o.AllowProfile = func(n string) bool { return offered[n] }
+		o.AllowProfile = func(_ *provider.Caller, n string) bool { return offered[n] }
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	ctx := context.Background()
@@ -78,7 +78,7 @@ func TestDefaultPolicyOffersOnlyTheDefaultProfile(t *testing.T) {
 func TestPolicyCheckedOnHits(t *testing.T) {
 	offered := map[string]bool{"prod": true}
 	r := mustNew(t, []provider.Provider{answering("file", canary)}, func(o *resolver.Options) {
-		o.AllowProfile = func(n string) bool { return offered[n] }
+		o.AllowProfile = func(_ *provider.Caller, n string) bool { return offered[n] }
 	})
 	ctx := context.Background()
 	_, err := r.Resolve(ctx, resolver.Request{Profile: "prod"})
@@ -344,7 +344,7 @@ func TestRefusalsDoNotRepeatSecretLookingInput(t *testing.T) {
 	var logs bytes.Buffer
 	calls := 0
 	r := mustNew(t, []provider.Provider{answering("file", "x")}, func(o *resolver.Options) {
-		o.AllowProfile = func(n string) bool { return n == "prod" }
+		o.AllowProfile = func(_ *provider.Caller, n string) bool { return n == "prod" }
 		o.References = refSchemes(&calls)
 		o.AllowReferences = allow(t, "vault:secret/data/mcp/*")
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))

@@ -26,6 +26,18 @@ type Request struct {
 	// Profile, and is refused unless Options.AllowReferences covers what it
 	// reads.
 	CredentialID string
+
+	// Caller is the verified identity of the caller: set only by the
+	// server's transport from a bearer token it verified (resolver/mcptool
+	// does), never from tool arguments. nil for a stdio server. Cached
+	// values are kept per caller, so no caller is ever served another's
+	// credential; Options.AllowProfile sees it; providers read it from the
+	// context (provider.CallerFromContext), so a profile's source may be
+	// bound to the caller.
+	Caller *provider.Caller
+
+	// Tool names the tool that asked, for the audit record only.
+	Tool string
 }
 
 // Result is a resolved credential with its attribution.
@@ -131,16 +143,34 @@ func (r *Resolver) now() time.Time { return r.opts.Now() }
 // meanwhile callers get the last good value while it may be served, else
 // the recorded error at once.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
+	if r.opts.Audit == nil {
+		return r.dispatch(ctx, req)
+	}
+	start := r.now()
+	res, err := r.dispatch(ctx, req)
+	r.audit(ctx, req, res, err, start)
+	return res, err
+}
+
+// dispatch serves req by its kind of selection.
+func (r *Resolver) dispatch(ctx context.Context, req Request) (Result, error) {
+	if req.Caller != nil {
+		if err := req.Caller.Validate(); err != nil {
+			return Result{}, fmt.Errorf("%w: %v", ErrInvalidCaller, err)
+		}
+		ctx = provider.ContextWithCaller(ctx, req.Caller)
+	}
 	if !req.Credentials.IsZero() {
 		return r.fromRequest(req)
 	}
 	if req.CredentialID != "" {
-		return r.fromReference(ctx, req.CredentialID)
+		return r.fromReference(ctx, req)
 	}
 	k := profileKey(req.Profile)
+	k.caller = req.Caller.ID()
 	if req.Profile == "" || req.Profile == r.opts.Profile {
 		k.name = r.opts.Profile
-	} else if err := r.allowProfile(ctx, req.Profile); err != nil {
+	} else if err := r.allowProfile(ctx, req.Caller, req.Profile); err != nil {
 		// Checked on hits too: a profile the operator stops offering is
 		// refused at once, not when its cache entry expires.
 		return Result{}, err

@@ -49,7 +49,7 @@ func main() {
 	check(err)
 	r, err := resolver.New([]provider.Provider{profiles, env.New(func(o *env.Options) { o.Vars = map[string][]string{"token": {"API_TOKEN"}} }),
 		file.New(), keychain.New()}, func(o *resolver.Options) {
-		o.Required, o.AllowRequestCredentials, o.AllowProfile, o.Logger = []string{provider.FieldToken}, allow, profiles.Has, log
+		o.Required, o.AllowRequestCredentials, o.AllowProfile, o.Logger = []string{provider.FieldToken}, allow, profiles.Allows, log
 	})
 	check(err)
 	srv := mcp.NewServer(&mcp.Implementation{Name: "token-mcp", Version: "0.1.0"}, nil)

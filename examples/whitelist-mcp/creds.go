@@ -81,7 +81,7 @@ func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Pro
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 		o.AllowRequestCredentials = cfg.AllowRequestCredentials
 		o.Profile = cfg.ActiveProfile
-		o.AllowProfile = profiles.Has // exactly the profiles the operator wrote in the file
+		o.AllowProfile = profiles.Allows // exactly the profiles the operator wrote in the file
 		o.References = schemes
 		o.AllowReferences = cfg.ReferencePolicy
 		o.Logger = log

@@ -37,7 +37,7 @@ func Example() {
 		"dev":     {"access_key_id": dev.AccessKeyID, "secret_access_key": dev.SecretAccessKey},
 	})}, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
-		o.AllowProfile = func(name string) bool { return name == "dev" }
+		o.AllowProfile = func(_ *provider.Caller, name string) bool { return name == "dev" }
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -45,8 +45,17 @@ func (c *Call) Caller() string {
 	return ""
 }
 
-// Request returns the resolver request the call makes.
-func (c *Call) Request() resolver.Request { return c.sel.Request() }
+// Request returns the resolver request the call makes. A credentials
+// argument that holds no secret field, only plain ones such as a region,
+// passes no credentials: the request resolves the server's own, and the
+// handler reads the plain fields from [Call.Selection].
+func (c *Call) Request() resolver.Request {
+	req := c.sel.Request()
+	if !req.Credentials.IsZero() && !c.s.served.holdsSecret(c.sel.Credentials) {
+		req.Credentials = provider.Credentials{}
+	}
+	return req
+}
 
 // Resolve resolves the call's credentials. Its error is model-facing (an
 // [*Error] wrapping the resolver's); the operator's log gets the full

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/resolver"
 	"github.com/mcpcred/mcpcred/resolver/oauth2cred"
@@ -82,7 +83,13 @@ func (s *Server) explainText(c *Call, err error) string {
 	case errors.Is(err, resolver.ErrReferenceRefused):
 		return s.notOffered(ArgCredentialID).Error()
 	case errors.Is(err, provider.ErrInvalidRef), errors.Is(err, provider.ErrUnknownScheme):
-		return "credential_id is not a credential reference this server reads: want scheme:body, such as env:MCP_CI_TOKEN or file:staging"
+		var re *provider.RefError // its Reason never quotes the reference
+		why := ""
+		if errors.As(err, &re) && re.Reason != "" {
+			why = ": it " + re.Reason
+		}
+		return "credential_id is not a credential reference this server reads" + why +
+			"; want scheme:body[?params][#field], such as env:MCP_CI_TOKEN or file:staging"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return "resolving credentials was cancelled or timed out; retry the call"
 	case errors.As(err, &ce):
@@ -105,7 +112,7 @@ func (s *Server) explainText(c *Call, err error) string {
 		case errors.Is(a.Err, provider.ErrUnavailable):
 			unavailable = true
 		default:
-			broken = append(broken, a.Provider)
+			broken = append(broken, a.Provider+brokenBecause(a.Err))
 		}
 	}
 	switch {
@@ -157,4 +164,22 @@ func sentence(hint string) string {
 		return ""
 	}
 	return "; " + hint
+}
+
+// brokenBecause says in a few words, without a path or a value, what is
+// wrong with a source that failed: ": a malformed INI file", ": a file
+// other users could read or change", or "" when the error does not say.
+func brokenBecause(err error) string {
+	var se *provider.SyntaxError
+	switch {
+	case errors.Is(err, securefile.ErrInsecurePermissions):
+		return ": a file other users could read or change"
+	case errors.As(err, &se) && se.Format != "":
+		return ": a malformed " + se.Format + " file"
+	case errors.As(err, &se):
+		return ": a malformed file"
+	case errors.Is(err, resolver.ErrProviderPanicked):
+		return ": an internal error"
+	}
+	return ""
 }

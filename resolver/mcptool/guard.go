@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -138,7 +139,12 @@ func (s *Server) check(t *tool, raw json.RawMessage) error {
 			seen[j] = true
 		}
 		k := kindOfValue(v)
-		if p.kind&k == 0 && !(k == kNumber && p.kind&kInteger != 0) { // 1.5 for an integer: the SDK says so
+		if k == kInteger && p.kind&kNumber == 0 {
+			if _, err := strconv.ParseInt(string(v), 10, 64); err != nil {
+				k = kNumber // too large for an integer the handler can decode
+			}
+		}
+		if p.kind&k == 0 { // 1.5, 1e3 or 1.0 for an integer too: Go's decoder refuses them
 			return fmt.Errorf("argument %s must be %s", key, p.kind)
 		}
 		if !t.selection {
@@ -220,6 +226,9 @@ func (s *Server) guard(next mcp.MethodHandler) mcp.MethodHandler {
 		ct, ok := req.(*mcp.CallToolRequest)
 		if !ok || method != "tools/call" || ct.Params == nil {
 			return next(ctx, method, req)
+		}
+		if s.opts.ScrubLogs != nil {
+			defer s.opts.ScrubLogs.register(argTexts(ct.Params.Arguments))()
 		}
 		t := (*s.tools.Load())[ct.Params.Name]
 		if t == nil { // not registered through AddTool: the SDK answers, scrubbed

@@ -117,6 +117,12 @@ type Options struct {
 	// resolver's full error, retries. Records never hold a value.
 	// Default: discard.
 	Logger *slog.Logger
+
+	// ScrubLogs, if set, is given the argument text of every tools/call
+	// while it is served, and keeps it out of the records it handles: make
+	// it the handler of the resolver's, the providers' and Logger's loggers.
+	// See [LogHandler].
+	ScrubLogs *LogHandler
 }
 
 // Defaults for [Options].

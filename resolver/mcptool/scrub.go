@@ -73,6 +73,17 @@ func (s *served) record(c provider.Credentials) {
 	}
 }
 
+// holdsSecret reports whether fields give a non-empty field that is not
+// plain.
+func (s *served) holdsSecret(fields map[string]provider.Secret) bool {
+	for n, v := range fields {
+		if !s.plain[n] && !v.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // recordValue remembers one value seen leaving the process (an
 // Authorization header).
 func (s *served) recordValue(v string) {
