@@ -39,7 +39,7 @@ func Example() {
 		return
 	}
 	r, err := resolver.New([]provider.Provider{profiles}, func(o *resolver.Options) {
-		o.AllowProfile = profiles.Allows                                           // requests may name the file's profiles
+		o.AllowProfile = profiles.Allows                                        // requests may name the file's profiles
 		o.Profile, _ = profile.ActiveProfile(func(string) string { return "" }) // MCP_ACTIVE_PROFILE, else "default"
 	})
 	if err != nil {
