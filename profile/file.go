@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
@@ -48,7 +50,72 @@ type Profile struct {
 	Settings map[string]string `json:"settings,omitempty"`
 	// Description is for people reading the file.
 	Description string `json:"description,omitempty"`
+	// Allow names the verified callers of a remote server that may use the
+	// profile. Without it the profile is offered only where there is no
+	// verified caller (a stdio server); with it, only to the callers it
+	// matches, and never on stdio. See [Profile.Allows].
+	Allow *Allow `json:"allow,omitempty"`
 }
+
+// Allow is a profile's "allow" object: which verified callers
+// ([provider.Caller]) may use the profile. Each list that is given narrows
+// the callers; a caller must match every one of them, except that Subjects
+// and Groups together are one condition (the subject is listed, or one of
+// the caller's groups is):
+//
+//	"allow": {"issuers": ["https://idp.example.com"]}                   every user of that issuer
+//	"allow": {"subjects": ["alice", "bob"], "issuers": ["https://idp.example.com"]}
+//	"allow": {"groups": ["sre"], "clients": ["claude-desktop"]}          members of sre, through that client
+//
+// Every value is compared exactly (case included) with the caller's claim.
+// A list that is given must not be empty, and "allow" must give at least one.
+type Allow struct {
+	// Subjects lists callers by their token's sub claim.
+	Subjects []string `json:"subjects,omitempty"`
+	// Groups lists groups (provider.Caller.Groups) whose members match.
+	Groups []string `json:"groups,omitempty"`
+	// Clients, if given, requires the caller's OAuth client
+	// (provider.Caller.ClientID) to be one of them.
+	Clients []string `json:"clients,omitempty"`
+	// Issuers, if given, requires the caller's token issuer to be one of
+	// them. Subjects are unique only within their issuer: name the issuer
+	// whenever the server trusts more than one.
+	Issuers []string `json:"issuers,omitempty"`
+}
+
+// Matches reports whether the verified caller c is one that a names. nil
+// (no verified caller) and an invalid caller never match.
+func (a *Allow) Matches(c *provider.Caller) bool {
+	if a == nil || c == nil || c.Validate() != nil {
+		return false
+	}
+	if a.Issuers != nil && !slices.Contains(a.Issuers, c.Issuer) {
+		return false
+	}
+	if a.Clients != nil && (c.ClientID == "" || !slices.Contains(a.Clients, c.ClientID)) {
+		return false
+	}
+	if a.Subjects == nil && a.Groups == nil {
+		return true
+	}
+	return slices.Contains(a.Subjects, c.Subject) || slices.ContainsFunc(a.Groups, c.InGroup)
+}
+
+// Allows reports whether caller (nil where there is no verified caller, as
+// on stdio) may use the profile. A profile without "allow" is offered only
+// when caller is nil: a remote server, which serves many people, offers a
+// profile only to the callers the operator named. A profile with "allow" is
+// offered only to the verified callers it matches ([Allow.Matches]).
+func (p Profile) Allows(caller *provider.Caller) bool {
+	if p.Allow == nil {
+		return caller == nil
+	}
+	return p.Allow.Matches(caller)
+}
+
+// PerSubject reports whether the profile's source is a template bound to
+// the caller's subject (it holds [SubjectPlaceholder]).
+func (p Profile) PerSubject() bool { return strings.Contains(p.Source, SubjectPlaceholder) }
 
 // File is a parsed profiles file. It is immutable.
 type File struct {
@@ -94,7 +161,7 @@ func Parse(data []byte) (*File, error) {
 		p.Name = name
 		if reason := validate(p); reason != "" {
 			se := syntaxError(0, 0, "profile "+provider.Describe(name)+": "+reason)
-			if off, ok := profileOffset(data, name); ok {
+			if off, ok := keyOffset(data, "profiles", name); ok {
 				se.Line, se.Column = lineCol(data, off+1)
 			}
 			return nil, se
@@ -116,8 +183,8 @@ func validate(p Profile) string {
 		return `has both "source" and "credentials"; use one`
 	}
 	if p.Source != "" {
-		if _, err := provider.ParseRef(p.Source); err != nil {
-			return fmt.Sprintf("source: %v", err)
+		if _, reason := parseTemplate(p.Source); reason != "" {
+			return "source: " + reason
 		}
 	}
 	for k, v := range p.Credentials {
@@ -136,52 +203,174 @@ func validate(p Profile) string {
 	if strings.ContainsFunc(p.Region, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) || len(p.Region) > 32 {
 		return fmt.Sprintf("region %s is not an AWS-style region name", provider.Describe(p.Region))
 	}
+	if reason := validateAllow(p.Allow); reason != "" {
+		return "allow: " + reason
+	}
+	if p.PerSubject() && (p.Allow == nil || len(p.Allow.Issuers) != 1) {
+		// Subjects are unique only within their issuer: with two issuers,
+		// two people could share one subject, and so one place.
+		return `source: a per-subject source ({sub}) needs "allow" with exactly one of "issuers", since a subject is unique only within its issuer`
+	}
 	return ""
 }
 
-// profileOffset returns the offset in data, a valid profiles file, of the
-// name of profile name in the "profiles" object: its last occurrence, the
-// one decoding keeps.
-func profileOffset(data []byte, name string) (off int64, found bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return 0, false
+// validateAllow returns what is wrong with a, or "".
+func validateAllow(a *Allow) string {
+	if a == nil {
+		return ""
 	}
-	var skip json.RawMessage
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return off, found
+	if a.Subjects == nil && a.Groups == nil && a.Clients == nil && a.Issuers == nil {
+		return `names no caller; give at least one of "subjects", "groups", "clients" and "issuers" (leave "allow" out to offer the profile on stdio only)`
+	}
+	for _, l := range []struct {
+		key  string
+		vals []string
+	}{{"subjects", a.Subjects}, {"groups", a.Groups}, {"clients", a.Clients}, {"issuers", a.Issuers}} {
+		if l.vals != nil && len(l.vals) == 0 {
+			return fmt.Sprintf("%q is an empty list; leave it out, or name at least one", l.key)
 		}
-		if k, _ := key.(string); !strings.EqualFold(k, "profiles") { // as encoding/json matches field names
-			if dec.Decode(&skip) != nil {
-				return off, found
+		for i, v := range l.vals {
+			if why := claimValue(v); why != "" {
+				return fmt.Sprintf("%q: entry %d %s", l.key, i+1, why)
 			}
-			continue
 		}
+	}
+	return ""
+}
+
+// claimValue says why v cannot be compared with a caller's claim, or "".
+func claimValue(v string) string {
+	switch {
+	case v == "":
+		return "is empty"
+	case len(v) > provider.MaxSubjectLen:
+		return fmt.Sprintf("is longer than %d bytes", provider.MaxSubjectLen)
+	case !utf8.ValidString(v):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		return "holds control or invisible formatting characters"
+	case strings.TrimSpace(v) != v:
+		return "has leading or trailing white space"
+	}
+	return ""
+}
+
+// keyOffset returns the offset in data, a valid profiles file, of the key
+// at path: "profiles", then a profile's name, then keys within it. Keys of
+// the file's objects match as encoding/json matches field names (without
+// regard to case); a profile's name matches exactly. It returns the last
+// occurrence, the one decoding keeps.
+func keyOffset(data []byte, path ...string) (off int64, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var skip json.RawMessage
+	var object func(depth int) bool
+	object = func(depth int) bool {
 		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-			return off, found
+			return false
 		}
 		for dec.More() {
 			start := dec.InputOffset() // just after the previous token
 			key, err := dec.Token()
 			if err != nil {
-				return off, found
+				return false
 			}
-			if key == name {
+			k, _ := key.(string)
+			match := k == path[depth] || depth != 1 && strings.EqualFold(k, path[depth])
+			switch {
+			case match && depth == len(path)-1:
 				if i := bytes.IndexByte(data[start:], '"'); i >= 0 {
 					off, found = start+int64(i), true
 				}
-			}
-			if dec.Decode(&skip) != nil {
-				return off, found
+				if dec.Decode(&skip) != nil {
+					return false
+				}
+			case match:
+				if !object(depth + 1) {
+					return false
+				}
+			default:
+				if dec.Decode(&skip) != nil {
+					return false
+				}
 			}
 		}
-		if _, err := dec.Token(); err != nil { // the closing '}'
-			return off, found
-		}
+		_, err := dec.Token() // the closing '}'
+		return err == nil
+	}
+	if len(path) > 0 {
+		object(0)
 	}
 	return off, found
+}
+
+// Known keys of the file's objects, for errors about unknown ones.
+var knownKeys = map[string][]string{
+	"file":    {"$schema", "profiles"},
+	"profile": {"source", "credentials", "region", "settings", "description", "allow"},
+	"allow":   {"subjects", "groups", "clients", "issuers"},
+}
+
+// unknownKey finds the first key, in document order, that encoding/json
+// refuses as unknown: its offset and the kind of object holding it ("file",
+// "profile" or "allow").
+func unknownKey(data []byte) (off int64, object string, found bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	// value consumes one value whose object keys are checked as kind says
+	// ("" for no check); it returns false when done or on an error.
+	var value func(kind string) bool
+	value = func(kind string) bool {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch t {
+		case json.Delim('['):
+			for dec.More() {
+				if !value("") {
+					return false
+				}
+			}
+			_, err = dec.Token()
+			return err == nil
+		case json.Delim('{'):
+		default:
+			return true
+		}
+		for dec.More() {
+			start := dec.InputOffset()
+			key, err := dec.Token()
+			if err != nil {
+				return false
+			}
+			k, _ := key.(string)
+			child := ""
+			switch kind {
+			case "profiles":
+				child = "profile"
+			case "file", "profile", "allow":
+				i := slices.IndexFunc(knownKeys[kind], func(known string) bool { return strings.EqualFold(k, known) })
+				if i < 0 {
+					if j := bytes.IndexByte(data[start:], '"'); j >= 0 {
+						off, object, found = start+int64(j), kind, true
+					}
+					return false
+				}
+				switch knownKeys[kind][i] {
+				case "profiles":
+					child = "profiles"
+				case "allow":
+					child = "allow"
+				}
+			}
+			if !value(child) {
+				return false
+			}
+		}
+		_, err = dec.Token()
+		return err == nil
+	}
+	value("file")
+	return off, object, found
 }
 
 func fieldName(k string) error {
@@ -204,6 +393,13 @@ func (f *File) Get(name string) (Profile, bool) {
 func (f *File) Has(name string) bool {
 	_, ok := f.profiles[name]
 	return ok
+}
+
+// Allows reports whether the file defines the named profile and offers it
+// to caller, nil where there is no verified caller ([Profile.Allows]).
+func (f *File) Allows(caller *provider.Caller, name string) bool {
+	p, ok := f.profiles[name]
+	return ok && p.Allows(caller)
 }
 
 // Names returns the profile names in sorted order.
@@ -244,7 +440,19 @@ func decodeError(data []byte, dec *json.Decoder, err error) error {
 		if uq, err := strconv.Unquote(field); err == nil {
 			field = uq
 		}
-		return syntaxError(line, col, "unknown key "+provider.Describe(field)+" (known: source, credentials, region, settings, description)")
+		where, known := "", "source, credentials, region, settings, description, allow"
+		if _, object, ok := unknownKey(data); ok {
+			known = strings.Join(knownKeys[object], ", ")
+			switch object {
+			case "file":
+				where = " at the top level"
+			case "profile":
+				where = " in a profile"
+			case "allow":
+				where = ` in "allow"`
+			}
+		}
+		return syntaxError(line, col, "unknown key "+provider.Describe(field)+where+" (known: "+known+")")
 	default:
 		line, col := lineCol(data, dec.InputOffset())
 		return syntaxError(line, col, "invalid value")

@@ -229,7 +229,7 @@ func TestEditsApplyWithoutRestart(t *testing.T) {
 	assert.Equal(t, [3]any{path, 1, 45}, [3]any{se.Path, se.Line, se.Column})
 	_, err = p.Load()
 	require.ErrorAs(t, err, &se)
-	assert.Equal(t, `profile: malformed profiles file: `+path+`:1:45: unknown key "sorce" (known: source, credentials, region, settings, description)`, err.Error())
+	assert.Equal(t, `profile: malformed profiles file: `+path+`:1:45: unknown key "sorce" in a profile (known: source, credentials, region, settings, description, allow)`, err.Error())
 }
 
 func TestUnknownScheme(t *testing.T) {
@@ -266,6 +266,31 @@ func TestParseErrors(t *testing.T) {
 		{"name written twice: the last counts", "{\"profiles\": {\n  \"p\": {},\n  \"p\": {\"region\": \"x\"}}}", "3:3", `profile "p": needs`},
 		{"escaped name", "{\"profiles\": {\n  \"\\u0070\": {}}}", "2:3", `profile "p": needs`},
 		{"field name case", "{\"Profiles\": {\n  \"p\": {}}}", "2:3", `profile "p": needs`},
+		// "allow" and per-subject sources.
+		{"unknown allow key", `{"profiles": {"p": {"source": "env:", "allow": {"subject": ["alice"]}}}}`, "1:72", `unknown key "subject" in "allow" (known: subjects, groups, clients, issuers)`},
+		{"unknown top key names its object", `{"profiles": {}, "profile": {}}`, "1:31", `unknown key "profile" at the top level (known: $schema, profiles)`},
+		{"allow not an object", `{"profiles": {"p": {"source": "env:", "allow": ["alice"]}}}`, "1:48", `must be a JSON object`},
+		{"allow subjects not strings", `{"profiles": {"p": {"source": "env:", "allow": {"subjects": [1]}}}}`, "1:62", `must be a JSON string`},
+		{"allow empty", `{"profiles": {"p": {"source": "env:", "allow": {}}}}`, "1:15", `allow: names no caller`},
+		{"allow empty list", `{"profiles": {"p": {"source": "env:", "allow": {"subjects": []}}}}`, "1:15", `allow: "subjects" is an empty list`},
+		{"allow empty subject", `{"profiles": {"p": {"source": "env:", "allow": {"subjects": ["alice", ""]}}}}`, "1:15", `allow: "subjects": entry 2 is empty`},
+		{"allow control group", `{"profiles": {"p": {"source": "env:", "allow": {"groups": ["sre\u0000"]}}}}`, "1:15", `allow: "groups": entry 1 holds control`},
+		{"allow invisible issuer", `{"profiles": {"p": {"source": "env:", "allow": {"issuers": ["https://idp\u200b"]}}}}`, "1:15", `allow: "issuers": entry 1 holds control or invisible`},
+		{"allow spaced client", `{"profiles": {"p": {"source": "env:", "allow": {"clients": [" app"]}}}}`, "1:15", `allow: "clients": entry 1 has leading`},
+		{"template inside a segment", `{"profiles": {"p": {"source": "vault:secret/x{sub}y", "allow": {"issuers": ["i"]}}}}`, "1:15", `source: has {sub} inside a path segment`},
+		{"template as a segment prefix", `{"profiles": {"p": {"source": "vault:secret/{sub}x", "allow": {"issuers": ["i"]}}}}`, "1:15", `inside a path segment`},
+		{"template after a backslash", `{"profiles": {"p": {"source": "vault:secret\\{sub}", "allow": {"issuers": ["i"]}}}}`, "1:15", `inside a path segment`},
+		{"template in the field", `{"profiles": {"p": {"source": "vault:secret/x#{sub}", "allow": {"issuers": ["i"]}}}}`, "1:15", `{sub} in its ?params or #field`},
+		{"template in a param", `{"profiles": {"p": {"source": "file:~/c?profile={sub}", "allow": {"issuers": ["i"]}}}}`, "1:15", `{sub} in its ?params or #field`},
+		{"template in the scheme", `{"profiles": {"p": {"source": "{sub}:x", "allow": {"issuers": ["i"]}}}}`, "1:15", `before its scheme's colon`},
+		{"other placeholder", `{"profiles": {"p": {"source": "vault:users/{user}", "allow": {"issuers": ["i"]}}}}`, "1:15", `other than the one placeholder {sub}`},
+		{"placeholder twice", `{"profiles": {"p": {"source": "vault:users/{sub}/{sub}", "allow": {"issuers": ["i"]}}}}`, "1:15", `other than the one placeholder {sub}`},
+		{"stray brace", `{"profiles": {"p": {"source": "vault:users/{sub}/}", "allow": {"issuers": ["i"]}}}}`, "1:15", `other than the one placeholder {sub}`},
+		{"placeholder case", `{"profiles": {"p": {"source": "vault:users/{SUB}", "allow": {"issuers": ["i"]}}}}`, "1:15", `other than the one placeholder {sub}`},
+		{"template with traversal", `{"profiles": {"p": {"source": "vault:users/../{sub}", "allow": {"issuers": ["i"]}}}}`, "1:15", `".." path segment`},
+		{"template without allow", `{"profiles": {"p": {"source": "vault:users/{sub}"}}}`, "1:15", `needs "allow" with exactly one of "issuers"`},
+		{"template without issuer", `{"profiles": {"p": {"source": "vault:users/{sub}", "allow": {"subjects": ["alice"]}}}}`, "1:15", `needs "allow" with exactly one of "issuers"`},
+		{"template with two issuers", `{"profiles": {"p": {"source": "vault:users/{sub}", "allow": {"issuers": ["a", "b"]}}}}`, "1:15", `exactly one of "issuers"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := profile.Parse([]byte(tc.in))

@@ -44,6 +44,13 @@ var (
 	// Options.Required; the error names the missing fields.
 	ErrIncomplete = errors.New("profile: the profile's credentials lack required fields")
 
+	// ErrNotOffered is wrapped when the profile is defined but not offered
+	// to the request's caller (its "allow" does not name the caller, or,
+	// without "allow", the request has a verified caller). The error also
+	// wraps provider.ErrNotFound and provider.ErrFinal: a definite "not for
+	// you", which never falls through to another provider.
+	ErrNotOffered = errors.New("profile: the profile is not offered to this caller")
+
 	// ErrExpired is wrapped when a profile's source answers with
 	// credentials that have already expired.
 	ErrExpired = errors.New("profile: the profile's credentials have expired")
@@ -196,32 +203,41 @@ func (p *Provider) load() (*File, error) {
 	return f, nil
 }
 
-// hasInterval is how long Has trusts the file as last loaded.
+// hasInterval is how long Has and Allows trust the file as last loaded.
 const hasInterval = time.Second
 
-// Has reports whether the profiles file defines name. Use it as
-// resolver.Options.AllowProfile: requests may then name exactly the
-// profiles the operator wrote in the file. It reads the file at most once a
-// second; a missing or broken file offers nothing.
-func (p *Provider) Has(name string) bool {
+// current returns the profiles file as loaded at most hasInterval ago; a
+// missing or broken file is an empty one.
+func (p *Provider) current() *File {
 	s := p.last.Load()
 	if s == nil || p.now().Sub(s.at) > hasInterval {
 		f, err := p.load()
 		if err != nil {
 			p.last.Store(&snapshot{f: &File{}, at: p.now()})
-			return false
+			return &File{}
 		}
-		return f.Has(name)
+		return f
 	}
-	return s.f.Has(name)
+	return s.f
 }
 
+// Has reports whether the profiles file defines name, for whoever asks. It
+// reads the file at most once a second; a missing or broken file offers
+// nothing. As a resolver's policy use [Provider.Allows], which also applies
+// each profile's "allow".
+func (p *Provider) Has(name string) bool { return p.current().Has(name) }
+
 // Allows reports whether caller (nil on stdio) may select profile name:
-// pass it as resolver.Options.AllowProfile. A profile must be defined in
-// the profiles file; one whose "allow" lists subjects or groups is offered
-// only to the verified callers it names (see [Profile]).
+// pass it as resolver.Options.AllowProfile. The profiles file must define
+// the profile, and offer it to caller ([Profile.Allows]): a profile without
+// "allow" is offered only where there is no verified caller, one with
+// "allow" only to the verified callers it names. It reads the file at most
+// once a second; a missing or broken file offers nothing.
+//
+// A refusal is the same whether the profile is not defined or not offered
+// to this caller, so a caller learns nothing of the profiles it may not use.
 func (p *Provider) Allows(caller *provider.Caller, name string) bool {
-	return p.Has(name)
+	return p.current().Allows(caller, name)
 }
 
 // Retrieve returns the named profile's credentials. A profile the file does
@@ -244,18 +260,38 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 	case err != nil:
 		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Locator: path, Err: err}
 	}
+	caller := provider.CallerFromContext(ctx)
 	prof, ok := f.Get(name)
 	if !ok {
-		names := f.Names()
-		for i, n := range names {
-			names[i] = label(n)
+		// Only the profiles this caller may use are listed.
+		var names []string
+		for _, n := range f.Names() {
+			if f.Allows(caller, n) {
+				names = append(names, label(n))
+			}
 		}
-		return provider.Credentials{}, provider.NotFound(Name, name, path,
-			fmt.Sprintf("not defined (profiles: %s)", strings.Join(names, ", ")))
+		offered := "profiles: " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			offered = "no profile is offered to this caller"
+		}
+		return provider.Credentials{}, provider.NotFound(Name, name, path, "not defined ("+offered+")")
 	}
 	locator := fmt.Sprintf("%s [%s]", path, label(name))
 	final := func(err error) error {
 		return &provider.Error{Provider: Name, Profile: name, Locator: locator, Err: provider.Final(err)}
+	}
+	if !prof.Allows(caller) {
+		// The default profile is not checked by the resolver's
+		// AllowProfile: the answer is a definite refusal here, never a
+		// fall-through to a provider that knows the same name.
+		why := "its \"allow\" does not name this caller"
+		switch {
+		case prof.Allow == nil:
+			why = "it has no \"allow\", so it is offered only where there is no verified caller (stdio)"
+		case caller == nil:
+			why = "it is offered only to the verified callers its \"allow\" names, and this request has none (stdio)"
+		}
+		return provider.Credentials{}, final(&notOffered{why: why})
 	}
 	var c provider.Credentials
 	source := "inline credentials"
@@ -270,9 +306,21 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 		if ref, err := provider.ParseRef(prof.Source); err == nil {
 			source = "its " + ref.Scheme + ": source"
 		}
-		src, _, err := p.schemes.Provider(prof.Source)
-		if err != nil {
-			return provider.Credentials{}, final(err)
+		var src provider.Provider
+		if prof.PerSubject() {
+			t, _ := parseTemplate(prof.Source) // valid: Parse checked it
+			if caller == nil {                 // a per-subject profile has an "allow" list, which nil never matches
+				return provider.Credentials{}, final(fmt.Errorf("%w: the request has no verified caller", ErrSubjectSource))
+			}
+			target, err := openForSubject(p.schemes, t, caller.Subject)
+			if err != nil {
+				return provider.Credentials{}, final(err)
+			}
+			src = target.Provider
+		} else {
+			if src, _, err = p.schemes.Provider(prof.Source); err != nil {
+				return provider.Credentials{}, final(err)
+			}
 		}
 		c, err = src.Retrieve(ctx, provider.DefaultProfile)
 		switch {
@@ -313,6 +361,14 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 	}
 	return c, nil
 }
+
+// notOffered is the refusal of a defined profile to a caller it is not
+// offered to: both ErrNotOffered and provider.ErrNotFound, and always
+// wrapped in provider.Final.
+type notOffered struct{ why string }
+
+func (e *notOffered) Error() string   { return ErrNotOffered.Error() + ": " + e.why }
+func (e *notOffered) Unwrap() []error { return []error{ErrNotOffered, provider.ErrNotFound} }
 
 // label renders a profile name for an error or a locator: as it is when
 // provider.Describe finds that it reads as a name, else as Describe's
