@@ -25,7 +25,10 @@
 // ([TokenFields], [AWSFields], or its own [Field] list), each a string,
 // write-only unless it is plain (a region). A call gives at most one of
 // credentials, credential_profile and credential_id; giving none resolves
-// the server's active profile. Secret values are held as provider.Secret.
+// the server's active profile. A credentials argument that holds only plain
+// fields (a region) passes no credentials: the call resolves the server's
+// own, and the handler reads the plain fields. Secret values are held as
+// provider.Secret.
 //
 // # The guard
 //
@@ -60,6 +63,16 @@
 // that does not read as a name. [StdioTransport] and [IOTransport] rewrite
 // the JSON-RPC errors the SDK writes before any middleware runs, which
 // quote the request.
+//
+// # Logs
+//
+// [LogHandler], given as Options.ScrubLogs and made the handler of the
+// resolver's, the providers' and Options.Logger's loggers, keeps the
+// argument text of the calls in flight out of every record they log: a
+// provider written elsewhere may format a profile name or a piece of a
+// reference into its message. [SDKLogHandler] is the handler for the SDK's
+// own logger (mcp.ServerOptions.Logger), whose debug messages may format
+// request data.
 //
 // # Rotation
 //

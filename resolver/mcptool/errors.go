@@ -88,8 +88,10 @@ func (s *Server) explainText(c *Call, err error) string {
 		if errors.As(err, &re) && re.Reason != "" {
 			why = ": it " + re.Reason
 		}
-		return "credential_id is not a credential reference this server reads" + why +
-			"; want scheme:body[?params][#field], such as env:MCP_CI_TOKEN or file:staging"
+		if !strings.Contains(why, "want ") {
+			why += "; want scheme:body[?params][#field], such as env:MCP_CI_TOKEN or file:staging"
+		}
+		return "credential_id is not a credential reference this server reads" + why
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return "resolving credentials was cancelled or timed out; retry the call"
 	case errors.As(err, &ce):
@@ -116,6 +118,10 @@ func (s *Server) explainText(c *Call, err error) string {
 		}
 	}
 	switch {
+	case len(broken) > 0 && sel.CredentialID != "":
+		// The call chose what the reference reads: another may work, and
+		// it says nothing of the server's own configuration.
+		return fmt.Sprintf("credential_id: what it reads cannot be used (%s); the server's log says why", strings.Join(broken, ", "))
 	case len(broken) > 0:
 		return fmt.Sprintf("%s: a credential source is misconfigured (%s); the server's operator must fix it (the server's log says where and how). "+
 			"The call's arguments are not the problem, and retrying will not help until it is fixed", what, strings.Join(broken, ", "))
