@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
 // Secret-looking text a model may paste into any argument. None of it may
@@ -112,6 +114,7 @@ func TestNothingRequestedIsRepeated(t *testing.T) {
 		"references allowed":      plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:**,env:**,keychain:**,secretfile:**"),
 		"profiles file":           {"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
 		"request credentials off": plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "false"),
+		"request credentials on":  plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"),
 		"no credentials":          nil,
 		"dry run":                 plus(envOf(envKey), "WHITELIST_DRY_RUN", "1"),
 	}
@@ -164,7 +167,7 @@ func TestNothingRequestedIsRepeatedOnTheWire(t *testing.T) {
 	h, srv := newTestServer(t, envOf(envKey), nil)
 	serverIn, clientOut := io.Pipe()
 	clientIn, serverOut := io.Pipe()
-	ss, err := srv.Connect(context.Background(), transport(serverIn, serverOut), nil)
+	ss, err := srv.Connect(context.Background(), mcptool.IOTransport(serverIn, serverOut), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,76 +15,38 @@ import (
 )
 
 // config is the server's configuration, read from the environment once at
-// start. See README.md for what each variable does.
+// start. README.md says what each variable does.
 type config struct {
-	// DryRun validates, resolves credentials and reports the EC2 call each
-	// tool would make, without making it. --dry-run or WHITELIST_DRY_RUN=1.
-	DryRun bool
+	DryRun                  bool   // --dry-run or WHITELIST_DRY_RUN
+	AllowRequestCredentials bool   // MCP_ALLOW_REQUEST_CREDENTIALS; default false
+	ActiveProfile           string // MCP_ACTIVE_PROFILE; default "default"
+	CredentialSource        string // MCP_CREDENTIAL_SOURCE: "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets)
+	SecretsDir              string // MCP_SECRETS_DIR; default /run/secrets
+	Endpoint                string // AWS_ENDPOINT_URL_EC2, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
+	LogLevel                slog.Level
+	MinPrefix               prefixLimit // WHITELIST_MIN_PREFIX_V4 (default 16), WHITELIST_MIN_PREFIX_V6 (default 48)
 
-	// AllowRequestCredentials accepts the credentials object in tool calls.
-	// MCP_ALLOW_REQUEST_CREDENTIALS=false turns it off. Default true.
-	AllowRequestCredentials bool
-
-	// ActiveProfile is the profile used when a call names none:
-	// MCP_ACTIVE_PROFILE, default "default". Which other profiles a call may
-	// name with credential_profile is up to the profiles file
-	// (MCP_PROFILES_PATH, default ~/.mcp/profiles.json): exactly those it
-	// defines.
-	ActiveProfile string
-
-	// AllowedReferences are the patterns that must cover every resource a
-	// credential_id reads (resolver.Options.AllowReferences):
-	// MCP_ALLOWED_REFERENCES, comma-separated, such as
-	// "env:MCP_CI_*,file:/home/u/.mcp/credentials/*". Default none:
-	// credential_id is refused.
+	// AllowedReferences are MCP_ALLOWED_REFERENCES's patterns of what a
+	// credential_id may read, and ReferencePolicy the policy they make
+	// (nil: credential_id is refused).
 	AllowedReferences []string
+	ReferencePolicy   *provider.RefPolicy
 
-	// ReferencePolicy is AllowedReferences compiled; nil when there are
-	// none.
-	ReferencePolicy *provider.RefPolicy
+	// Region is used when neither the call nor its credentials name one:
+	// AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. RegionFrom is
+	// the variable it came from, for messages.
+	Region, RegionFrom string
 
-	// CredentialSource picks the optional sources of the chain:
-	// "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets).
-	// MCP_CREDENTIAL_SOURCE.
-	CredentialSource string
-
-	// SecretsDir is the secrets directory for docker-secrets: MCP_SECRETS_DIR,
-	// default /run/secrets.
-	SecretsDir string
-
-	// Region is used when neither the request nor the resolved credentials
-	// name one: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
-	Region     string
-	RegionFrom string // the variable Region came from, for messages
-
-	// Endpoint overrides the EC2 endpoint: AWS_ENDPOINT_URL_EC2, else
-	// AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true.
-	Endpoint string
-
-	// LogLevel for stderr: WHITELIST_LOG_LEVEL (debug, info, warn, error).
-	LogLevel slog.Level
-
-	// MinPrefix is the broadest block whitelist_add accepts:
-	// WHITELIST_MIN_PREFIX_V4 (1-32, default 16) and WHITELIST_MIN_PREFIX_V6
-	// (1-128, default 48).
-	MinPrefix prefixLimit
-
-	// Getenv reads the environment, for the providers too.
-	Getenv func(string) string
-
-	// Environ lists the environment as KEY=VALUE, for env:PREFIX_*
-	// references. main sets os.Environ; nil lists nothing.
-	Environ func() []string
-
-	// keyring replaces the OS keychain; tests set it.
-	keyring keychain.Keyring
+	Getenv  func(string) string // reads the environment, for the providers too
+	Environ func() []string     // lists it, for env:PREFIX_* references; nil lists nothing
+	keyring keychain.Keyring    // replaces the OS keychain in tests
 }
 
 const defaultRegion = "us-east-1"
 
 // loadConfig reads the configuration through getenv.
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Getenv: getenv, AllowRequestCredentials: true, Region: defaultRegion, RegionFrom: "default",
+	c := config{Getenv: getenv, Region: defaultRegion, RegionFrom: "default",
 		MinPrefix: prefixLimit{V4: defaultMinPrefixV4, V6: defaultMinPrefixV6}}
 	var err error
 	if c.MinPrefix.V4, err = intVar(getenv, "WHITELIST_MIN_PREFIX_V4", defaultMinPrefixV4, 1, 32); err != nil {
@@ -96,7 +58,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DryRun, err = boolVar(getenv, "WHITELIST_DRY_RUN", false); err != nil {
 		return c, err
 	}
-	if c.AllowRequestCredentials, err = boolVar(getenv, "MCP_ALLOW_REQUEST_CREDENTIALS", true); err != nil {
+	if c.AllowRequestCredentials, err = boolVar(getenv, "MCP_ALLOW_REQUEST_CREDENTIALS", false); err != nil {
 		return c, err
 	}
 	if getenv("MCP_ALLOWED_PROFILES") != "" {

@@ -5,129 +5,116 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/resolver/awscred"
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
+// server holds what the tool handlers share. It has no per-call state.
+type server struct {
+	cfg config
+	ec2 *ec2.Client
+	log *slog.Logger
+}
+
+// callTimeout bounds one tool call, AWS retries included.
+const callTimeout = 30 * time.Second
+
 // newEC2Client returns the one EC2 client the server shares. It holds no
-// credentials: every call passes the credential resolved for it, so the SDK's
-// default chain (~/.aws, instance roles) is never consulted.
+// credentials, so the SDK's default chain (~/.aws, instance roles) is never
+// consulted: every call passes the credentials resolved for it. Its signer
+// is awscred's, which never signs with a key derived from another call's
+// secret (the SDK's caches keys by access key ID alone).
 func newEC2Client(cfg config) *ec2.Client {
-	return ec2.NewFromConfig(aws.Config{
-		Region:      cfg.Region,
-		Credentials: aws.CredentialsProviderFunc(noCredentials),
-		AppID:       "mcpcred-whitelist-mcp",
-	}, func(o *ec2.Options) {
-		o.HTTPSignerV4 = freshSigner{}
+	return ec2.NewFromConfig(aws.Config{Region: cfg.Region, AppID: "mcpcred-whitelist-mcp"}, awscred.WithSigner, func(o *ec2.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
 }
 
-// freshSigner signs every request with a new SigV4 signer. The SDK's signer
-// caches the derived signing key per region and service and reuses it when
-// the access key ID and the day match, without comparing the secret: with
-// one signer shared by every call, a call passing a known access key ID
-// (which is not a secret) with a wrong secret would be signed with the
-// secret of an earlier caller. A new signer costs four HMACs per request.
-type freshSigner struct{}
-
-func (freshSigner) SignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string, t time.Time, optFns ...func(*v4.SignerOptions)) error {
-	return v4.NewSigner().SignHTTP(ctx, creds, r, payloadHash, service, region, t, optFns...)
-}
-
-func noCredentials(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{}, errors.New("whitelist-mcp: no credentials were resolved for this call")
-}
-
-// with returns the per-call options that sign with id in id's region.
-func with(id identity) func(*ec2.Options) {
-	c := id.creds
-	static := credentials.NewStaticCredentialsProvider(
-		c.Value(provider.FieldAccessKeyID), c.Value(provider.FieldSecretAccessKey), c.Value(provider.FieldSessionToken))
-	return func(o *ec2.Options) {
-		o.Region = id.region
-		o.Credentials = static
-	}
-}
-
 // ec2Op is one EC2 call, made with the options given.
 type ec2Op func(ctx context.Context, optFns ...func(*ec2.Options)) error
 
-// call resolves credentials for a and runs op with them. In dry-run mode it
-// returns the request op would send instead of sending it. When AWS rejects
-// a cached credential, call invalidates it, resolves again (picking up a
-// rotated file or keychain value) and retries once.
-func (s *server) call(ctx context.Context, a Auth, op ec2Op) (identity, *Call, error) {
-	id, err := s.resolve(ctx, a)
-	if err != nil {
-		return id, nil, err
+// run resolves the call's credentials and runs op with them, through
+// mcptool's Call.Do: when AWS rejects credentials from a source
+// (awscred.Rejected), Do drops them, resolves again and runs op once more
+// if the source now holds others. In dry-run mode op's request is built and
+// signed but not sent, and returned in Context.DryRun.
+func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2Op) (Context, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	out := Context{SecurityGroupID: group}
+	sel := c.Selection()
+	if id := sel.Credentials[provider.FieldAccessKeyID].Reveal(); id != "" && !accessKeyIDRE.MatchString(id) {
+		return out, errors.New("credentials.access_key_id is not an AWS access key ID (16-128 upper-case letters and digits)")
 	}
-	if s.cfg.DryRun {
-		c := &Call{Endpoint: s.endpoint(id.region), Region: id.region}
-		if err := op(ctx, with(id), capture(c)); !errors.Is(err, errDryRun) {
-			return id, nil, fmt.Errorf("dry run: could not build the request: %v", err)
+	_, err := c.Do(ctx, func(ctx context.Context, creds provider.Credentials) error {
+		region, err := s.region(sel, creds)
+		if err != nil {
+			return err
 		}
-		return id, c, nil
-	}
-	err = op(ctx, with(id))
-	if code := errorCode(err); rejectedCredential[code] && !id.fromRequest() {
-		s.resolver.InvalidateResult(id.res)
-		fresh, rerr := s.resolve(ctx, a)
-		switch {
-		case rerr != nil:
-			return id, nil, fmt.Errorf("%w\nResolving credentials again failed: %v", s.explain(err, id), rerr)
-		case sameCredential(fresh, id):
-			s.log.WarnContext(ctx, "AWS rejected the credentials and the source still holds the same ones", "code", code, "source", id.source())
-			return id, nil, fmt.Errorf("%w\nThe credential source still holds the same access key; replace it there (the server reads it again on the next call)", s.explain(err, id))
+		out.Region, out.CredentialSource = region, creds.Source.String()
+		static := credentials.NewStaticCredentialsProvider(creds.Value(provider.FieldAccessKeyID),
+			creds.Value(provider.FieldSecretAccessKey), creds.Value(provider.FieldSessionToken))
+		with := func(o *ec2.Options) { o.Region, o.Credentials = region, static }
+		if !s.cfg.DryRun {
+			return s.explain(op(ctx, with), region, out.CredentialSource)
 		}
-		s.log.InfoContext(ctx, "AWS rejected the cached credentials; retrying once with credentials read again",
-			"code", code, "rejected_source", id.source(), "source", fresh.source())
-		id = fresh
-		err = op(ctx, with(id))
-	}
+		out.DryRun = &Call{Endpoint: s.endpoint(region), Region: region}
+		if err := op(ctx, with, func(o *ec2.Options) { o.HTTPClient, o.Retryer = dryRun{out.DryRun}, aws.NopRetryer{} }); !errors.Is(err, errDryRun) {
+			return fmt.Errorf("dry run: could not build the request: %v", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return id, nil, s.explain(err, id)
+		s.log.WarnContext(ctx, "tool call failed", "tool", c.Tool(), "source", out.CredentialSource, "error", err)
+		return out, err
 	}
-	return id, nil, nil
+	s.log.InfoContext(ctx, "tool call", "tool", c.Tool(), "region", out.Region, "source", out.CredentialSource, "dry_run", s.cfg.DryRun)
+	return out, nil
 }
 
-// rejectedCredential lists the error codes that mean "these credentials are
-// not (or no longer) good", worth one retry with credentials read again.
-var rejectedCredential = map[string]bool{
-	"AuthFailure":                 true,
-	"ExpiredToken":                true,
-	"RequestExpired":              true,
-	"UnrecognizedClientException": true,
-}
-
-func sameCredential(a, b identity) bool {
-	return a.region == b.region &&
-		a.creds.Get(provider.FieldAccessKeyID).Equal(b.creds.Get(provider.FieldAccessKeyID)) &&
-		a.creds.Get(provider.FieldSecretAccessKey).Equal(b.creds.Get(provider.FieldSecretAccessKey)) &&
-		a.creds.Get(provider.FieldSessionToken).Equal(b.creds.Get(provider.FieldSessionToken))
-}
-
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
+// endpoint is where calls go: the configured endpoint or EC2's regional one.
+func (s *server) endpoint(region string) string {
+	if s.cfg.Endpoint != "" {
+		return s.cfg.Endpoint
 	}
-	return ""
+	return "https://ec2." + region + ".amazonaws.com"
+}
+
+var errDryRun = errors.New("dry run: request not sent")
+
+// dryRun is the HTTP client of a dry run: it records the EC2 request the
+// SDK built and signed, and sends nothing.
+type dryRun struct{ call *Call }
+
+func (d dryRun) Do(r *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	d.call.Action, d.call.Parameters = form.Get("Action"), make(map[string]string, len(form))
+	for k, v := range form {
+		d.call.Parameters[k] = strings.Join(v, ",")
+	}
+	return nil, errDryRun
 }
 
 // explanations say in plain words what common EC2 error codes mean.
@@ -147,16 +134,26 @@ var explanations = map[string]string{
 	"Blocked":                            "the account is blocked; contact AWS support",
 }
 
-// explain turns an error from the EC2 client into one a person can act on:
-// the EC2 error code, its message, what it means and where the credentials
-// came from. It never holds a secret value.
-func (s *server) explain(err error, id identity) error {
-	if err == nil {
-		return nil
-	}
-	where := fmt.Sprintf("(region %s, credentials from %s)", id.region, id.source())
+// ec2Error is an EC2 call's error as the model reads it: the code, EC2's
+// message, what it means, and where the call ran. It unwraps to the SDK's
+// error, for awscred.Rejected. (mcptool scrubs every secret the server was
+// given out of results, so an echo in EC2's message does not get through.)
+type ec2Error struct {
+	msg string
+	err error
+}
+
+func (e *ec2Error) Error() string { return e.msg }
+func (e *ec2Error) Unwrap() error { return e.err }
+
+// explain returns err, from the EC2 client, as an *ec2Error.
+func (s *server) explain(err error, region, source string) error {
+	where := fmt.Sprintf("(region %s, credentials from %s)", region, source)
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae):
 		msg := fmt.Sprintf("EC2 error %s: %s %s", ae.ErrorCode(), ae.ErrorMessage(), where)
 		if e, ok := explanations[ae.ErrorCode()]; ok {
 			msg += "\nWhat it means: " + e + "."
@@ -165,54 +162,19 @@ func (s *server) explain(err error, id identity) error {
 		if errors.As(err, &re) && re.ServiceRequestID() != "" {
 			msg += "\nRequest ID: " + re.ServiceRequestID()
 		}
-		return errors.New(redact(msg, id.creds))
+		return &ec2Error{msg, err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &ec2Error{"the EC2 call was cancelled or timed out " + where, err}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("the EC2 call was cancelled or timed out %s", where)
-	}
-	return errors.New(redact(fmt.Sprintf("could not reach EC2 at %s %s: %v", s.endpoint(id.region), where, err), id.creds))
+	return &ec2Error{fmt.Sprintf("could not reach EC2 at %s %s: %v", s.endpoint(region), where, err), err}
 }
 
-// endpoint is where calls go: the configured endpoint or EC2's regional one.
-func (s *server) endpoint(region string) string {
-	if s.cfg.Endpoint != "" {
-		return s.cfg.Endpoint
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
 	}
-	return "https://ec2." + region + ".amazonaws.com"
-}
-
-// Dry run: a middleware at the end of the SDK's build step, after the
-// request is serialized and before it is signed or sent, records it and
-// stops the call.
-
-var errDryRun = errors.New("dry run: request not sent")
-
-func capture(c *Call) func(*ec2.Options) {
-	return func(o *ec2.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Build.Add(middleware.BuildMiddlewareFunc("WhitelistDryRun",
-				func(ctx context.Context, in middleware.BuildInput, _ middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-					req, ok := in.Request.(*smithyhttp.Request)
-					if !ok {
-						return middleware.BuildOutput{}, middleware.Metadata{}, fmt.Errorf("unexpected request type %T", in.Request)
-					}
-					body, err := io.ReadAll(req.GetStream())
-					if err != nil {
-						return middleware.BuildOutput{}, middleware.Metadata{}, err
-					}
-					form, err := url.ParseQuery(string(body))
-					if err != nil {
-						return middleware.BuildOutput{}, middleware.Metadata{}, err
-					}
-					c.Action = form.Get("Action")
-					c.Parameters = make(map[string]string, len(form))
-					for k, v := range form {
-						c.Parameters[k] = strings.Join(v, ",")
-					}
-					return middleware.BuildOutput{}, middleware.Metadata{}, errDryRun
-				}), middleware.After)
-		})
-	}
+	return ""
 }
 
 // The three EC2 calls.
@@ -266,7 +228,7 @@ func (s *server) describe(group string, rules *[]Rule) ec2Op {
 		if err != nil {
 			return err
 		}
-		*rules = nil
+		*rules = []Rule{}
 		for _, g := range out.SecurityGroups {
 			for _, p := range g.IpPermissions {
 				proto, from, to := protocolName(aws.ToString(p.IpProtocol)), aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort)
@@ -287,17 +249,8 @@ func (s *server) describe(group string, rules *[]Rule) ec2Op {
 
 // protocolName maps EC2's protocol numbers to names.
 func protocolName(p string) string {
-	switch p {
-	case "-1":
-		return "all"
-	case "6":
-		return "tcp"
-	case "17":
-		return "udp"
-	case "1":
-		return "icmp"
-	case "58":
-		return "icmpv6"
+	if name, ok := map[string]string{"-1": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}[p]; ok {
+		return name
 	}
 	return strings.ToLower(p)
 }

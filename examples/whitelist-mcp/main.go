@@ -5,20 +5,22 @@
 // Tool calls need no credentials: the server resolves them through mcpcred's
 // provider chain (the profiles file ~/.mcp/profiles.json, environment,
 // ~/.mcp/credentials, secret files, the OS keychain) and caches them; a call
-// may still pass its own credentials, pick a credential_profile the profiles
-// file defines, or, if the operator allows it, a credential_id reference.
-// See README.md.
+// may pick a credential_profile the profiles file defines and, if the
+// operator allows them, pass a credential_id reference
+// (MCP_ALLOWED_REFERENCES) or its own credentials
+// (MCP_ALLOW_REQUEST_CREDENTIALS=true). See README.md.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
 const version = "0.1.0"
@@ -46,13 +48,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := srv.Run(ctx, transport(os.Stdin, nopCloser{os.Stdout})); err != nil && ctx.Err() == nil {
+	if err := srv.Run(ctx, mcptool.StdioTransport()); err != nil && ctx.Err() == nil {
 		log.Error("server stopped", "error", err)
 		os.Exit(1)
 	}
 }
-
-// nopCloser keeps the server from closing stdout, as mcp.StdioTransport does.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }

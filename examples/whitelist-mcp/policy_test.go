@@ -63,8 +63,8 @@ func TestReferencePolicyByResource(t *testing.T) {
 	}{
 		{"env prefix", "env:STAGING_*", []ref{
 			{id: "env:STAGING_*", wantKey: stagingKey.AccessKeyID},
-			{id: "env:STAGING_ACCESS_KEY_ID#access_key_id", wantErr: "gave no usable AWS credentials"}, // one variable under the prefix
-			{id: "env:STAGING_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY"},                                    // a list: one item is outside
+			{id: "env:STAGING_ACCESS_KEY_ID#access_key_id", wantErr: "credential_id: no credentials found"}, // one variable under the prefix
+			{id: "env:STAGING_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY"},                                         // a list: one item is outside
 			{id: "env:AWS_SECRET_ACCESS_KEY,STAGING_SECRET_ACCESS_KEY"},
 			{id: "env:STAGING_KEY,AWS_SECRET_ACCESS_KEY"},
 			{id: "env:STAGING*"}, // a broader prefix
@@ -134,7 +134,7 @@ func TestReferencePolicyByResource(t *testing.T) {
 				default:
 					// (The patterns are listed, but where the request sent
 					// the same text, results show it redacted.)
-					msg := h.fails("whitelist_list", args, "credential_id is refused", "reads something that no pattern the operator allows covers", "(MCP_ALLOWED_REFERENCES: ")
+					msg := h.fails("whitelist_list", args, "credential_id is refused", "does not allow what it reads", "(MCP_ALLOWED_REFERENCES: ")
 					if len(r.id) > len("file:") && strings.Contains(msg, r.id) {
 						t.Errorf("%s: the refusal repeats the reference: %q", r.id, msg)
 					}

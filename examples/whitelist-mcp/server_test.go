@@ -23,6 +23,7 @@ import (
 	"github.com/mcpcred/mcpcred/examples/whitelist-mcp/internal/fakeec2"
 	"github.com/mcpcred/mcpcred/provider"
 	"github.com/mcpcred/mcpcred/provider/keychain"
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
 // Every secret in these tests contains canary, and no output may.
@@ -125,7 +126,7 @@ func start(t testing.TB, env map[string]string, kr keychain.Keyring) *harness {
 	serverIn, clientOut := io.Pipe()
 	clientIn, serverOut := io.Pipe()
 	ctx := context.Background()
-	ss, err := srv.Connect(ctx, transport(serverIn, serverOut), nil)
+	ss, err := srv.Connect(ctx, mcptool.IOTransport(serverIn, serverOut), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,8 +337,21 @@ func envOf(c aws.Credentials) map[string]string {
 	return map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
 }
 
+// Credentials in tool calls are off by default, and a server that refuses
+// them does not advertise the credentials argument; MCP_ALLOW_REQUEST_CREDENTIALS=true
+// turns both on. port is a plain integer with a documented default, which
+// every client can send.
 func TestToolsList(t *testing.T) {
-	h := start(t, envOf(envKey), nil)
+	for _, allow := range []bool{false, true} {
+		env := envOf(envKey)
+		if allow {
+			env["MCP_ALLOW_REQUEST_CREDENTIALS"] = "true"
+		}
+		checkToolsList(t, start(t, env, nil), allow)
+	}
+}
+
+func checkToolsList(t *testing.T, h *harness, allow bool) {
 	res, err := h.cs.ListTools(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -351,10 +365,20 @@ func TestToolsList(t *testing.T) {
 			Required   []string                   `json:"required"`
 		}
 		json.Unmarshal(b, &schema)
-		for _, p := range []string{"security_group_id", "credentials", "credential_profile", "credential_id"} {
+		for _, p := range []string{"security_group_id", "credential_profile", "credential_id"} {
 			if _, ok := schema.Properties[p]; !ok {
 				t.Errorf("%s: no argument %s", tool.Name, p)
 			}
+		}
+		if _, ok := schema.Properties["credentials"]; ok != allow {
+			t.Errorf("%s: credentials advertised = %v, want %v (MCP_ALLOW_REQUEST_CREDENTIALS)", tool.Name, ok, allow)
+		}
+		var port struct {
+			Type    any `json:"type"`
+			Default any `json:"default"`
+		}
+		if p, ok := schema.Properties["port"]; ok && (json.Unmarshal(p, &port) != nil || port.Type != "integer" || port.Default != 443.0) {
+			t.Errorf("%s: port schema = %s, want a plain integer with default 443", tool.Name, p)
 		}
 		if !slices.Contains(schema.Required, "security_group_id") || slices.Contains(schema.Required, "credentials") || slices.Contains(schema.Required, "credential_profile") || slices.Contains(schema.Required, "credential_id") {
 			t.Errorf("%s: required = %v", tool.Name, schema.Required)
@@ -492,19 +516,21 @@ func TestCredentialSources(t *testing.T) {
 		wantNot    []string // strings the tool error must not hold
 	}{
 		{name: "env", env: envOf(envKey), args: list, wantKey: envKey.AccessKeyID, wantSource: "env (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"},
-		{name: "request overrides env", env: envOf(envKey), args: withArgs(map[string]any{"credentials": reqCreds}), wantKey: requestKey.AccessKeyID, wantSource: "request"},
-		{name: "request refused by operator", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "MCP_ALLOW_REQUEST_CREDENTIALS": "false"},
-			args: withArgs(map[string]any{"credentials": reqCreds}), wantErr: []string{"MCP_ALLOW_REQUEST_CREDENTIALS=false"}},
-		{name: "request without secret", env: envOf(envKey), args: withArgs(map[string]any{"credentials": map[string]any{"access_key_id": requestKey.AccessKeyID}}),
+		{name: "request overrides env", env: plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"), args: withArgs(map[string]any{"credentials": reqCreds}), wantKey: requestKey.AccessKeyID, wantSource: "request"},
+		{name: "request refused by default", env: envOf(envKey),
+			args: withArgs(map[string]any{"credentials": reqCreds}), wantErr: []string{"does not accept credentials in tool calls", "MCP_ALLOW_REQUEST_CREDENTIALS=true"}},
+		{name: "request refused by operator", env: plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "false"),
+			args: withArgs(map[string]any{"credentials": reqCreds}), wantErr: []string{"does not accept credentials in tool calls", "MCP_ALLOW_REQUEST_CREDENTIALS=true"}},
+		{name: "request without secret", env: plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"), args: withArgs(map[string]any{"credentials": map[string]any{"access_key_id": requestKey.AccessKeyID}}),
 			wantErr: []string{"secret_access_key"}},
 		{name: "file default section", env: map[string]string{"MCP_CREDENTIALS_FILE": file}, args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
 		{name: "file MCP_CREDENTIAL_PROFILE", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_CREDENTIAL_PROFILE": "work"}, args: list, wantKey: workKey.AccessKeyID},
 		{name: "env wins over file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}, args: list, wantKey: envKey.AccessKeyID},
 		{name: "profile not offered without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file},
 			args:    withArgs(map[string]any{"credential_profile": "staging"}),
-			wantErr: []string{`credential_profile is not offered`, `(offered: "default")`, "no profiles file", "/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
+			wantErr: []string{`credential_profile names no profile this server offers`, `(offered: "default")`, "~/.mcp/profiles.json", "MCP_PROFILES_PATH", "adds profiles to the profiles file"}},
 		{name: "profile not offered: MCP_PROFILES_PATH names no file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": missingProfiles},
-			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`is not offered`, "no profiles file", missingProfiles}},
+			args: withArgs(map[string]any{"credential_profile": "staging"}), wantErr: []string{`names no profile this server offers`, `(offered: "default")`}, wantNot: []string{missingProfiles}},
 		{name: "profile offered: file source", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
 			args: withArgs(map[string]any{"credential_profile": "staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "profile (" + profiles + " [staging] via file (" + file + " [staging]))"},
 		{name: "profile offered: env prefix source", env: plus(envOf(envKey), "MCP_PROFILES_PATH", profiles,
@@ -516,9 +542,9 @@ func TestCredentialSources(t *testing.T) {
 			args: withArgs(map[string]any{"credential_profile": "ops"}), wantKey: keychainKey.AccessKeyID, wantSource: "[ops] via keychain"},
 		{name: "profile not in the profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
 			args:    withArgs(map[string]any{"credential_profile": "work"}), // [work] is in the credentials file, but not offered
-			wantErr: []string{`is not offered`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file " + profiles}},
+			wantErr: []string{`names no profile this server offers`, `(offered: "ci", "default", "empty", "ops", "staging")`, "adds profiles to the profiles file"}, wantNot: []string{profiles}},
 		{name: "profile whose source is empty does not fall through", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
-			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile gave no usable AWS credentials`, "profile's source has no credentials", "no section [nosuch]"}},
+			args: withArgs(map[string]any{"credential_profile": "empty"}), wantErr: []string{`credential_profile: a credential source is misconfigured (profile)`}},
 		{name: "default profile always allowed", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}}}`)},
 			args: list, wantKey: fileKey.AccessKeyID, wantSource: "file (" + file + " [default])"},
 		{name: "profiles file default wins over env", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
@@ -528,9 +554,9 @@ func TestCredentialSources(t *testing.T) {
 		{name: "MCP_ACTIVE_PROFILE may be named without a profiles file", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
 			args: withArgs(map[string]any{"credential_profile": "work"}), wantKey: workKey.AccessKeyID, wantSource: "file (" + file + " [work])"},
 		{name: "MCP_ACTIVE_PROFILE: default is then not offered", env: map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ACTIVE_PROFILE": "work"},
-			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`is not offered`, `(offered: "work")`, "so only the default profile is offered"}},
+			args: withArgs(map[string]any{"credential_profile": "default"}), wantErr: []string{`names no profile this server offers`, `(offered: "work")`}},
 		{name: "credential_id refused by default", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file),
-			args: withArgs(map[string]any{"credential_id": "file:staging"}), wantErr: []string{`credential_id is refused`, "accepts no credential references", "MCP_ALLOWED_REFERENCES"}},
+			args: withArgs(map[string]any{"credential_id": "file:staging"}), wantErr: []string{`credential_id is refused`, "accepts no credential references until its operator sets MCP_ALLOWED_REFERENCES"}},
 		{name: "credential_id allowed", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", fileAll),
 			args: withArgs(map[string]any{"credential_id": "file:staging"}), wantKey: stagingKey.AccessKeyID, wantSource: "file (" + file + " [staging])"},
 		{name: "credential_id allowed: the same section by path", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", fileAll),
@@ -541,18 +567,18 @@ func TestCredentialSources(t *testing.T) {
 			args: withArgs(map[string]any{"credential_id": "env:STAGING_*"}), wantKey: stagingKey.AccessKeyID, wantSource: "STAGING_ACCESS_KEY_ID, "},
 		{name: "credential_id matching no pattern", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", "file:"+file+"/work,env:STAGING_*"),
 			args:    withArgs(map[string]any{"credential_id": "file:staging"}),
-			wantErr: []string{`credential_id is refused`, `reads something that no pattern the operator allows covers`, `(MCP_ALLOWED_REFERENCES: "file:` + file + `/work", "env:STAGING_*")`}},
+			wantErr: []string{`credential_id is refused`, `does not allow what it reads`, `(MCP_ALLOWED_REFERENCES: "file:` + file + `/work", "env:STAGING_*")`}},
 		{name: "credential_id with nothing there", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_ALLOWED_REFERENCES", fileAll),
-			args: withArgs(map[string]any{"credential_id": "file:nosuch"}), wantErr: []string{`credential_id gave no usable AWS credentials`, "[nosuch]"}},
+			args: withArgs(map[string]any{"credential_id": "file:nosuch"}), wantErr: []string{`credential_id: no credentials found (tried file)`}},
 		// What a call's reference reads is the call's choice: its failure is
 		// not reported as the server's configuration.
 		{name: "credential_id naming variables some of which are unset", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "env:*"),
 			args:    withArgs(map[string]any{"credential_id": "env:AWS_ACCESS_KEY_ID,NOPE_SECRET_ACCESS_KEY"}),
-			wantErr: []string{"credential_id gave no usable AWS credentials: what it reads is incomplete: some of the variables it names are set and others are not"},
+			wantErr: []string{"credential_id: what it reads cannot be used (env)"},
 			wantNot: []string{"configuration is broken", "not the problem", "AWS_ACCESS_KEY_ID", "NOPE"}},
 		{name: "credential_id reading a file others can read", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "file:/**"),
 			args:    withArgs(map[string]any{"credential_id": "file:" + insecure}),
-			wantErr: []string{"credential_id gave no usable AWS credentials: what it reads is in a file the server refuses because other users could read or change it"},
+			wantErr: []string{"credential_id: what it reads cannot be used (file: a file other users could read or change)"},
 			wantNot: []string{"configuration is broken", "not the problem", insecure}},
 		// The resolver refuses a scheme the server does not serve as it
 		// refuses what no pattern covers, so a call learns nothing about
@@ -560,15 +586,15 @@ func TestCredentialSources(t *testing.T) {
 		// refused at start: TestConfigErrors).
 		{name: "credential_id scheme not registered", env: plus(envOf(envKey), "MCP_ALLOWED_REFERENCES", "env:**"),
 			args: withArgs(map[string]any{"credential_id": "vault:secret/data/mcp/aws"}), wantErr: []string{`credential_id is refused`, `(MCP_ALLOWED_REFERENCES: "env:**")`}},
-		{name: "profile and credentials", env: map[string]string{"MCP_PROFILES_PATH": profiles},
-			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_profile, not both"}},
-		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": fileAll},
-			args: withArgs(map[string]any{"credential_id": "file:staging", "credentials": reqCreds}), wantErr: []string{"give either credentials or credential_id, not both"}},
+		{name: "profile and credentials", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOW_REQUEST_CREDENTIALS": "true"},
+			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"give at most one of credentials, credential_profile and credential_id; this call gave credentials and credential_profile"}},
+		{name: "credential_id and credentials", env: map[string]string{"MCP_ALLOWED_REFERENCES": fileAll, "MCP_ALLOW_REQUEST_CREDENTIALS": "true"},
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credentials": reqCreds}), wantErr: []string{"this call gave credentials and credential_id"}},
 		{name: "credential_id and credential_profile", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": fileAll},
-			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging"}), wantErr: []string{"give either credential_id or credential_profile, not both"}},
-		{name: "all three", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": fileAll},
-			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"not all three"}},
-		{name: "region alone with credential_profile", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles),
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging"}), wantErr: []string{"this call gave credential_profile and credential_id"}},
+		{name: "all three", env: map[string]string{"MCP_PROFILES_PATH": profiles, "MCP_ALLOWED_REFERENCES": fileAll, "MCP_ALLOW_REQUEST_CREDENTIALS": "true"},
+			args: withArgs(map[string]any{"credential_id": "file:staging", "credential_profile": "staging", "credentials": reqCreds}), wantErr: []string{"this call gave credentials and credential_profile and credential_id"}},
+		{name: "region alone with credential_profile", env: plus(envOf(envKey), "MCP_CREDENTIALS_FILE", file, "MCP_PROFILES_PATH", profiles, "MCP_ALLOW_REQUEST_CREDENTIALS", "true"),
 			args: withArgs(map[string]any{"credential_profile": "staging", "credentials": map[string]any{"region": "us-east-1"}}), wantKey: stagingKey.AccessKeyID, wantSource: "[staging]"},
 		{name: "keychain", keyring: func(t *testing.T) keychain.Keyring {
 			kr := &memKeyring{m: map[string]string{}}
@@ -589,9 +615,9 @@ func TestCredentialSources(t *testing.T) {
 			"MCP_SECRETS_DIR": secretsDir(t, map[string]string{"access_key_id": secretKey.AccessKeyID, "secret_access_key": secretKey.SecretAccessKey})},
 			args: list, wantKey: envKey.AccessKeyID},
 		{name: "docker secrets: nothing", env: map[string]string{"MCP_CREDENTIAL_SOURCE": "docker-secrets", "MCP_SECRETS_DIR": secretsDir(t, nil)},
-			args: list, wantErr: []string{"env: ", "file: ", "secretfile: "}},
-		{name: "nothing anywhere", args: list, wantErr: []string{"no AWS credentials found", "env: ", "AWS_ACCESS_KEY_ID", "file: ", "keychain: "}},
-		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"configuration is broken", "incomplete", "AWS_SECRET_ACCESS_KEY"}},
+			args: list, wantErr: []string{"no credentials found (tried profile, env, file, secretfile)", "mounts the secret aws_credentials"}},
+		{name: "nothing anywhere", args: list, wantErr: []string{"no credentials found (tried profile, env, file, keychain)", "AWS_ACCESS_KEY_ID", "~/.mcp/credentials"}},
+		{name: "half-configured env", env: map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID}, args: list, wantErr: []string{"a credential source is misconfigured (env)", "operator must fix it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -700,8 +726,8 @@ func TestProfilesFileInsecure(t *testing.T) {
 	}
 	h := start(t, map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, nil)
 	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "staging"},
-		`is not offered`, `(offered: "default")`, "the profiles file is refused because other users could read or change it")
-	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "configuration is broken", "the profiles file is refused")
+		`names no profile this server offers`, `(offered: "default")`)
+	h.fails("whitelist_list", map[string]any{"security_group_id": sg}, "a credential source is misconfigured (profile: a file other users could read or change)")
 	if calls := h.ec2.Calls(); len(calls) != 0 {
 		t.Fatalf("calls reached AWS: %v", h.signers())
 	}
@@ -740,25 +766,25 @@ func TestMisconfiguration(t *testing.T) {
 	}{
 		{name: "malformed profiles file", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": "file:staging"}`)}
-		}, want: []string{"the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file", "1:51"}},
+		}, want: []string{"misconfigured (profile: a malformed JSON file)"}, wantLog: []string{"profiles.json", "malformed profiles file", "1:51"}},
 		{name: "malformed profiles file, credential_profile", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": withProfiles(t, `{"profiles": {"staging": {"source": 7}}}`)}
-		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"is not offered", "the profiles file is malformed"}, wantLog: []string{"profiles.json", "malformed profiles file"}},
+		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"names no profile this server offers"}, wantLog: []string{"profiles.json", "malformed profiles file"}},
 		{name: "profiles file others can write", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": creds(t), "MCP_PROFILES_PATH": chmod(t, goodProfiles(t), 0o666)}
-		}, want: []string{"the profiles file is refused because other users could read or change it"}, wantLog: []string{"profiles.json has mode 0666", "fix with: chmod go-w"}},
+		}, want: []string{"misconfigured (profile: a file other users could read or change)"}, wantLog: []string{"profiles.json has mode 0666", "fix with: chmod go-w"}},
 		{name: "credentials file others can read", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": chmod(t, creds(t), 0o644)}
-		}, want: []string{"the credentials file is refused because other users could read or change it"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
+		}, want: []string{"misconfigured (file: a file other users could read or change)"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
 		{name: "credentials file a profile reads, others can read", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": chmod(t, creds(t), 0o644), "MCP_PROFILES_PATH": goodProfiles(t)}
-		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"a credentials file one of its profiles reads", "is refused"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
+		}, args: map[string]any{"credential_profile": "staging"}, want: []string{"credential_profile: a credential source is misconfigured (profile: a file other users could read or change)"}, wantLog: []string{"credentials has mode 0644", "fix with: chmod 600"}},
 		{name: "malformed credentials file", env: func(t *testing.T) map[string]string {
 			return map[string]string{"MCP_CREDENTIALS_FILE": withFile(t, t.TempDir(), section("default", fileKey)+"this is not INI\n")}
-		}, want: []string{"the credentials file is malformed"}, wantLog: []string{"credentials:4:"}},
+		}, want: []string{"misconfigured (file: a malformed INI file)"}, wantLog: []string{"credentials:4:"}},
 		{name: "half-configured environment", env: func(t *testing.T) map[string]string {
 			return map[string]string{"AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey}
-		}, want: []string{"incomplete", "AWS_ACCESS_KEY_ID"}, wantLog: []string{"secret_access_key set but access_key_id not"}},
+		}, want: []string{"misconfigured (env)"}, wantLog: []string{"secret_access_key set but access_key_id not"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -774,10 +800,10 @@ func TestMisconfiguration(t *testing.T) {
 			maps.Copy(args, tt.args)
 			for range 2 {
 				msg := h.fails("whitelist_list", args, tt.want...)
-				if tt.args == nil && !strings.Contains(msg, "configuration is broken") {
-					t.Errorf("error %q does not say the configuration is broken", msg)
+				if tt.args == nil && !strings.Contains(msg, "the server's operator must fix it") {
+					t.Errorf("error %q does not say the operator must fix the configuration", msg)
 				}
-				for _, bad := range []string{"no AWS credentials found", "Configure one of these sources", "/", "tried:"} {
+				for _, bad := range []string{"no credentials found", os.TempDir(), "tried"} { // no path of the operator's files
 					if strings.Contains(msg, bad) {
 						t.Errorf("error %q holds %q", msg, bad)
 					}
@@ -814,9 +840,9 @@ func TestRegion(t *testing.T) {
 		{"default", envOf(envKey), nil, "us-east-1"},
 		{"AWS_REGION", map[string]string{"AWS_ACCESS_KEY_ID": envKey.AccessKeyID, "AWS_SECRET_ACCESS_KEY": envKey.SecretAccessKey, "AWS_REGION": "ap-south-1"}, nil, "ap-south-1"},
 		{"profile region", map[string]string{"MCP_CREDENTIALS_FILE": file, "AWS_REGION": "ap-south-1"}, nil, "eu-west-1"},
-		{"request region alone", map[string]string{"MCP_CREDENTIALS_FILE": file}, map[string]any{"credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
+		{"request region alone", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_ALLOW_REQUEST_CREDENTIALS": "true"}, map[string]any{"credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
 		{"profiles file region", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "AWS_REGION": "ap-south-1"}, withProfile("staging"), "eu-central-1"},
-		{"request region beats the profile's", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles},
+		{"request region beats the profile's", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "MCP_ALLOW_REQUEST_CREDENTIALS": "true"},
 			map[string]any{"credential_profile": "staging", "credentials": map[string]any{"region": "ca-central-1"}}, "ca-central-1"},
 		{"profile without region: AWS_REGION", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles, "AWS_REGION": "ap-south-1"}, withProfile("plain"), "ap-south-1"},
 		{"profile without region: default", map[string]string{"MCP_CREDENTIALS_FILE": file, "MCP_PROFILES_PATH": profiles}, withProfile("plain"), "us-east-1"},
@@ -874,7 +900,7 @@ func TestRotation(t *testing.T) {
 	// pointless retry, and an error that says what to do.
 	h.ec2.Revoke(rotatedKey.AccessKeyID)
 	h.ec2.ResetCalls()
-	h.fails("whitelist_list", list, "AuthFailure", "What it means", "still holds the same access key", "file (")
+	h.fails("whitelist_list", list, "AuthFailure", "What it means", "still holds the same credential", "file (")
 	if got := h.signers(); len(got) != 1 {
 		t.Fatalf("calls = %q, want exactly one", got)
 	}
@@ -925,10 +951,10 @@ func TestRotationProfileAndReference(t *testing.T) {
 }
 
 func TestRotationRequestCredentialsNotRetried(t *testing.T) {
-	h := start(t, envOf(envKey), nil)
+	h := start(t, plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"), nil)
 	h.ec2.Revoke(requestKey.AccessKeyID)
 	h.fails("whitelist_list", map[string]any{"security_group_id": sg, "credentials": map[string]any{
-		"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}}, "AuthFailure", "credentials from request")
+		"access_key_id": requestKey.AccessKeyID, "secret_access_key": requestKey.SecretAccessKey}}, "AuthFailure", "credentials from request", "the credentials passed in this call were rejected")
 	if got := h.signers(); len(got) != 1 {
 		t.Fatalf("calls = %q, want exactly one", got)
 	}
@@ -950,7 +976,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
-	h := start(t, envOf(envKey), nil)
+	h := start(t, plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"), nil)
 	base := map[string]any{"security_group_id": sg, "ip_address": "203.0.113.7"}
 	with := func(kv ...any) map[string]any {
 		m := maps.Clone(base)
@@ -999,7 +1025,7 @@ func TestInvalidInput(t *testing.T) {
 		{"description chars", "whitelist_add", with("description", "<script>"), []string{"(at byte 0)", "does not allow"}},
 		{"description long", "whitelist_add", with("description", strings.Repeat("a", 256)), []string{"at most 255"}},
 		{"huge argument", "whitelist_add", with("ip_address", huge), []string{"at most"}},
-		{"huge description", "whitelist_add", with("description", strings.Repeat("a", 2000)), []string{"argument description is"}},
+		{"huge description", "whitelist_add", with("description", strings.Repeat("a", 2000)), []string{"description is 2000 bytes long"}},
 		{"unknown argument", "whitelist_add", with("security_group_name", "web"), []string{"unknown argument", "security_group_id"}},
 		{"credentials as string", "whitelist_add", with("credentials", canary), []string{"credentials must be an object"}},
 		{"secret as number", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": 12345}), []string{"credentials.secret_access_key must be a string"}},
@@ -1009,13 +1035,13 @@ func TestInvalidInput(t *testing.T) {
 		{"secret too long", "whitelist_add", with("credentials", map[string]any{"access_key_id": envKey.AccessKeyID, "secret_access_key": canary + strings.Repeat("x", 5000)}), []string{"longer than"}},
 		{"access key id malformed", "whitelist_add", with("credentials", map[string]any{"access_key_id": canary, "secret_access_key": canary}), []string{"not an AWS access key ID"}},
 		{"region malformed", "whitelist_add", with("credentials", map[string]any{"region": "mars-1\n"}), []string{"the region from credentials.region is not an AWS region"}},
-		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`credential_profile is not offered`}},
-		{"profile bidi override", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "sta\u202eging"}, []string{`is not offered`, `(offered: "default")`}},
-		{"profile path", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "../../etc/passwd"}, []string{`is not offered`}},
-		{"profile long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": strings.Repeat("p", 900)}, []string{"is not offered"}},
+		{"profile control chars", "whitelist_add", with("credential_profile", "x\x00y"), []string{`names no profile this server offers`}},
+		{"profile bidi override", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "sta\u202eging"}, []string{`names no profile`, `(offered: "default")`}},
+		{"profile path", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": "../../etc/passwd"}, []string{`names no profile`}},
+		{"profile long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": strings.Repeat("p", 900)}, []string{"names no profile"}},
 		{"profile as number", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": 7}, []string{"credential_profile must be a string"}},
 		{"credential_id refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:/etc/shadow"}, []string{`credential_id is refused`, "MCP_ALLOWED_REFERENCES"}},
-		{"credential_id secret pasted", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": canary}, []string{"credential_id is not a credential reference: it has no scheme"}},
+		{"credential_id secret pasted", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": canary}, []string{"credential_id is not a credential reference this server reads: it has no scheme"}},
 		{"credential_id control chars", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + canary + "\x00"}, []string{"holds control or invisible formatting characters"}},
 		{"credential_id bidi", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:a\u202e"}, []string{"control or invisible"}},
 		{"credential_id dot dot", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:~/../../etc/passwd?profile=x"}, []string{`".." path segment`}},
@@ -1026,7 +1052,7 @@ func TestInvalidInput(t *testing.T) {
 		{"credential_id version pin refused", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "ssm:/mcp/prod/token?version=3#token"}, []string{"credential_id is refused"}},
 		{"credential_id bad scheme", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "FILE:" + canary}, []string{"has a scheme that is not"}},
 		{"credential_id white space", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": " file:x"}, []string{"white space"}},
-		{"credential_id long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + strings.Repeat("a", 1030)}, []string{"argument credential_id is"}},
+		{"credential_id long", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": "file:" + strings.Repeat("a", 1030)}, []string{"is longer than 1024 bytes"}},
 		{"credential_id as object", "whitelist_list", map[string]any{"security_group_id": sg, "credential_id": map[string]any{"secret": canary}}, []string{"credential_id must be a string"}},
 		{"credential_profile as array", "whitelist_list", map[string]any{"security_group_id": sg, "credential_profile": []string{canary}}, []string{"credential_profile must be a string"}},
 		{"arguments not an object", "whitelist_list", nil, []string{"security_group_id"}},
@@ -1083,14 +1109,14 @@ func TestDryRun(t *testing.T) {
 	}
 	// Credentials are still resolved: with none, a dry run fails too.
 	none := start(t, map[string]string{"WHITELIST_DRY_RUN": "true"}, nil)
-	none.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no AWS credentials found")
+	none.fails("whitelist_list", map[string]any{"security_group_id": sg}, "no credentials found")
 }
 
 // The SDK's SigV4 signer caches signing keys by access key ID, region and
 // day, not by secret. A caller who knows another caller's access key ID (not
 // a secret) must not get requests signed with that caller's secret.
 func TestKnownKeyIDWithWrongSecretIsNotSignedWithCachedSecret(t *testing.T) {
-	h := start(t, envOf(envKey), nil)
+	h := start(t, plus(envOf(envKey), "MCP_ALLOW_REQUEST_CREDENTIALS", "true"), nil)
 	creds := func(secret string) map[string]any {
 		return map[string]any{"security_group_id": sg, "credentials": map[string]any{"access_key_id": requestKey.AccessKeyID, "secret_access_key": secret}}
 	}

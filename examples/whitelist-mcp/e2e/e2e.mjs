@@ -126,9 +126,11 @@ try {
   const names = tools.map((t) => t.name).sort();
   check("tools/list has the four tools", JSON.stringify(names) === JSON.stringify(["whitelist_add", "whitelist_check", "whitelist_list", "whitelist_remove"]), names.join(","));
   const add = tools.find((t) => t.name === "whitelist_add");
-  check("whitelist_add schema takes credentials, credential_profile and credential_id",
-    add && add.inputSchema.properties.credentials && add.inputSchema.properties.credential_profile && add.inputSchema.properties.credential_id &&
+  check("whitelist_add schema takes credential_profile and credential_id, and no credentials (refused by default)",
+    add && !add.inputSchema.properties.credentials && add.inputSchema.properties.credential_profile && add.inputSchema.properties.credential_id &&
     JSON.stringify(add.inputSchema.required) === JSON.stringify(["security_group_id", "ip_address"]));
+  check("port is a plain integer with a documented default", add?.inputSchema.properties.port?.type === "integer" &&
+    add?.inputSchema.properties.port?.default === 443, JSON.stringify(add?.inputSchema.properties.port));
 
   let r = await call(client, "whitelist_add", { ...rule, description: "e2e" });
   check("whitelist_add adds", !r.isError && r.structuredContent?.status === "added", JSON.stringify(r.content));
@@ -154,8 +156,11 @@ try {
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "ci" });
   check("credential_profile ci reads E2E_CI_* variables", !r.isError && /\[ci\] via env/.test(r.structuredContent?.credential_source) &&
     r.structuredContent?.region === "us-east-1", JSON.stringify(r.content));
+  r = await call(client, "whitelist_check", { security_group_id: SG, ip_address: "203.0.113.7" });
+  check("port and protocol default to tcp/443", !r.isError && /tcp\/443/.test(r.structuredContent?.message), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: REQ_ID.secret } });
-  check("request credentials are used", !r.isError && r.structuredContent?.credential_source?.startsWith("request"), JSON.stringify(r.content));
+  check("request credentials are refused by default, naming the variable that allows them", r.isError === true &&
+    r.content?.[0]?.text?.includes("does not accept credentials") && r.content?.[0]?.text?.includes("MCP_ALLOW_REQUEST_CREDENTIALS=true"), JSON.stringify(r.content));
 
   r = await call(client, "whitelist_add", { security_group_id: "sg-nothex!", ip_address: "203.0.113.7" });
   check("invalid security group is isError", r.isError === true && /security_group_id/.test(r.content?.[0]?.text), JSON.stringify(r.content));
@@ -167,24 +172,35 @@ try {
     /refusing a \/1 block/.test(r.content?.[0]?.text) && /WHITELIST_MIN_PREFIX_V4/.test(r2.content?.[0]?.text), JSON.stringify([r.content, r2.content]));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_profile: "prod" });
   check("profile not in the profiles file is isError, listing the offered ones",
-    r.isError === true && r.content?.[0]?.text?.includes('credential_profile is not offered') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
-    r.content?.[0]?.text?.includes(`adds profiles to the profiles file ${profilesPath}`), JSON.stringify(r.content));
+    r.isError === true && r.content?.[0]?.text?.includes('credential_profile names no profile this server offers') && r.content?.[0]?.text?.includes('(offered: "ci", "default", "staging", "staging-eu")') &&
+    r.content?.[0]?.text?.includes("adds profiles to the profiles file (MCP_PROFILES_PATH"), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:staging" });
   check("credential_id is refused unless the operator allows references",
     r.isError === true && /is refused/.test(r.content?.[0]?.text) && /MCP_ALLOWED_REFERENCES/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: `CANARY-SECRET-${CANARY}` });
   check("credential_id that is no reference is isError", r.isError === true && /not a credential reference/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credential_id: "file:staging", credential_profile: "staging" });
-  check("credential_id and credential_profile together is isError", r.isError === true && /not both/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  check("credential_id and credential_profile together is isError", r.isError === true && /give at most one of/.test(r.content?.[0]?.text), JSON.stringify(r.content));
   r = await call(client, "whitelist_list", { security_group_id: SG, credentials: `CANARY-SECRET-${CANARY}` });
   check("credentials as a string is isError", r.isError === true, JSON.stringify(r.content));
-  r = await call(client, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: "CANARY-SECRET-" + CANARY + "-wrong" } });
+
+  // awswhitelist-mcp compatibility: the operator accepts credentials in
+  // tool calls, and the schemas advertise them.
+  const withCreds = await connect([], { MCP_ALLOW_REQUEST_CREDENTIALS: "true" });
+  const addAllowed = (await withCreds.listTools()).tools.find((t) => t.name === "whitelist_add");
+  check("MCP_ALLOW_REQUEST_CREDENTIALS=true advertises credentials", !!addAllowed?.inputSchema.properties.credentials?.properties?.secret_access_key);
+  r = await call(withCreds, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: REQ_ID.secret } });
+  check("request credentials are used", !r.isError && r.structuredContent?.credential_source?.startsWith("request"), JSON.stringify(r.content));
+  r = await call(withCreds, "whitelist_list", { security_group_id: SG, credentials: { access_key_id: REQ_ID.key, secret_access_key: "CANARY-SECRET-" + CANARY + "-wrong" } });
   check("wrong secret is an AWS AuthFailure", r.isError === true && /AuthFailure/.test(r.content?.[0]?.text), JSON.stringify(r.content));
+  r = await call(withCreds, "whitelist_list", { security_group_id: SG, credential_profile: "staging", credentials: { access_key_id: REQ_ID.key, secret_access_key: REQ_ID.secret } });
+  check("credentials and credential_profile together is isError", r.isError === true && /give at most one of/.test(r.content?.[0]?.text), JSON.stringify(r.content));
 
   // Secret-looking text pasted into every argument comes back nowhere: not
-  // in a tool error, a JSON-RPC error, or the server's stderr.
+  // in a tool error, a JSON-RPC error, or the server's stderr; whether the
+  // server accepts credentials in calls or not.
   const pasted = [];
-  for (const c of SECRET_LOOKING) {
+  for (const [c, cl] of SECRET_LOOKING.flatMap((c) => [[c, client], [c, withCreds]])) {
     const everywhere = { security_group_id: c, ip_address: c, port: c, protocol: c, description: c,
       credentials: { access_key_id: c, secret_access_key: c, region: c }, credential_id: c, credential_profile: c };
     const cases = [
@@ -206,7 +222,7 @@ try {
     for (const [tool, args] of cases) {
       let text;
       try {
-        const res = await client.callTool({ name: tool, arguments: args });
+        const res = await cl.callTool({ name: tool, arguments: args });
         text = JSON.stringify(res);
         if (!res.isError) text += " (not an error)";
       } catch (e) {
@@ -218,6 +234,7 @@ try {
   }
   check("secret-looking arguments: every call fails", pasted.every((t) => !t.endsWith("(not an error)")), pasted.filter((t) => t.endsWith("(not an error)")).join("\n").slice(0, 2000));
   await client.close();
+  await withCreds.close();
 
   // MCP_ALLOWED_REFERENCES names what a reference reads: every section of
   // the credentials file by its absolute path, and the E2E_CI_* variables.
@@ -243,7 +260,7 @@ try {
     r = await call(refs, "whitelist_list", { security_group_id: SG, credential_id: id });
     const text = r.content?.[0]?.text ?? "";
     check(`credential_id not covered by the patterns is refused: ${id.replace(home, "$HOME")}`, r.isError === true &&
-      text.includes("credential_id is refused: it reads something that no pattern the operator allows covers") &&
+      text.includes("credential_id is refused: the operator's policy does not allow what it reads") &&
       text.includes("MCP_ALLOWED_REFERENCES: ") && (id.length < 10 || !text.includes(id)), text);
   }
   await refs.close();
