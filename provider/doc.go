@@ -37,8 +37,11 @@
 // # References
 //
 // A [Ref] points at credentials without holding them, in one grammar for
-// every backend: scheme:body#fragment, such as "file:#production" or
-// "vault:secret/data/mcp/aws" ([ParseRef]). Each provider package exports a
+// every backend, scheme:body[?params][#field], with one meaning per piece of
+// syntax (the table is on [Ref]), such as "file:production" or
+// "vault:secret/data/mcp/aws#access_key_id" ([ParseRef]). A [Scheme] turns a
+// reference into a [Target]: its provider and the exact [Resource] values it
+// reads, on which a [RefPolicy] decides, never on the reference's text. Each provider package exports a
 // Scheme function; a program registers the ones it imports in a [Schemes]
 // (no global registry), which builds and reuses the provider a reference
 // names. Profiles files and per-request credential_id values resolve

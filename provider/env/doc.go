@@ -75,7 +75,7 @@
 //	env:JIRA_USER,JIRA_PASSWORD  fields jira_user and jira_password, both required
 //
 // Variable names are ASCII letters, digits and '_', not starting with a
-// digit; a prefix is such a name followed by one '*'. A #fragment names the
+// digit; a prefix is such a name followed by one '*'. A #field names the
 // field of a single listed variable (a-z, 0-9, '_'); with env:, a prefix or
 // a list it is an error. NAME_FILE indirection applies to every form. A
 // provider built for a reference answers every profile it is asked for,

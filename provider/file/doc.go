@@ -134,10 +134,11 @@
 // provider.Schemes, for the "source" of a profile in a profiles file and a
 // request's credential_id:
 //
-//	file:#production                    section [production] of the default file
-//	file:~/.mcp/work-credentials#ops    section [ops] of another file
-//	file:/etc/mcp/credentials           section [default] of that file
-//	file:                               section [default] of the default file
+//	file:production                          section [production] of the default file
+//	file:~/.mcp/work-credentials?profile=ops section [ops] of another file
+//	file:/etc/mcp/credentials                section [default] of that file
+//	file:                                    section [default] of the default file
+//	file:production#access_key_id            one field of a section
 //
 // The default file is the one New picks (MCP_CREDENTIALS_FILE, else
 // ~/.mcp/credentials). A path must be absolute or start with "~/", which is

@@ -89,12 +89,12 @@
 //
 //	secretfile:aws-prod             profile aws-prod in /run/secrets (or Options.Dir)
 //	secretfile:                     the default profile there
-//	secretfile:/var/run/mcp#aws     profile aws in the directory /var/run/mcp
-//	secretfile:/var/run/mcp         the default profile in that directory
+//	secretfile:/var/run/mcp/aws     profile aws in the directory /var/run/mcp
+//	secretfile:aws-prod#token       one field of a profile
 //
 // A body that does not start with "/" is a secret name and must pass
-// [ValidName]; otherwise it is an absolute directory and the #fragment is
-// the name. The name is read exactly as Retrieve reads a profile, with
+// [ValidName]; otherwise it is an absolute path, whose last segment is the
+// name and the rest the directory. The name is read exactly as Retrieve reads a profile, with
 // every layout and all the safety rules above; the provider built for a
 // reference answers with it whatever profile it is asked for. Malformed
 // references are refused with an error wrapping provider.ErrInvalidRef that

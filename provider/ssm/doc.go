@@ -30,11 +30,11 @@
 //
 //	ssm:/mcp/prod/                       every parameter under /mcp/prod/, one path walk
 //	ssm:/mcp/prod/token#token            the parameter /mcp/prod/token as the field token
-//	ssm:/mcp/prod/token:3#token          version 3 of it
-//	ssm:/mcp/prod/token:current#token    the version labelled current
+//	ssm:/mcp/prod/token?version=3#token  version 3 of it
+//	ssm:/mcp/prod/token?label=current#token  the version labelled current
 //	ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/mcp/prod/token#token
 //
-// A body ending in "/" is a path and takes no #fragment; any other body is
+// A body ending in "/" is a path and takes no #field; any other body is
 // one parameter and needs #FIELD (a-z, 0-9, '_') to name its field.
 // "ssm:/" is refused: it would read the whole account and region. All
 // references share one Provider and so one SSM client; the provider built

@@ -32,7 +32,7 @@ import (
 // ssm:/mcp/prod/* allows the parameters directly under /mcp/prod one by one.
 //
 // A body ending in "/" is a path (fields are named as [Provider.RetrievePath]
-// names them) and takes no #fragment; any other body is one parameter, as
+// names them) and takes no #field; any other body is one parameter, as
 // [ParseRef] reads it, and needs a #FIELD (1 to 64 of a-z, 0-9 and '_')
 // naming the field it becomes. "ssm:/" (every parameter in the account and
 // region) is refused.
