@@ -3,6 +3,8 @@ package profile_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -214,4 +216,50 @@ func TestAllowEditsApply(t *testing.T) {
 	require.ErrorIs(t, err, resolver.ErrProfileRefused)
 	_, err = r.Resolve(ctx, resolver.Request{Caller: caller("alice"), Profile: "team"})
 	require.NoError(t, err)
+}
+
+// TestRefusalsRevealNothing: a caller refused a profile, or the default
+// profile, learns nothing of the file: not the names of other profiles, not
+// who they are offered to, and not the text of its own request.
+func TestRefusalsRevealNothing(t *testing.T) {
+	for _, c := range canaries {
+		name := strings.ReplaceAll(c, "/", "_")
+		js := strings.ReplaceAll(c, "/", `\/`)
+		file := `{"profiles": {
+			"default": {"source": "static:default", "allow": {"subjects": ["` + js + `"], "groups": ["` + js + `"]}},
+			"` + name + `": {"source": "static:x", "allow": {"subjects": ["` + js + `"], "clients": ["` + js + `"]}},
+			"per-user": {"source": "static:users/{sub}", "allow": {"issuers": ["` + js + `"]}}
+		}}`
+		var logs strings.Builder
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		p := newProvider(t, write(t, file, 0o600), nil, logger)
+		r, err := resolver.New([]provider.Provider{p}, func(o *resolver.Options) { o.AllowProfile = p.Allows; o.Logger = logger })
+		require.NoError(t, err)
+		eve := caller("eve", "staff")
+		var texts []string
+		for _, req := range []resolver.Request{
+			{Caller: eve}, {Caller: eve, Profile: name}, {Caller: eve, Profile: "per-user"}, {Caller: eve, Profile: name + "x"}, {Caller: eve, Profile: c},
+			{}, {Profile: name}, {Profile: "per-user"},
+		} {
+			_, err := r.Resolve(context.Background(), req)
+			require.Error(t, err)
+			texts = append(texts, fmt.Sprintf("%v\n%+v", err, err))
+		}
+		for _, ctx := range []context.Context{provider.ContextWithCaller(context.Background(), eve), context.Background()} {
+			for _, n := range []string{"default", name, "per-user", "nosuch"} {
+				_, err := p.Retrieve(ctx, n)
+				require.Error(t, err)
+				var pe *provider.Error
+				require.ErrorAs(t, err, &pe)
+				texts = append(texts, pe.Locator+"\n"+pe.Err.Error())
+			}
+		}
+		texts = append(texts, logs.String())
+		for _, text := range texts {
+			low := strings.ToLower(text)
+			if strings.Contains(low, strings.ToLower(c)) || strings.Contains(text, js) || strings.Contains(text, name) || strings.Contains(text, "per-user,") {
+				t.Errorf("a refusal reveals the file or the request: %s", text)
+			}
+		}
+	}
 }

@@ -59,6 +59,15 @@ func TestCanaryEverywhere(t *testing.T) {
 				{"source reference, source has nothing", `{"profiles": {"p": {"source": "static:nothing", "description": "` + c + `"}}}`, "p", true},
 				{"requested profile, not defined", `{"profiles": {"p": {"source": "static:x"}}}`, c, true},
 				{"requested profile, defined", `{"profiles": {"` + name + `": {"source": "static:x"}}}`, name, false},
+				{"allow key", `{"profiles": {"p": {"source": "static:x", "allow": {"` + c + `": ["a"]}}}}`, "p", true},
+				{"allow subject, invalid", `{"profiles": {"p": {"source": "static:x", "allow": {"subjects": ["` + js + `\n"]}}}}`, "p", true},
+				{"allow group, spaced", `{"profiles": {"p": {"source": "static:x", "allow": {"groups": [" ` + js + `"]}}}}`, "p", true},
+				{"allow subject, refused on stdio", `{"profiles": {"p": {"source": "static:x", "allow": {"subjects": ["` + js + `"], "groups": ["` + js + `"]}}}}`, "p", true},
+				{"allow subject, other profile", `{"profiles": {"p": {"source": "static:x"}, "` + name + `": {"source": "static:x", "allow": {"subjects": ["` + js + `"]}}}}`, "q", true},
+				{"template inside a segment", `{"profiles": {"p": {"source": "static:` + js + `{sub}", "allow": {"issuers": ["i"]}}}}`, "p", true},
+				{"template, other placeholder", `{"profiles": {"p": {"source": "static:users/{` + name + `}", "allow": {"issuers": ["i"]}}}}`, "p", true},
+				{"template, no issuer", `{"profiles": {"p": {"source": "static:users/{sub}", "allow": {"subjects": ["` + js + `"]}}}}`, "p", true},
+				{"template, on stdio", `{"profiles": {"p": {"source": "static:users/{sub}", "allow": {"issuers": ["` + js + `"]}}}}`, "p", true},
 				{"syntax error after a secret", `{"profiles": {"p": {"credentials": {"token": "` + c + `" "x"}}}}`, "p", true},
 			}
 			for _, tc := range cases {

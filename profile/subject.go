@@ -157,7 +157,7 @@ func parseTemplate(source string) (t template, reason string) {
 func openForSubject(schemes *provider.Schemes, t template, subject string) (provider.Target, error) {
 	probe, err := schemes.Open(t.expand(probeSegment))
 	if err != nil {
-		return provider.Target{}, err
+		return provider.Target{}, fmt.Errorf("%w: %w", ErrSubjectSource, err)
 	}
 	seg := EncodeSubject(subject)
 	patterns := make([]string, 0, len(probe.Resources))
