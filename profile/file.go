@@ -39,7 +39,9 @@ type Profile struct {
 	// Name is the profile's key in the file.
 	Name string `json:"-"`
 	// Source is a credential reference, such as "file:#production" or
-	// "vault:secret/data/mcp/aws" (see provider.ParseRef).
+	// "vault:secret/data/mcp/aws" (see provider.ParseRef), or a template
+	// holding {sub} once, as a whole path segment of its body, which each
+	// caller's subject replaces (see [SubjectPlaceholder]).
 	Source string `json:"source,omitempty"`
 	// Credentials are inline secret fields. A file holding any is held to
 	// the credentials file's permission rule (no access by group or others).
@@ -136,6 +138,10 @@ type fileJSON struct {
 //	    "ops":     {"source": "keychain:mcpcred/ops"}
 //	  }
 //	}
+//
+// A profile may add "allow", the callers it is offered to (see [Allow]), and
+// its source may be a per-subject template holding {sub} (see
+// [SubjectPlaceholder]).
 //
 // Unknown keys are errors, so a misspelt "sorce" is caught. Errors are
 // [*provider.SyntaxError] values wrapping [ErrMalformed], with no Path (a

@@ -104,7 +104,8 @@ type Options struct {
 // defines, it resolves the profile's source reference through the Schemes
 // it was given, or returns its inline credentials, and adds the profile's
 // region and settings. It is also the operator's policy of which profiles a
-// request may name: pass [Provider.Has] as resolver.Options.AllowProfile.
+// request may name, and for which callers: pass [Provider.Allows] as
+// resolver.Options.AllowProfile.
 //
 // The file is checked (permissions, size) on every Retrieve and parsed again
 // only when it changed, so edits apply without a restart.
@@ -240,12 +241,15 @@ func (p *Provider) Allows(caller *provider.Caller, name string) bool {
 	return p.current().Allows(caller, name)
 }
 
-// Retrieve returns the named profile's credentials. A profile the file does
-// not define, or a missing file, is provider.ErrNotFound. A defined profile
-// is a definite answer: every failure to produce its credentials (an empty,
-// unavailable or unknown source, credentials lacking an Options.Required
-// field, or already expired) wraps provider.ErrFinal, so a resolver never
-// falls through to a later provider that happens to know the same name.
+// Retrieve returns the named profile's credentials for the caller ctx
+// carries (provider.CallerFromContext; none on stdio). A profile the file
+// does not define, or a missing file, is provider.ErrNotFound. A defined
+// profile is a definite answer: every failure to produce its credentials
+// (not offered to the caller, an empty, unavailable or unknown source, a
+// per-subject source that cannot be bound to the caller, credentials lacking
+// an Options.Required field, or already expired) wraps provider.ErrFinal, so
+// a resolver never falls through to a later provider that happens to know
+// the same name.
 func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return provider.Credentials{}, &provider.Error{Provider: Name, Profile: name, Err: err}
