@@ -30,3 +30,25 @@ func BenchmarkHitWithHas(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPerSubjectRetrieve is a per-subject profile's Retrieve (no
+// resolver cache): the template opened for the probe and for the caller,
+// the place checked, and the source read.
+//
+//	go test -run '^$' -bench BenchmarkPerSubject -benchmem ./profile
+func BenchmarkPerSubjectRetrieve(b *testing.B) {
+	path := write(b, `{"profiles": {"mine": {"source": "static:users/{sub}", "allow": {"issuers": ["`+issuer+`"]}},
+		"plain": {"source": "static:users/alice", "allow": {"issuers": ["`+issuer+`"]}}}}`, 0o600)
+	p := newProvider(b, path, nil, nil)
+	ctx := provider.ContextWithCaller(context.Background(), caller("alice"))
+	for _, name := range []string{"plain", "mine"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Retrieve(ctx, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
