@@ -10,7 +10,7 @@
 //	{
 //	  "profiles": {
 //	    "default": {"source": "env:", "region": "us-east-1"},
-//	    "prod":    {"source": "file:#production", "region": "us-west-2"},
+//	    "prod":    {"source": "file:production", "region": "us-west-2"},
 //	    "ci":      {"source": "env:MCP_CI_*"},
 //	    "ops":     {"source": "keychain:mcpcred/ops"},
 //	    "vault":   {"source": "vault:secret/data/mcp/aws"},

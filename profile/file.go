@@ -38,7 +38,7 @@ func syntaxError(line, col int, reason string) *provider.SyntaxError {
 type Profile struct {
 	// Name is the profile's key in the file.
 	Name string `json:"-"`
-	// Source is a credential reference, such as "file:#production" or
+	// Source is a credential reference, such as "file:production" or
 	// "vault:secret/data/mcp/aws" (see provider.ParseRef), or a template
 	// holding {sub} once, as a whole path segment of its body, which each
 	// caller's subject replaces (see [SubjectPlaceholder]).
@@ -134,7 +134,7 @@ type fileJSON struct {
 //	{
 //	  "profiles": {
 //	    "default": {"source": "env:", "region": "us-east-1"},
-//	    "prod":    {"source": "file:#production", "region": "us-west-2"},
+//	    "prod":    {"source": "file:production", "region": "us-west-2"},
 //	    "ops":     {"source": "keychain:mcpcred/ops"}
 //	  }
 //	}

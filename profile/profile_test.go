@@ -335,7 +335,7 @@ func TestHostileSelections(t *testing.T) {
 	assert.Equal(t, "profile", res.Credentials.Source.Provider)
 
 	for _, name := range []string{"staging", "../prod", "prod\x00", "PROD", " prod", "prod ", "pr\u200bod", "root", "*",
-		"file:#production", "vault:secret/data/mcp/aws", strings.Repeat("a", 500)} {
+		"file:production", "vault:secret/data/mcp/aws", strings.Repeat("a", 500)} {
 		_, err := r.Resolve(ctx, resolver.Request{Profile: name})
 		require.Error(t, err, "%q", name)
 		assert.True(t, errors.Is(err, resolver.ErrProfileRefused) || errors.Is(err, resolver.ErrInvalidProfile), "%q: %v", name, err)
@@ -346,7 +346,7 @@ func TestHostileSelections(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(`{"profiles": {"prod": {"source": "file:#production", "region": "us-west-2"}}}`))
+	f.Add([]byte(`{"profiles": {"prod": {"source": "file:production", "region": "us-west-2"}}}`))
 	f.Add([]byte(inline))
 	f.Add([]byte(`{"profiles": {"lab": {"credentials": {"secret_access_key": "` + canary + `" "x"}}}}`))
 	f.Add([]byte(`{"profiles": {"x": {"settings": {"a": "b"}, "source": "env:MCP_*"}}}`))

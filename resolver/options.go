@@ -97,8 +97,9 @@ type Options struct {
 	// Request.Profile. A model-driven client can be steered by any text it
 	// reads, so by default (nil) a request may name only the default profile
 	// (Options.Profile): it cannot reach credentials the operator did not
-	// offer. MCP servers set it to profile.File.Has (the profiles in the
-	// profiles file); code that picks profiles itself can use [AnyProfile].
+	// offer. MCP servers set it to profile.Provider.Allows (the profiles in
+	// the profiles file, each offered to the callers its "allow" names);
+	// code that picks profiles itself can use [AnyProfile].
 	AllowProfile func(caller *provider.Caller, name string) bool
 
 	// AllowReferencesFor, when set, decides which verified callers (nil on
