@@ -17,7 +17,7 @@ func (r *Resolver) allowProfile(ctx context.Context, caller *provider.Caller, na
 	}
 	if r.opts.AllowProfile == nil || !r.opts.AllowProfile(caller, name) {
 		r.opts.Logger.WarnContext(ctx, "resolver: refused profile selection", "profile", provider.Describe(name))
-		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file, with an "allow" naming the caller on a remote server)", ErrProfileRefused, provider.Describe(name))
+		return fmt.Errorf("%w: the request named profile %s, which the operator does not offer (allow it with Options.AllowProfile; MCP servers list it in the profiles file, with an allow list naming the caller on a remote server)", ErrProfileRefused, provider.Describe(name))
 	}
 	return nil
 }
