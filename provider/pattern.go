@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -313,4 +314,77 @@ func (p *RefPolicy) Check(t Target) error {
 		}
 	}
 	return nil
+}
+
+// meets reports whether some path matches both p and q: whether a resource
+// p covers could have the shape q describes. Both have the same scheme and
+// neither is scheme:**.
+func (p Pattern) meets(q Pattern) bool {
+	// A deep pattern matches its segments followed by one or more
+	// non-empty segments, any of which "*" matches.
+	star := []tok{{kind: tAny}, {kind: tLoop}}
+	seg := func(x Pattern, i int) []tok {
+		if i < len(x.segs) {
+			return x.segs[i]
+		}
+		return star
+	}
+	fits := func(x Pattern, n int) bool { return n == len(x.segs) && !x.deep || n > len(x.segs) && x.deep }
+	for n := 1; n <= max(len(p.segs), len(q.segs))+1; n++ {
+		if !fits(p, n) || !fits(q, n) {
+			continue
+		}
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			ok = segsMeet(seg(p, i), seg(q, i))
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// segsMeet reports whether some segment matches both a and b: a search of
+// the product of their automata, over the bytes either names plus one
+// neither does.
+func segsMeet(a, b []tok) bool {
+	alphabet := map[byte]bool{}
+	for _, t := range slices.Concat(a, b) {
+		if t.kind == tLit {
+			alphabet[t.b] = true
+		}
+	}
+	for c := byte('!'); ; c++ {
+		if !alphabet[c] && c != '/' {
+			alphabet[c] = true
+			break
+		}
+	}
+	type pair struct{ i, j int }
+	seen := map[pair]bool{}
+	var todo []pair
+	add := func(is, js []int) {
+		is, js = closure(a, is), closure(b, js)
+		for _, i := range is {
+			for _, j := range js {
+				if q := (pair{i, j}); !seen[q] {
+					seen[q] = true
+					todo = append(todo, q)
+				}
+			}
+		}
+	}
+	add([]int{0}, []int{0})
+	for len(todo) > 0 {
+		q := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if q.i == len(a) && q.j == len(b) {
+			return true
+		}
+		for c := range alphabet {
+			add(step(a, []int{q.i}, c), step(b, []int{q.j}, c))
+		}
+	}
+	return false
 }

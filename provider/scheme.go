@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,3 +190,87 @@ type schemeError struct{ msg string }
 
 func (e *schemeError) Error() string { return e.msg }
 func (e *schemeError) Unwrap() error { return ErrUnknownScheme }
+
+// A ResourceShape says what the resources of a scheme look like, for
+// [Schemes.CheckPolicy].
+type ResourceShape struct {
+	// Pattern covers every resource a reference of the scheme can list, and
+	// every item such a resource stands for, as narrowly as the scheme
+	// knows: "keychain:*/*" for SERVICE/PROFILE, "file:/*/**" for a file's
+	// absolute path followed by a section.
+	Pattern string
+
+	// Hint says what a pattern of the scheme names, with an example, for
+	// the operator: "a keychain: pattern names SERVICE/PROFILE, such as
+	// keychain:mcpcred/* for every profile under the default service prefix".
+	Hint string
+}
+
+// A ShapedScheme is a [Scheme] that says what its resources look like, so
+// that [Schemes.CheckPolicy] can refuse a pattern that could never cover
+// one. The last segment of every resource it lists comes from the
+// reference's text (or the scheme's default), so it never holds "#" or "?":
+// the reference syntax that a pattern copied from a reference would hold.
+// Package provider/providertest checks both.
+type ShapedScheme interface {
+	Scheme
+	ResourceShape() ResourceShape
+}
+
+// CheckPolicy reports the patterns of p that can never cover a resource a
+// reference opened through s lists: a pattern of a scheme that is not
+// registered, and, for a [ShapedScheme], one outside its ResourceShape or
+// whose last segment holds "#" or "?" (patterns name what a reference
+// reads, not how it is written). A program calls it at start, so that a
+// policy written against reference text (file:*, file:staging, keychain:*)
+// stops it instead of silently allowing nothing. The error joins one error
+// per such pattern, each quoting the pattern (the operator's configuration)
+// and saying what a pattern of its scheme names. A nil p passes, and so does
+// scheme:** for a registered scheme.
+func (s *Schemes) CheckPolicy(p *RefPolicy) error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	for _, pat := range p.patterns {
+		if err := s.checkPattern(pat); err != nil {
+			errs = append(errs, fmt.Errorf("provider: reference pattern %q %s", pat.text, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Schemes) checkPattern(pat Pattern) error {
+	s.mu.RLock()
+	sc := s.m[pat.scheme]
+	s.mu.RUnlock()
+	if sc == nil {
+		return fmt.Errorf("names the scheme %s, which this server does not serve (it serves %s)", pat.scheme, strings.Join(s.Names(), ", "))
+	}
+	shaped, ok := sc.(ShapedScheme)
+	if !ok || pat.segs == nil { // scheme:**
+		return nil
+	}
+	shape := shaped.ResourceShape()
+	hint := ""
+	if shape.Hint != "" {
+		hint = ": " + shape.Hint
+	}
+	if last := pat.text[strings.LastIndexAny(pat.text, ":/")+1:]; !pat.deep && strings.ContainsAny(last, "#?") {
+		return fmt.Errorf(`holds "#" or "?", which no resource's last segment holds: patterns name what a reference reads, not how it is written%s`, hint)
+	}
+	want, err := ParsePattern(shape.Pattern)
+	if err != nil || want.scheme != pat.scheme || want.segs == nil {
+		return nil // no shape to check against
+	}
+	abs := func(x Pattern) bool { return len(x.segs[0]) == 0 }
+	switch {
+	case pat.meets(want):
+		return nil
+	case abs(want) && !abs(pat):
+		return fmt.Errorf("is not an absolute path, so it covers nothing%s", hint)
+	case !abs(want) && abs(pat):
+		return fmt.Errorf("is an absolute path, so it covers nothing%s", hint)
+	}
+	return fmt.Errorf("matches no path a %s: resource has, so it covers nothing%s", pat.scheme, hint)
+}

@@ -30,7 +30,7 @@ import (
 // Vars, Prefix and Required, and the Provider answers every profile
 // (AllProfiles), since a reference names its credentials itself.
 func Scheme(optFns ...func(*Options)) provider.Scheme {
-	return provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+	return scheme(func(ref provider.Ref) (provider.Target, error) {
 		refFn, resources, err := refOptions(ref)
 		if err != nil {
 			return provider.Target{}, err
@@ -38,6 +38,16 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 		fns := append(append(make([]func(*Options), 0, len(optFns)+1), optFns...), refFn)
 		return provider.Target{Provider: New(fns...), Resources: resources}, nil
 	})
+}
+
+type scheme func(ref provider.Ref) (provider.Target, error)
+
+func (s scheme) Open(ref provider.Ref) (provider.Target, error) { return s(ref) }
+
+// ResourceShape says that every resource is one variable name, or a prefix
+// of one: a [provider.ShapedScheme].
+func (scheme) ResourceShape() provider.ResourceShape {
+	return provider.ResourceShape{Pattern: "env:*", Hint: "an env: pattern names variables, such as env:MCP_CI_* or env:GITHUB_TOKEN"}
 }
 
 // maxRefVars bounds the variables one reference may list.

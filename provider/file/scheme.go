@@ -94,6 +94,13 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	}, nil
 }
 
+// ResourceShape says that every resource is a file's absolute path followed
+// by a section: a [provider.ShapedScheme].
+func (s *scheme) ResourceShape() provider.ResourceShape {
+	return provider.ResourceShape{Pattern: "file:/*/**", Hint: "a file: pattern names a file's absolute path followed by a section, " +
+		"such as file:/home/u/.mcp/credentials/* for every section of that file"}
+}
+
 // path turns a reference body into a cleaned absolute path, or "" for the
 // default file.
 func (s *scheme) path(ref provider.Ref, body string) (string, error) {

@@ -105,6 +105,18 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	}, nil
 }
 
+// ResourceShape says that every resource is SERVICE/PROFILE: a
+// [provider.ShapedScheme]. (A default prefix holding "/" makes that
+// unknowable, and the shape is then every path.)
+func (s *scheme) ResourceShape() provider.ResourceShape {
+	shape := provider.ResourceShape{Pattern: "keychain:*/*", Hint: "a keychain: pattern names SERVICE/PROFILE, such as keychain:" +
+		s.defService + "/* for every profile under the default service prefix"}
+	if strings.Contains(s.defService, "/") {
+		shape.Pattern = "keychain:**"
+	}
+	return shape
+}
+
 func (s *scheme) provider(service string) *Provider {
 	s.mu.Lock()
 	defer s.mu.Unlock()

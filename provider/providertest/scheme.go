@@ -135,7 +135,8 @@ func CheckSchemeRef(t *testing.T, c SchemeConfig, ref string) (provider.Target, 
 		reads = append(reads, r)
 	}
 	var schemes provider.Schemes
-	schemes.Register(c.Name, c.New(t, record))
+	sc := c.New(t, record)
+	schemes.Register(c.Name, sc)
 	tgt, err := schemes.Open(ref)
 	if err != nil {
 		if parsed, perr := provider.ParseRef(ref); perr == nil && parsed.Scheme == c.Name && !errors.Is(err, provider.ErrInvalidRef) {
@@ -172,6 +173,9 @@ func CheckSchemeRef(t *testing.T, c SchemeConfig, ref string) (provider.Target, 
 			t.Errorf("%s: reference %q read %v, which its Target's Resources %v do not cover", c.Name, ref, r, texts)
 		}
 	}
+	if shaped, ok := sc.(provider.ShapedScheme); ok {
+		checkShape(t, c.Name, ref, shaped.ResourceShape(), tgt.Resources, got)
+	}
 	// Narrower generated policies: each allows the reference only if it
 	// covers every read.
 	for _, pats := range narrower(tgt.Resources) {
@@ -186,6 +190,28 @@ func CheckSchemeRef(t *testing.T, c SchemeConfig, ref string) (provider.Target, 
 		}
 	}
 	return tgt, true
+}
+
+// checkShape checks the contract of [provider.ShapedScheme]: the shape
+// covers every Resource and every read, and no Resource's last segment
+// holds "#" or "?".
+func checkShape(t *testing.T, name, ref string, shape provider.ResourceShape, rs, reads []provider.Resource) {
+	t.Helper()
+	pat, err := provider.ParsePattern(shape.Pattern)
+	if err != nil {
+		t.Errorf("%s: ResourceShape().Pattern is not a pattern: %v", name, err)
+		return
+	}
+	for _, r := range slices.Concat(rs, reads) {
+		if !pat.Covers(r) {
+			t.Errorf("%s: reference %q lists or reads %v, outside its ResourceShape %s", name, ref, r, shape.Pattern)
+		}
+	}
+	for _, r := range rs {
+		if strings.ContainsAny(r.Path[strings.LastIndexByte(r.Path, '/')+1:], "#?") {
+			t.Errorf("%s: reference %q lists %v, whose last segment holds \"#\" or \"?\"", name, ref, r)
+		}
+	}
 }
 
 // narrower returns pattern lists derived from resources: each exactly, each

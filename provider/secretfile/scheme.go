@@ -40,7 +40,7 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 	if defDir == "" {
 		defDir = DefaultDir
 	}
-	return provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+	return &scheme{open: func(ref provider.Ref) (provider.Target, error) {
 		if err := ref.OnlyParams(); err != nil {
 			return provider.Target{}, err
 		}
@@ -81,5 +81,18 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 			Provider:  p,
 			Resources: []provider.Resource{{Scheme: "secretfile", Path: filepath.ToSlash(filepath.Clean(abs)) + "/" + name}},
 		}, nil
-	})
+	}}
+}
+
+type scheme struct {
+	open func(ref provider.Ref) (provider.Target, error)
+}
+
+func (s *scheme) Open(ref provider.Ref) (provider.Target, error) { return s.open(ref) }
+
+// ResourceShape says that every resource is an absolute path: a directory
+// and an entry in it. It is a [provider.ShapedScheme].
+func (s *scheme) ResourceShape() provider.ResourceShape {
+	return provider.ResourceShape{Pattern: "secretfile:/**", Hint: "a secretfile: pattern names a directory's absolute path followed by an entry, " +
+		"such as secretfile:" + DefaultDir + "/* for every entry of " + DefaultDir}
 }
