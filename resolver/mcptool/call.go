@@ -33,26 +33,43 @@ func (c *Call) MCPRequest() *mcp.CallToolRequest { return c.req }
 // Selection returns the credential arguments the call gave.
 func (c *Call) Selection() Selection { return c.sel }
 
-// Caller returns the caller's verified identity: the user ID of the bearer
-// token the transport verified (the SDK's req.Extra.TokenInfo.UserID), or
-// "" when there is none, as over stdio. The resolver does not bind
-// credentials to it yet; a server may use it to choose or refuse a
-// selection.
-func (c *Call) Caller() string {
-	if c.req != nil && c.req.Extra != nil && c.req.Extra.TokenInfo != nil {
-		return c.req.Extra.TokenInfo.UserID
+// Caller returns the caller's verified identity: the provider.Caller the
+// transport's token verifier stored in the request's TokenInfo
+// ([NewOIDCVerifier], [TokenInfo]), or nil when there is none, as over
+// stdio. Nothing a tool argument says can set or change it.
+func (c *Call) Caller() *provider.Caller {
+	if c.req == nil || c.req.Extra == nil {
+		return nil
 	}
-	return ""
+	return CallerFromTokenInfo(c.req.Extra.TokenInfo)
 }
 
-// Request returns the resolver request the call makes. A credentials
-// argument that holds no secret field, only plain ones such as a region,
-// passes no credentials: the request resolves the server's own, and the
-// handler reads the plain fields from [Call.Selection].
+// remote reports whether the call came over HTTP or with a token: a
+// transport that serves many clients.
+func (c *Call) remote() bool {
+	return c.req != nil && c.req.Extra != nil && (c.req.Extra.TokenInfo != nil || c.req.Extra.Header != nil)
+}
+
+// Request returns the resolver request the call makes: its selection, the
+// tool's name, and the verified caller ([Call.Caller]), which only the
+// transport sets. A call that came over HTTP without a verified caller
+// (a server not behind [HTTPHandler]'s bearer-token check, or a verifier
+// that did not store one with [TokenInfo]) carries an empty, invalid
+// caller, which the resolver refuses (resolver.ErrInvalidCaller): such a
+// call is never served as if it were the local user's.
+//
+// A credentials argument that holds no secret field, only plain ones such
+// as a region, passes no credentials: the request resolves the server's
+// own, and the handler reads the plain fields from [Call.Selection].
 func (c *Call) Request() resolver.Request {
 	req := c.sel.Request()
 	if !req.Credentials.IsZero() && !c.s.served.holdsSecret(c.sel.Credentials) {
 		req.Credentials = provider.Credentials{}
+	}
+	req.Tool = c.tool.name
+	req.Caller = c.Caller()
+	if req.Caller == nil && c.remote() {
+		req.Caller = &provider.Caller{}
 	}
 	return req
 }

@@ -38,13 +38,13 @@ func TestCallerFromVerifiedToken(t *testing.T) {
 	}
 	mcptool.AddTool(ct, &mcp.Tool{Name: "whoami", Description: "who calls"}, func(ctx context.Context, c *mcptool.Call, in GetInput) (GetOutput, error) {
 		_, err := c.Resolve(ctx)
-		return GetOutput{Body: c.Caller()}, err
+		return GetOutput{Body: c.Caller().Subject}, err
 	})
 	verify := func(_ context.Context, tok string, _ *http.Request) (*auth.TokenInfo, error) {
 		if tok != "alice-session-token" {
 			return nil, auth.ErrInvalidToken
 		}
-		return &auth.TokenInfo{UserID: "alice", Expiration: time.Now().Add(time.Hour)}, nil
+		return mcptool.TokenInfo(&provider.Caller{Issuer: "https://idp.test", Subject: "alice"}, time.Now().Add(time.Hour)), nil
 	}
 	h := auth.RequireBearerToken(verify, nil)(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	hs := httptest.NewServer(h)

@@ -83,9 +83,28 @@
 // if the credential changed (Credentials.Equal): credentials passed in the
 // call (Result.FromRequest) are never retried.
 //
-// # Caller identity
+// # Remote servers and caller identity
 //
-// [Call.Caller] is the user ID of the bearer token the SDK's transport
-// verified (req.Extra.TokenInfo), for remote servers that bind credentials
-// to users; over stdio it is empty.
+// [HTTPHandler] serves a server over Streamable HTTP behind the SDK's
+// auth.RequireBearerToken, and publishes its Protected Resource Metadata
+// (RFC 9728) at /.well-known/oauth-protected-resource:
+//
+//	verify, err := mcptool.NewOIDCVerifier(ctx, "https://idp.example.com", "https://mcp.example.com/mcp")
+//	h, err := mcptool.HTTPHandler(srv, verify, mcptool.HTTPOptions{
+//		ResourceURL:          "https://mcp.example.com/mcp",
+//		AuthorizationServers: []string{"https://idp.example.com"},
+//	})
+//	http.ListenAndServeTLS(":443", cert, key, h)
+//
+// [NewOIDCVerifier] checks a bearer token with github.com/coreos/go-oidc:
+// the issuer's signature (its JWKS, refetched when it rotates keys), the
+// issuer, the audience (the server's resource URL) and expiry; a token it
+// refuses is answered 401 with the metadata's URL. Its claims become a
+// provider.Caller (subject, issuer, client, scopes, groups), which
+// [Call.Caller] returns and [Call.Request] puts in every resolver request,
+// so the resolver caches per caller, the profiles file's "allow" and
+// per-subject sources apply, and the audit log names the caller. Only the
+// transport sets it: no tool argument can. A call over HTTP without a
+// verified caller resolves nothing. The client's token is never passed on:
+// the credentials a tool uses are the resolver's.
 package mcptool

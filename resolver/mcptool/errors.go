@@ -92,6 +92,9 @@ func (s *Server) explainText(c *Call, err error) string {
 			why += "; want scheme:body[?params][#field], such as env:MCP_CI_TOKEN or file:staging"
 		}
 		return "credential_id is not a credential reference this server reads" + why
+	case errors.Is(err, resolver.ErrInvalidCaller):
+		return "this server serves credentials only to callers it verified: connect with a bearer token from the authorization server its " +
+			"protected resource metadata names (/.well-known/oauth-protected-resource)"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return "resolving credentials was cancelled or timed out; retry the call"
 	case errors.As(err, &ce):

@@ -1,0 +1,142 @@
+package mcptool
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// HTTPOptions configure [HTTPHandler].
+type HTTPOptions struct {
+	// ResourceURL is the server's resource identifier: the URL clients
+	// connect to (such as https://mcp.example.com/mcp), which the verifier
+	// requires as the token's audience. The handler serves MCP at its path.
+	// Required.
+	ResourceURL string
+
+	// AuthorizationServers are the issuer URLs of the authorization
+	// servers whose tokens the server accepts, published in the Protected
+	// Resource Metadata for clients to discover. Required.
+	AuthorizationServers []string
+
+	// Scopes, if any, must all be granted to a token (403 otherwise); they
+	// are published as scopes_supported.
+	Scopes []string
+
+	// ResourceName is the metadata's human-readable name of the server.
+	ResourceName string
+
+	// Streamable are the SDK's options of the streamable transport.
+	Streamable *mcp.StreamableHTTPOptions
+}
+
+// WellKnownPRM is the well-known path of OAuth 2.0 Protected Resource
+// Metadata (RFC 9728).
+const WellKnownPRM = "/.well-known/oauth-protected-resource"
+
+// HTTPHandler serves srv over MCP's Streamable HTTP transport for remote
+// clients, each request behind the SDK's auth.RequireBearerToken with
+// verifier (such as [NewOIDCVerifier]'s):
+//
+//   - MCP at the path of opts.ResourceURL. A request without a bearer
+//     token, or with one verifier refuses, is answered 401 with
+//     WWW-Authenticate: Bearer resource_metadata="<metadata URL>", so a
+//     client can discover where to get a token.
+//   - The Protected Resource Metadata (RFC 9728: the resource and its
+//     authorization servers) at /.well-known/oauth-protected-resource
+//     followed by the resource's path, and at the bare well-known path.
+//
+// The client's bearer token is verified and then dropped: it is never
+// passed upstream or to a provider, which get the credentials the
+// resolver serves for the verified caller (the MCP specification forbids
+// token passthrough). Each tool call's [Call.Request] carries that caller.
+// As over [StdioTransport], JSON-RPC error responses are rewritten to a
+// fixed text per code, since the SDK's quote the request.
+//
+// Serve it over TLS (or behind a proxy that terminates TLS) anywhere but
+// loopback.
+func HTTPHandler(srv *mcp.Server, verifier auth.TokenVerifier, opts HTTPOptions) (http.Handler, error) {
+	if verifier == nil {
+		return nil, errors.New("mcptool: HTTPHandler needs a token verifier")
+	}
+	if err := checkURL("resource URL", opts.ResourceURL); err != nil {
+		return nil, err
+	}
+	if len(opts.AuthorizationServers) == 0 {
+		return nil, errors.New("mcptool: HTTPOptions.AuthorizationServers must name the issuer of the tokens the server accepts")
+	}
+	for _, as := range opts.AuthorizationServers {
+		if err := checkURL("authorization server URL", as); err != nil {
+			return nil, err
+		}
+	}
+	u, _ := url.Parse(opts.ResourceURL)
+	if u.RawQuery != "" {
+		return nil, errors.New("mcptool: the resource URL must not have a query")
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	origin := u.Scheme + "://" + u.Host
+	metaURL := origin + WellKnownPRM + path
+
+	meta := auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
+		Resource:               opts.ResourceURL,
+		AuthorizationServers:   slices.Clone(opts.AuthorizationServers),
+		ScopesSupported:        slices.Clone(opts.Scopes),
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           opts.ResourceName,
+	})
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, opts.Streamable)
+	protected := auth.RequireBearerToken(verifier, &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL: metaURL,
+		Scopes:              slices.Clone(opts.Scopes),
+	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streamable.ServeHTTP(errorRewriter{w}, r)
+	}))
+
+	mux := http.NewServeMux()
+	mux.Handle(WellKnownPRM, meta)
+	if path != "" {
+		mux.Handle(WellKnownPRM+path, meta)
+		mux.Handle(path, protected)
+	} else {
+		mux.Handle("/{$}", protected)
+	}
+	return mux, nil
+}
+
+// errorRewriter rewrites the JSON-RPC error responses the streamable
+// transport writes: each Write is one JSON message, one JSON batch, or one
+// server-sent event whose data line is one.
+type errorRewriter struct{ http.ResponseWriter }
+
+func (w errorRewriter) Write(p []byte) (int, error) {
+	if !bytes.Contains(p, []byte(`"error"`)) {
+		return w.ResponseWriter.Write(p)
+	}
+	var out []byte
+	if t := bytes.TrimSpace(p); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		out = rewriteErrors(t)
+	} else {
+		lines := bytes.Split(p, []byte("\n"))
+		for i, l := range lines {
+			if data, ok := bytes.CutPrefix(l, []byte("data: ")); ok {
+				lines[i] = append([]byte("data: "), rewriteErrors(data)...)
+			}
+		}
+		out = bytes.Join(lines, []byte("\n"))
+	}
+	if _, err := w.ResponseWriter.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Unwrap lets http.ResponseController reach the connection's Flush.
+func (w errorRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
