@@ -55,7 +55,7 @@ func perSubject(calls *atomic.Int64) provider.Provider {
 		if c == nil {
 			return provider.Credentials{}, provider.NotFound("per-subject", profile, "", "no verified caller")
 		}
-		return provider.NewCredentials(map[string]string{provider.FieldToken: canaryFor(c.Subject), "owner": c.Subject},
+		return provider.NewCredentials(map[string]string{provider.FieldToken: canaryFor(c.Subject)},
 			provider.Source{Locator: "users/" + c.Subject}), nil
 	}), "per-subject")
 }
@@ -72,8 +72,7 @@ type WhoInput struct {
 // WhoOutput says whose credential the call got, without showing it.
 type WhoOutput struct {
 	Caller      string `json:"caller"`
-	Owner       string `json:"owner"`
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint string `json:"fingerprint" jsonschema:"whose secret the call got, without showing it"`
 }
 
 // remote is an MCP server behind HTTPHandler and a real OP.
@@ -134,7 +133,7 @@ func newRemote(t testing.TB, clients []testop.Client, vo ...func(*mcptool.OIDCOp
 		if err != nil {
 			return WhoOutput{}, err
 		}
-		return WhoOutput{Caller: c.Caller().Subject, Owner: res.Credentials.Value("owner"), Fingerprint: fingerprint(res.Credentials.Value(provider.FieldToken))}, nil
+		return WhoOutput{Caller: c.Caller().Subject, Fingerprint: fingerprint(res.Credentials.Value(provider.FieldToken))}, nil
 	})
 	if h, err = mcptool.HTTPHandler(srv, rm.verifier, mcptool.HTTPOptions{ResourceURL: rm.url, AuthorizationServers: []string{rm.op.Issuer}, ResourceName: "test"}); err != nil {
 		t.Fatal(err)
@@ -221,7 +220,7 @@ func TestRemoteCallerComesFromTheToken(t *testing.T) {
 		{"subject": "bob", "caller": map[string]any{"subject": "bob"}, "sub": "bob", "user_id": "bob"},
 	} {
 		out, raw := whoami(t, alice, args)
-		if out.Caller != "alice" || out.Owner != "alice" || out.Fingerprint != fingerprint(canaryFor("alice")) {
+		if out.Caller != "alice" || out.Fingerprint != fingerprint(canaryFor("alice")) {
 			t.Errorf("args %v: got %+v (%s), want alice's", args, out, raw)
 		}
 		if strings.Contains(raw, canaryPrefix) {
@@ -234,7 +233,7 @@ func TestRemoteCallerComesFromTheToken(t *testing.T) {
 		t.Errorf("undeclared identity arguments: %v %v, want a tool error", res, err)
 	}
 	bob := rm.connect(t, rm.token(t, user("bob")))
-	if out, raw := whoami(t, bob, map[string]any{"subject": "alice"}); out.Owner != "bob" || out.Fingerprint != fingerprint(canaryFor("bob")) {
+	if out, raw := whoami(t, bob, map[string]any{"subject": "alice"}); out.Caller != "bob" || out.Fingerprint != fingerprint(canaryFor("bob")) {
 		t.Errorf("bob asking as alice: %+v %s", out, raw)
 	}
 	if a := rm.audit.String(); !strings.Contains(a, "subject=alice") || !strings.Contains(a, "subject=bob") || strings.Contains(a, canaryPrefix) {
@@ -340,7 +339,7 @@ func TestRemoteRefusesTokens(t *testing.T) {
 		t.Errorf("a refused request reached the credential source %d times", rm.calls.Load())
 	}
 	// The good token passes the same check.
-	if out, _ := whoami(t, rm.connect(t, good), nil); out.Owner != "alice" {
+	if out, _ := whoami(t, rm.connect(t, good), nil); out.Fingerprint != fingerprint(canaryFor("alice")) {
 		t.Fatalf("good token: %+v", out)
 	}
 }
@@ -406,7 +405,7 @@ func TestRemoteKeyRotation(t *testing.T) {
 	if err != nil || mcptool.CallerFromTokenInfo(ti).Subject != "alice" {
 		t.Fatalf("token signed with the rotated key: %v", err)
 	}
-	if out, _ := whoami(t, rm.connect(t, tok), nil); out.Owner != "alice" {
+	if out, _ := whoami(t, rm.connect(t, tok), nil); out.Fingerprint != fingerprint(canaryFor("alice")) {
 		t.Fatalf("over HTTP after rotation: %+v", out)
 	}
 }
