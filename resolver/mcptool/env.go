@@ -2,6 +2,7 @@ package mcptool
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ type Env struct {
 
 	// ActiveProfile is profile.EnvActiveProfile; default "default".
 	ActiveProfile string
+
+	// Audit, when set, becomes resolver.Options.Audit: one record per
+	// resolution, naming the verified caller. ReadEnv does not set it;
+	// the server's main does, to its log.
+	Audit *slog.Logger
 }
 
 // ReadEnv reads an Env through getenv (os.Getenv, or a test's). Its errors
@@ -79,6 +85,9 @@ func (e Env) Resolver(o *resolver.Options) {
 	o.Profile = e.ActiveProfile
 	o.AllowRequestCredentials = e.AllowRequestCredentials
 	o.AllowReferences = e.AllowedReferences
+	if e.Audit != nil {
+		o.Audit = e.Audit
+	}
 }
 
 // Options returns the Options of a server that offers what e allows: the
