@@ -51,6 +51,13 @@ const usage = `usage:
   credctl delete --profile NAME [FIELD...]         delete fields, or the whole profile
   credctl list   [--profile NAME]                  list profiles, or a profile's fields
 flags (after the command): --profile NAME (default "default"), --service PREFIX (default "mcpcred"), --timeout D (default 10s)
+
+  credctl doctor  [--server whitelist-mcp | --chain env,file,keychain,...] [--json]
+                  check the configuration a server reads; exit 1 on a profile that cannot resolve or an insecure source
+  credctl explain [--server ... | --chain ...] [--json] PROFILE | --reference REF
+                  the resolver's walk for one selection, with the policy's decision
+  credctl import  --from ~/.aws/credentials|~/.mcp/credentials|env [--profile P] --to keychain|vault:PATH [--force]
+                  move a profile's secrets out of a plain file or the environment into a store
 `
 
 func main() {
@@ -68,6 +75,14 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		return 2
 	}
 	cmd := args[0]
+	switch cmd {
+	case "doctor":
+		return runDoctor(ctx, args[1:], os.Getenv, stdout, stderr)
+	case "explain":
+		return runExplain(ctx, args[1:], os.Getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], os.Getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("credctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profile := fs.String("profile", provider.DefaultProfile, "profile name")

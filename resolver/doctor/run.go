@@ -261,6 +261,9 @@ func (d *run) probe(ctx context.Context, name string, caller *provider.Caller, i
 		return // nothing there
 	}
 	st.Probe = reasonOf(a)
+	if d.knownFileProblem(a.Err) {
+		return // the file's own finding says it
+	}
 	sev, fix := classify(a.Provider, a.Err, name)
 	if sev == SeverityInfo {
 		return
@@ -280,6 +283,15 @@ func (d *run) probe(ctx context.Context, name string, caller *provider.Caller, i
 func (d *run) attemptFinding(name string, a resolver.Attempt, stopped bool) {
 	sev, fix := classify(a.Provider, a.Err, name)
 	if sev == SeverityInfo && !stopped {
+		return
+	}
+	var perr *securefile.PermissionError
+	if errors.As(a.Err, &perr) && d.badFiles[perr.Path] {
+		// One finding for every profile the insecure file stops.
+		if stopped {
+			d.add(Finding{Profiles: []string{name}, Source: a.Provider, Severity: SeverityError,
+				Problem: "cannot resolve while " + perr.Path + " is insecure (see its finding)", Fix: fix})
+		}
 		return
 	}
 	if stopped {
