@@ -29,9 +29,6 @@ type server struct {
 	log *slog.Logger
 }
 
-// callTimeout bounds one tool call, AWS retries included.
-const callTimeout = 30 * time.Second
-
 // newEC2Client returns the one EC2 client the server shares. It holds no
 // credentials, so the SDK's default chain (~/.aws, instance roles) is never
 // consulted: every call passes the credentials resolved for it. Its signer
@@ -54,7 +51,7 @@ type ec2Op func(ctx context.Context, optFns ...func(*ec2.Options)) error
 // if the source now holds others. In dry-run mode op's request is built and
 // signed but not sent, and returned in Context.DryRun.
 func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2Op) (Context, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the whole call, AWS retries included
 	defer cancel()
 	out := Context{SecurityGroupID: group}
 	sel := c.Selection()
@@ -134,90 +131,67 @@ var explanations = map[string]string{
 	"Blocked":                            "the account is blocked; contact AWS support",
 }
 
-// ec2Error is an EC2 call's error as the model reads it: the code, EC2's
-// message, what it means, and where the call ran. It unwraps to the SDK's
-// error, for awscred.Rejected. (mcptool scrubs every secret the server was
-// given out of results, so an echo in EC2's message does not get through.)
-type ec2Error struct {
-	msg string
-	err error
-}
-
-func (e *ec2Error) Error() string { return e.msg }
-func (e *ec2Error) Unwrap() error { return e.err }
-
-// explain returns err, from the EC2 client, as an *ec2Error.
+// explain returns an EC2 call's error as the model reads it: the code,
+// EC2's message, what it means, and where the call ran. It unwraps to the
+// SDK's error, for awscred.Rejected; mcptool scrubs every secret the server
+// was given out of it, so an echo in EC2's message does not get through.
 func (s *server) explain(err error, region, source string) error {
-	where := fmt.Sprintf("(region %s, credentials from %s)", region, source)
-	var ae smithy.APIError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
+	}
+	where := fmt.Sprintf("(region %s, credentials from %s)", region, source)
+	msg := fmt.Sprintf("could not reach EC2 at %s %s: %v", s.endpoint(region), where, err)
+	var ae smithy.APIError
+	var re interface{ ServiceRequestID() string }
+	switch {
 	case errors.As(err, &ae):
-		msg := fmt.Sprintf("EC2 error %s: %s %s", ae.ErrorCode(), ae.ErrorMessage(), where)
+		msg = fmt.Sprintf("EC2 error %s: %s %s", ae.ErrorCode(), ae.ErrorMessage(), where)
 		if e, ok := explanations[ae.ErrorCode()]; ok {
 			msg += "\nWhat it means: " + e + "."
 		}
-		var re interface{ ServiceRequestID() string }
 		if errors.As(err, &re) && re.ServiceRequestID() != "" {
 			msg += "\nRequest ID: " + re.ServiceRequestID()
 		}
-		return &ec2Error{msg, err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &ec2Error{"the EC2 call was cancelled or timed out " + where, err}
+		msg = "the EC2 call was cancelled or timed out " + where
 	}
-	return &ec2Error{fmt.Sprintf("could not reach EC2 at %s %s: %v", s.endpoint(region), where, err), err}
+	return &mcptool.Error{Message: msg, Err: err}
 }
 
-func errorCode(err error) string {
+// ignore returns nil for an EC2 error with the code given, else err.
+func ignore(err error, code string) error {
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
+	if errors.As(err, &ae) && ae.ErrorCode() == code {
+		return nil
 	}
-	return ""
+	return err
 }
 
-// The three EC2 calls.
+// The EC2 calls.
 
-func permission(r rule, description string) types.IpPermission {
-	p := types.IpPermission{IpProtocol: aws.String(r.protocol), FromPort: aws.Int32(r.fromPort), ToPort: aws.Int32(r.toPort)}
-	var desc *string
-	if description != "" {
-		desc = aws.String(description)
-	}
-	if r.cidr.Addr().Is4() {
-		p.IpRanges = []types.IpRange{{CidrIp: aws.String(r.cidr.String()), Description: desc}}
-	} else {
-		p.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String(r.cidr.String()), Description: desc}}
-	}
-	return p
-}
-
-// authorize adds the rule; added is false when it was already there.
-func (s *server) authorize(group string, r rule, description string, added *bool) ec2Op {
+// modify adds the rule (add) or removes it; done is false when it was
+// already there, or not there.
+func (s *server) modify(add bool, r rule, description string, done *bool) ec2Op {
 	return func(ctx context.Context, optFns ...func(*ec2.Options)) error {
-		_, err := s.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
-			GroupId: aws.String(group), IpPermissions: []types.IpPermission{permission(r, description)},
-		}, optFns...)
-		*added = err == nil
-		if errorCode(err) == "InvalidPermission.Duplicate" {
-			return nil
+		perm := types.IpPermission{IpProtocol: aws.String(r.protocol), FromPort: aws.Int32(r.fromPort), ToPort: aws.Int32(r.toPort)}
+		var desc *string
+		if description != "" {
+			desc = aws.String(description)
 		}
-		return err
-	}
-}
-
-// revoke removes the rule; removed is false when there was no such rule.
-func (s *server) revoke(group string, r rule, removed *bool) ec2Op {
-	return func(ctx context.Context, optFns ...func(*ec2.Options)) error {
-		out, err := s.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
-			GroupId: aws.String(group), IpPermissions: []types.IpPermission{permission(r, "")},
-		}, optFns...)
-		*removed = err == nil && aws.ToBool(out.Return) && len(out.UnknownIpPermissions) == 0
-		if errorCode(err) == "InvalidPermission.NotFound" {
-			return nil
+		if r.cidr.Addr().Is4() {
+			perm.IpRanges = []types.IpRange{{CidrIp: aws.String(r.cidr.String()), Description: desc}}
+		} else {
+			perm.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String(r.cidr.String()), Description: desc}}
 		}
-		return err
+		group, perms := aws.String(r.group), []types.IpPermission{perm}
+		if add {
+			_, err := s.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: group, IpPermissions: perms}, optFns...)
+			*done = err == nil
+			return ignore(err, "InvalidPermission.Duplicate")
+		}
+		out, err := s.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: group, IpPermissions: perms}, optFns...)
+		*done = err == nil && aws.ToBool(out.Return) && len(out.UnknownIpPermissions) == 0
+		return ignore(err, "InvalidPermission.NotFound")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 // rule is a validated ingress rule.
 type rule struct {
+	group    string // the security group ID
 	cidr     netip.Prefix
 	protocol string // "tcp", "udp", "icmp" or "icmpv6" (icmp on an IPv6 CIDR)
 	fromPort int32  // -1 for ICMP: all types
@@ -54,7 +55,7 @@ func parseRule(a RuleArgs, limit *prefixLimit) (rule, error) {
 	if err != nil {
 		return rule{}, err
 	}
-	r := rule{cidr: cidr, protocol: strings.ToLower(a.Protocol)}
+	r := rule{group: a.SecurityGroupID, cidr: cidr, protocol: strings.ToLower(a.Protocol)}
 	if r.protocol == "" {
 		r.protocol = defaultProtocol
 	}
@@ -181,6 +182,8 @@ func descriptionRune(r rune) bool {
 	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
 		strings.ContainsRune(" ._-:/()#,@[]+=&;{}!$*", r))
 }
+
+var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$`)
 

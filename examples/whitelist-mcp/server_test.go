@@ -686,23 +686,23 @@ func TestConfigErrors(t *testing.T) {
 		{"MCP_ALLOWED_REFERENCES old secretfile dir#name", map[string]string{"MCP_ALLOWED_REFERENCES": "secretfile:/run/secrets#*"}, `such as secretfile:/run/secrets/*`},
 		{"MCP_ALLOWED_REFERENCES ?profile=", map[string]string{"MCP_ALLOWED_REFERENCES": "file:/home/u/.mcp/credentials?profile=*"}, `holds "#" or "?"`},
 		{"MCP_ALLOWED_REFERENCES secretfile name", map[string]string{"MCP_ALLOWED_REFERENCES": "secretfile:aws-*"}, "is not an absolute path"},
-		{"MCP_ALLOWED_REFERENCES keychain profile", map[string]string{"MCP_ALLOWED_REFERENCES": "keychain:*"}, "has no SERVICE/ part, so it covers nothing: a keychain: pattern names SERVICE/PROFILE, such as keychain:mcpcred/*"},
-		{"MCP_ALLOWED_REFERENCES env path", map[string]string{"MCP_ALLOWED_REFERENCES": "env:/x/*"}, `holds "/"`},
+		{"MCP_ALLOWED_REFERENCES keychain profile", map[string]string{"MCP_ALLOWED_REFERENCES": "keychain:*"}, "matches no path a keychain: resource has, so it covers nothing: a keychain: pattern names SERVICE/PROFILE, such as keychain:mcpcred/*"},
+		{"MCP_ALLOWED_REFERENCES env path", map[string]string{"MCP_ALLOWED_REFERENCES": "env:/x/*"}, "is an absolute path, so it covers nothing: an env: pattern names variables"},
 		{"MCP_ALLOWED_REFERENCES scheme not served", map[string]string{"MCP_ALLOWED_REFERENCES": "env:A,vault:secret/data/mcp/*"}, `pattern "vault:secret/data/mcp/*" names the scheme vault, which this server does not serve (it serves env, file, keychain, secretfile)`},
 		{"MCP_ALLOWED_REFERENCES every error", map[string]string{"MCP_ALLOWED_REFERENCES": "file:*,ssm:/mcp/**"}, `"file:*" is not an absolute path, so it covers nothing: a file: pattern names a file's absolute path followed by a section, such as file:/home/u/.mcp/credentials/* for every section of that file
-MCP_ALLOWED_REFERENCES: pattern "ssm:/mcp/**" names the scheme ssm`},
+provider: reference pattern "ssm:/mcp/**" names the scheme ssm`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(func(k string) string { return tt.env[k] })
+			cfg, err := startupError(t, tt.env)
 			switch {
 			case tt.want == "" && err != nil:
-				t.Fatalf("loadConfig: %v", err)
+				t.Fatalf("start: %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("loadConfig error = %v, want it to contain %q", err, tt.want)
+				t.Fatalf("start error = %v, want it to contain %q", err, tt.want)
 			}
-			if tt.name == "MCP_ALLOWED_REFERENCES" && !slices.Equal(cfg.AllowedReferences, []string{"file:/home/u/.mcp/credentials/*", "env:MCP_CI_*", "secretfile:/run/secrets/**", "keychain:mcpcred/*"}) {
-				t.Errorf("AllowedReferences = %q", cfg.AllowedReferences)
+			if pats := cfg.AllowedReferences.Patterns(); tt.name == "MCP_ALLOWED_REFERENCES" && !slices.Equal(pats, []string{"file:/home/u/.mcp/credentials/*", "env:MCP_CI_*", "secretfile:/run/secrets/**", "keychain:mcpcred/*"}) {
+				t.Errorf("AllowedReferences = %q", pats)
 			}
 			if tt.name == "MCP_ACTIVE_PROFILE" && cfg.ActiveProfile != "prod" || tt.name == "defaults" && cfg.ActiveProfile != "default" {
 				t.Errorf("ActiveProfile = %q", cfg.ActiveProfile)
@@ -712,6 +712,18 @@ MCP_ALLOWED_REFERENCES: pattern "ssm:/mcp/**" names the scheme ssm`},
 			}
 		})
 	}
+}
+
+// startupError is the error main stops with for env, from loadConfig or,
+// for a reference pattern that covers nothing the server reads, newServer.
+func startupError(t *testing.T, env map[string]string) (config, error) {
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		return cfg, err
+	}
+	cfg.keyring = &memKeyring{m: map[string]string{}}
+	_, err = newServer(cfg, slog.New(slog.DiscardHandler), "test")
+	return cfg, err
 }
 
 // A profiles file that others can write could redirect the server to other

@@ -5,19 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/env"
+	"github.com/mcpcred/mcpcred/provider/file"
+	"github.com/mcpcred/mcpcred/provider/secretfile"
 	"github.com/mcpcred/mcpcred/resolver/awscred"
 	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
-// Tool inputs. Field comments become the JSON schema's descriptions;
-// mcptool.Selection adds credentials (when the operator accepts them),
-// credential_profile and credential_id.
+// Tool inputs and outputs. Field tags become the JSON schemas'
+// descriptions; mcptool.Selection adds the credential arguments the
+// operator offers.
 
 // RuleArgs name one ingress rule.
 type RuleArgs struct {
@@ -45,8 +48,6 @@ type ListInput struct {
 	SecurityGroupID string `json:"security_group_id" jsonschema:"Security group ID: sg- followed by 8 or 17 hex digits"`
 	mcptool.Selection
 }
-
-// Tool outputs.
 
 // Rule is one ingress rule for one address range.
 type Rule struct {
@@ -106,16 +107,27 @@ func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, erro
 		return nil, err
 	}
 	log.Info("credentials", "profiles_file", profiles.Path(), "active_profile", cfg.ActiveProfile,
-		"request_credentials", cfg.AllowRequestCredentials, "allowed_references", cfg.AllowedReferences, "chain", r.Providers(),
+		"request_credentials", cfg.AllowRequestCredentials, "allowed_references", cfg.AllowedReferences.Patterns(), "chain", r.Providers(),
 		"min_prefix_v4", cfg.MinPrefix.V4, "min_prefix_v6", cfg.MinPrefix.V6)
-	checkConfiguration(cfg, profiles, chain, log)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := mcptool.CheckSources(ctx, chain, cfg.ActiveProfile, env.Name, file.Name, secretfile.Name); err != nil {
+		log.Error("misconfigured credential source: tool calls that need it fail until it is fixed", "error", err)
+	}
 
 	var sdkLog *slog.Logger // the SDK's session events, at debug level only
-	if base.Enabled(context.Background(), slog.LevelDebug) {
+	if base.Enabled(ctx, slog.LevelDebug) {
 		sdkLog = slog.New(mcptool.SDKLogHandler(base.Handler()))
 	}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "whitelist-mcp", Version: version}, &mcp.ServerOptions{Logger: sdkLog})
-	opts := toolOptions(cfg, r, profiles)
+	configure := "the operator sets AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, writes ~/.mcp/credentials, or "
+	if cfg.CredentialSource == "docker-secrets" {
+		configure += "mounts the secret aws_credentials"
+	} else {
+		configure += "stores them in the OS keychain"
+	}
+	opts := cfg.Env.Options(profiles, configure) // the selection arguments the operator allows, and how to allow more
+	opts.Fields, opts.MaxArgumentBytes = mcptool.AWSFields, 16<<10
 	opts.Rejected = awscred.Rejected // AWS's codes for "credentials not accepted": Call.Do re-resolves and retries once
 	opts.Logger, opts.ScrubLogs = log, logs
 	ct, err := mcptool.New(srv, r, &opts)
@@ -135,8 +147,8 @@ func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, erro
 }
 
 // tool describes a tool whose input schema is In's, with the defaults of
-// port and protocol, which the SDK fills in. They are plain types, which
-// every client can send, rather than nullable ones.
+// port and protocol, which the SDK fills in. (They are plain types, which
+// every client can send, rather than nullable ones.)
 func tool[In any](name, description string) *mcp.Tool {
 	schema, err := jsonschema.For[In](nil)
 	if err != nil {
@@ -150,8 +162,8 @@ func tool[In any](name, description string) *mcp.Tool {
 	return &mcp.Tool{Name: name, Description: description, InputSchema: schema}
 }
 
-// The handlers. Each validates its input, then runs its EC2 call with the
-// call's credentials; an error becomes a tool error (isError).
+// The handlers validate their input, then run the EC2 call with the call's
+// credentials; an error becomes a tool error (isError).
 
 func (s *server) add(ctx context.Context, c *mcptool.Call, in AddInput) (ChangeOutput, error) {
 	r, err := parseRule(in.RuleArgs, &s.cfg.MinPrefix) // no block broader than the operator allows
@@ -161,39 +173,35 @@ func (s *server) add(ctx context.Context, c *mcptool.Call, in AddInput) (ChangeO
 	if err != nil {
 		return ChangeOutput{}, err
 	}
-	var added bool
-	cx, err := s.run(ctx, c, in.SecurityGroupID, s.authorize(in.SecurityGroupID, r, in.Description, &added))
-	out := ChangeOutput{Context: cx, Rule: ruleOut(r, in.Description)}
-	switch {
-	case err != nil:
-		return out, err
-	case cx.DryRun != nil:
-		out.Status, out.Message = "dry_run", "dry run: would call "+cx.DryRun.Action+"; nothing was changed"
-	case added:
-		out.Status, out.Message = "added", fmt.Sprintf("added %s to %s", describeRule(r), in.SecurityGroupID)
-	default:
-		out.Status, out.Message = "already_present", fmt.Sprintf("%s is already present in %s; nothing changed", describeRule(r), in.SecurityGroupID)
-	}
-	return out, nil
+	return s.change(ctx, c, true, r, in.Description)
 }
 
 func (s *server) remove(ctx context.Context, c *mcptool.Call, in RuleInput) (ChangeOutput, error) {
-	r, err := parseRule(in.RuleArgs, nil)
+	r, err := parseRule(in.RuleArgs, nil) // any block, so that one added before the limit can go
 	if err != nil {
 		return ChangeOutput{}, err
 	}
-	var removed bool
-	cx, err := s.run(ctx, c, in.SecurityGroupID, s.revoke(in.SecurityGroupID, r, &removed))
-	out := ChangeOutput{Context: cx, Rule: ruleOut(r, "")}
+	return s.change(ctx, c, false, r, "")
+}
+
+// change adds the rule (add) or removes it, and says what happened.
+func (s *server) change(ctx context.Context, c *mcptool.Call, add bool, r rule, description string) (ChangeOutput, error) {
+	words := [4]string{"removed", "removed %s from %s", "not_present", "%[2]s has no rule for %[1]s; nothing was removed"}
+	if add {
+		words = [4]string{"added", "added %s to %s", "already_present", "%s is already present in %s; nothing changed"}
+	}
+	var done bool
+	cx, err := s.run(ctx, c, r.group, s.modify(add, r, description, &done))
+	out := ChangeOutput{Context: cx, Rule: ruleOut(r, description)}
 	switch {
 	case err != nil:
 		return out, err
 	case cx.DryRun != nil:
 		out.Status, out.Message = "dry_run", "dry run: would call "+cx.DryRun.Action+"; nothing was changed"
-	case removed:
-		out.Status, out.Message = "removed", fmt.Sprintf("removed %s from %s", describeRule(r), in.SecurityGroupID)
+	case done:
+		out.Status, out.Message = words[0], fmt.Sprintf(words[1], describeRule(r), r.group)
 	default:
-		out.Status, out.Message = "not_present", fmt.Sprintf("%s has no rule for %s; nothing was removed", in.SecurityGroupID, describeRule(r))
+		out.Status, out.Message = words[2], fmt.Sprintf(words[3], describeRule(r), r.group)
 	}
 	return out, nil
 }
@@ -213,7 +221,7 @@ func (s *server) check(ctx context.Context, c *mcptool.Call, in RuleInput) (Chec
 		return CheckOutput{}, err
 	}
 	var rules []Rule
-	cx, err := s.run(ctx, c, in.SecurityGroupID, s.describe(in.SecurityGroupID, &rules))
+	cx, err := s.run(ctx, c, r.group, s.describe(r.group, &rules))
 	out := CheckOutput{Context: cx, MatchingRules: []Rule{}}
 	switch {
 	case err != nil:
@@ -227,20 +235,16 @@ func (s *server) check(ctx context.Context, c *mcptool.Call, in RuleInput) (Chec
 			out.MatchingRules = append(out.MatchingRules, have)
 		}
 	}
-	out.Allowed = len(out.MatchingRules) > 0
-	verb := "allows"
+	out.Allowed, out.Message = len(out.MatchingRules) > 0, fmt.Sprintf("%s allows %s", r.group, describeRule(r))
 	if !out.Allowed {
-		verb = "does not allow"
+		out.Message = fmt.Sprintf("%s does not allow %s", r.group, describeRule(r))
 	}
-	out.Message = fmt.Sprintf("%s %s %s", in.SecurityGroupID, verb, describeRule(r))
 	return out, nil
 }
 
 func ruleOut(r rule, description string) Rule {
 	return Rule{CIDR: r.cidr.String(), Protocol: r.protocol, FromPort: r.fromPort, ToPort: r.toPort, Description: description}
 }
-
-var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
 // region picks a call's region: the call's credentials.region, else the
 // resolved credentials' (their source's, else their profile's), else the
