@@ -338,7 +338,7 @@ func TestImportKeychain(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("import: %+v", r)
 	}
-	for _, want := range []string{"read back and compared: identical", "delete lines 11-13 of " + h.creds, `"source": "keychain:` + profile + `"`, "credctl doctor"} {
+	for _, want := range []string{"read back and compared: identical", "delete lines 10-12 of " + h.creds, `"source": "keychain:` + profile + `"`, "credctl doctor"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("import output lacks %q:\n%s", want, r.stdout)
 		}
