@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/mcpcred/mcpcred/provider/ssm"
 	"github.com/mcpcred/mcpcred/provider/vault"
 	"github.com/mcpcred/mcpcred/resolver/doctor"
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
 // awsFields are the fields whitelist-mcp requires.
@@ -62,22 +62,21 @@ func loadConfig(getenv func(string) string, cf configFlags) (doctor.Config, []do
 	if fromEnv {
 		keyNote = "fingerprints: HMAC-SHA256 under the key in " + doctor.EnvFingerprintKey
 	}
-	active, err := profile.ActiveProfile(getenv)
+	// The variables every MCP server of this module reads, parsed as they
+	// do (resolver/mcptool.ReadEnv); a server refuses to start on an error.
+	e, err := mcptool.ReadEnv(getenv)
 	if err != nil {
-		bad(profile.EnvActiveProfile, err.Error(), "set it to a profile name, or unset it for \"default\"")
-		active = provider.DefaultProfile
-	}
-	cfg.DefaultProfile = active
-	var pats []string
-	for p := range strings.SplitSeq(getenv("MCP_ALLOWED_REFERENCES"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			pats = append(pats, p)
+		bad("environment", err.Error(), "correct the variable named; the server refuses to start while it is wrong")
+		e.ActiveProfile, _ = profile.ActiveProfile(getenv)
+		if e.ActiveProfile == "" {
+			e.ActiveProfile = provider.DefaultProfile
 		}
 	}
-	if len(pats) > 0 {
-		if cfg.AllowReferences, err = provider.NewRefPolicy(pats...); err != nil {
-			bad("MCP_ALLOWED_REFERENCES", err.Error(), "correct the pattern (see provider.Pattern); the server refuses to start with it")
-		}
+	cfg.DefaultProfile, cfg.AllowReferences = e.ActiveProfile, e.AllowedReferences
+	if e.AllowRequestCredentials {
+		pre = append(pre, doctor.Finding{Source: mcptool.EnvAllowRequestCredentials, Severity: doctor.SeverityWarning,
+			Problem: "the server accepts credentials passed in tool calls, which a model then handles",
+			Fix:     "unset it unless a client must pass its own credentials"})
 	}
 	environ := os.Environ // for env:PREFIX_* references
 	var schemes provider.Schemes
@@ -157,15 +156,6 @@ func loadConfig(getenv func(string) string, cf configFlags) (doctor.Config, []do
 	source := getenv("MCP_CREDENTIAL_SOURCE")
 	if source != "" && source != "docker-secrets" {
 		bad("MCP_CREDENTIAL_SOURCE", "is "+provider.Describe(source)+": the server refuses to start", `set it to "docker-secrets" or unset it`)
-	}
-	if v := getenv("MCP_ALLOW_REQUEST_CREDENTIALS"); v != "" {
-		if on, err := strconv.ParseBool(v); err != nil {
-			bad("MCP_ALLOW_REQUEST_CREDENTIALS", "is not true or false: the server refuses to start", "set it to true or false")
-		} else if on {
-			pre = append(pre, doctor.Finding{Source: "MCP_ALLOW_REQUEST_CREDENTIALS", Severity: doctor.SeverityWarning,
-				Problem: "the server accepts credentials passed in tool calls, which a model then handles",
-				Fix:     "unset it unless a client must pass its own credentials"})
-		}
 	}
 	cfg.Required = awsFields
 	schemes.Register("env", env.Scheme(func(o *env.Options) { o.Getenv = getenv; o.Environ = environ }))

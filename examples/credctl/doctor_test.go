@@ -218,9 +218,11 @@ func TestDoctorBroken(t *testing.T) {
 			os.Remove(h.creds)
 		}, []string{`profile "default" (default)`, "CANNOT RESOLVE", "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or add a [default] section"}},
 		{"bad active profile", func(t *testing.T, h *home) { h.env["MCP_ACTIVE_PROFILE"] = "../etc" },
-			[]string{"ERROR MCP_ACTIVE_PROFILE"}},
+			[]string{"ERROR environment: profile: MCP_ACTIVE_PROFILE"}},
 		{"malformed reference pattern", func(t *testing.T, h *home) { h.env["MCP_ALLOWED_REFERENCES"] = "env" },
-			[]string{"ERROR MCP_ALLOWED_REFERENCES", "has no scheme"}},
+			[]string{"ERROR environment: MCP_ALLOWED_REFERENCES", "has no scheme"}},
+		{"pattern that covers nothing", func(t *testing.T, h *home) { h.env["MCP_ALLOWED_REFERENCES"] = "env:MCP_CI_*,file:staging" },
+			[]string{"ERROR reference policy", `"file:staging"`}},
 		{"retired variable", func(t *testing.T, h *home) { h.env["MCP_ALLOWED_PROFILES"] = "prod" },
 			[]string{"ERROR MCP_ALLOWED_PROFILES", "unset MCP_ALLOWED_PROFILES"}},
 	}

@@ -37,6 +37,12 @@ func newRun(cfg Config) *run {
 	for _, p := range cfg.Chain {
 		d.single = append(d.single, d.resolverFor([]provider.Provider{p}, false))
 	}
+	if cfg.Schemes != nil && cfg.AllowReferences != nil {
+		if err := cfg.Schemes.CheckPolicy(cfg.AllowReferences); err != nil {
+			d.add(Finding{Source: "reference policy", Severity: SeverityError, Problem: err.Error(),
+				Fix: "name what a reference reads (see provider.Resource), such as env:MCP_CI_* or file:/home/u/.mcp/credentials/*; a server refuses to start with a pattern that covers nothing"})
+		}
+	}
 	if securefile.InsecureFromEnv(cfg.Getenv) {
 		d.add(Finding{Source: securefile.EnvInsecure, Severity: SeverityWarning,
 			Problem: "insecure mode is on: the server logs permission problems of credential files instead of refusing the files",
