@@ -186,6 +186,8 @@ func (s *server) remove(ctx context.Context, c *mcptool.Call, in RuleInput) (Cha
 
 // change adds the rule (add) or removes it, and says what happened.
 func (s *server) change(ctx context.Context, c *mcptool.Call, add bool, r rule, description string) (ChangeOutput, error) {
+	// The status and message (of the rule and the group) when the rule
+	// changed, then when it was already there, or not there.
 	words := [4]string{"removed", "removed %s from %s", "not_present", "%[2]s has no rule for %[1]s; nothing was removed"}
 	if add {
 		words = [4]string{"added", "added %s to %s", "already_present", "%s is already present in %s; nothing changed"}
