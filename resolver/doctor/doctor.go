@@ -50,6 +50,13 @@ type Config struct {
 	// provider.DefaultProfile.
 	DefaultProfile string
 
+	// Skip names providers of Chain (by provider.NameOf) that are not
+	// called: each answers "not checked" and the walk moves past it, as past
+	// a source with nothing. A server checking itself at start-up skips the
+	// keychain, whose unlock prompt would hold the start; a profile whose
+	// source is a skipped backend is still resolved through it.
+	Skip []string
+
 	// Timeout bounds each provider call; default DefaultTimeout.
 	Timeout time.Duration
 

@@ -407,3 +407,24 @@ func TestFingerprinter(t *testing.T) {
 		t.Errorf("no key, yet from the environment")
 	}
 }
+
+// TestSkip: a skipped provider is never called, and the walk moves past it.
+func TestSkip(t *testing.T) {
+	s := healthy(t)
+	cfg := s.config(t)
+	called := false
+	kc := provider.WithName(provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		called = true
+		return provider.Credentials{}, nil
+	}), "keychain")
+	cfg.Chain = append([]provider.Provider{kc}, cfg.Chain...)
+	cfg.Skip = []string{"keychain"}
+	rep := doctor.Inspect(context.Background(), cfg)
+	if called {
+		t.Fatal("a skipped provider was called")
+	}
+	def := profileReport(t, rep, "default")
+	if def.Steps[0].Outcome != doctor.Skipped || !strings.Contains(def.Steps[0].Reason, "not checked") || def.Answer == nil || rep.Failed() {
+		t.Fatalf("default: %+v\n%s", def, dump(rep.Findings))
+	}
+}

@@ -30,9 +30,16 @@ type run struct {
 func newRun(cfg Config) *run {
 	cfg.setDefaults()
 	d := &run{cfg: cfg, badFiles: map[string]bool{}}
-	for _, p := range cfg.Chain {
-		d.names = append(d.names, provider.NameOf(p))
+	for i, p := range cfg.Chain {
+		name := provider.NameOf(p)
+		d.names = append(d.names, name)
+		if slices.Contains(cfg.Skip, name) {
+			d.cfg.Chain[i] = provider.WithName(provider.Func(func(_ context.Context, profile string) (provider.Credentials, error) {
+				return provider.Credentials{}, provider.NotFound(name, profile, "", "not checked (doctor.Config.Skip)")
+			}), name)
+		}
 	}
+	cfg = d.cfg
 	d.r = d.resolverFor(cfg.Chain, true)
 	for _, p := range cfg.Chain {
 		d.single = append(d.single, d.resolverFor([]provider.Provider{p}, false))
