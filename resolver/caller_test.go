@@ -33,7 +33,7 @@ func perCaller(calls *sync.Map) provider.Provider {
 func TestCallersNeverShareCredentials(t *testing.T) {
 	var calls sync.Map
 	r := mustNew(t, []provider.Provider{perCaller(&calls)}, func(o *resolver.Options) {
-		o.AllowProfile = func(c *provider.Caller, name string) bool { return c != nil && name == "work" }
+		o.AllowProfile = func(c *provider.Caller, name string) bool { return c != nil && (name == "work" || name == "default") }
 	})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -108,4 +108,27 @@ func TestAuditRecords(t *testing.T) {
 	assert.Contains(t, lines[4], `"selection":"credentials"`)
 	assert.NotContains(t, buf.String(), "AKIAIOSFODNN7EXAMPLE")
 	assert.NotContains(t, buf.String(), canary)
+}
+
+// A verified caller is never served the default profile (the operator's own
+// credentials) unless the policy offers it to that caller.
+func TestRemoteCallerNeedsPolicyForDefault(t *testing.T) {
+	ctx := context.Background()
+	alice := &provider.Caller{Issuer: "https://issuer.example", Subject: "alice"}
+	r := mustNew(t, []provider.Provider{answering("env", canary)})
+	_, err := r.Resolve(ctx, resolver.Request{Caller: alice})
+	require.ErrorIs(t, err, resolver.ErrProfileRefused)
+	_, err = r.Resolve(ctx, resolver.Request{Caller: alice, Profile: "default"})
+	require.ErrorIs(t, err, resolver.ErrProfileRefused)
+	res, err := r.Resolve(ctx, resolver.Request{})
+	require.NoError(t, err, "the local user keeps the default profile")
+	assert.Equal(t, "env", res.Credentials.Source.Provider)
+
+	r = mustNew(t, []provider.Provider{answering("env", canary)}, func(o *resolver.Options) {
+		o.AllowProfile = func(c *provider.Caller, name string) bool { return c.InGroup("ops") && name == "default" }
+	})
+	_, err = r.Resolve(ctx, resolver.Request{Caller: alice})
+	require.ErrorIs(t, err, resolver.ErrProfileRefused)
+	_, err = r.Resolve(ctx, resolver.Request{Caller: &provider.Caller{Issuer: "https://issuer.example", Subject: "bob", Groups: []string{"ops"}}})
+	require.NoError(t, err)
 }

@@ -93,7 +93,10 @@ type Options struct {
 	AllowRequestCredentials bool
 
 	// AllowProfile decides, for the request's verified caller (nil on
-	// stdio), which profile names it may select with
+	// stdio), which profiles it may use: for a verified caller, the default
+	// profile too (nil then refuses it, so a remote caller is never served
+	// the operator's own credentials unless the policy says so); on stdio,
+	// the names it may select with
 	// Request.Profile. A model-driven client can be steered by any text it
 	// reads, so by default (nil) a request may name only the default profile
 	// (Options.Profile): it cannot reach credentials the operator did not

@@ -168,9 +168,12 @@ func (r *Resolver) dispatch(ctx context.Context, req Request) (Result, error) {
 	}
 	k := profileKey(req.Profile)
 	k.caller = req.Caller.ID()
-	if req.Profile == "" || req.Profile == r.opts.Profile {
+	if req.Profile == "" {
 		k.name = r.opts.Profile
-	} else if err := r.allowProfile(ctx, req.Caller, req.Profile); err != nil {
+	}
+	if k.name == r.opts.Profile && req.Caller == nil {
+		// The local user (stdio) always has the default profile.
+	} else if err := r.allowProfile(ctx, req.Caller, k.name); err != nil {
 		// Checked on hits too: a profile the operator stops offering is
 		// refused at once, not when its cache entry expires.
 		return Result{}, err

@@ -27,7 +27,10 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestCallerFromVerifiedToken runs the server behind the SDK's bearer-token
 // middleware over streamable HTTP: Call.Caller is the verified user.
 func TestCallerFromVerifiedToken(t *testing.T) {
-	r, err := resolver.New([]provider.Provider{newRotating(token1).provider()}, func(o *resolver.Options) { o.Required = []string{provider.FieldToken} })
+	r, err := resolver.New([]provider.Provider{newRotating(token1).provider()}, func(o *resolver.Options) {
+		o.Required = []string{provider.FieldToken}
+		o.AllowProfile = resolver.AnyProfile // the default profile is offered to verified callers
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

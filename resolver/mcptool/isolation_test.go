@@ -225,6 +225,7 @@ func BenchmarkRemoteSubjects(b *testing.B) {
 		r, err := resolver.New([]provider.Provider{perSubject(&calls)}, func(o *resolver.Options) {
 			o.Required = []string{provider.FieldToken}
 			o.MaxEntries = 2 * n
+			o.AllowProfile = resolver.AnyProfile // every verified caller has its own default
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -119,6 +119,7 @@ func newRemote(t testing.TB, clients []testop.Client, vo ...func(*mcptool.OIDCOp
 	rm.r, err = resolver.New([]provider.Provider{perSubject(&rm.calls)}, func(o *resolver.Options) {
 		o.Required = []string{provider.FieldToken}
 		o.Audit = slogText(rm.audit)
+		o.AllowProfile = resolver.AnyProfile // every verified caller has its own default (perSubject)
 	})
 	if err != nil {
 		t.Fatal(err)
