@@ -373,6 +373,8 @@ func classify(prov string, err error, name string) (Severity, string) {
 		return SeverityWarning, unavailableFix(backendOf(prov, err.Error()))
 	case errors.Is(err, provider.ErrNotFound):
 		return SeverityInfo, ""
+	case prov == "env":
+		return SeverityError, "set the variables it names as missing, or unset the others: the environment must hold a whole credential or none"
 	}
 	return SeverityError, "see the problem; the walk stops at this source until it is fixed"
 }
