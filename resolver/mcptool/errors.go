@@ -78,6 +78,10 @@ func (s *Server) explainText(c *Call, err error) string {
 	case errors.Is(err, resolver.ErrInvalidRequestCredentials):
 		// The resolver's text names fields, never values.
 		return "credentials: " + strings.TrimPrefix(err.Error(), resolver.ErrInvalidRequestCredentials.Error()+": ")
+	case errors.Is(err, resolver.ErrProfileRefused) && sel.CredentialProfile == "" && c.Caller() != nil:
+		// A verified caller refused the active profile: nothing the call
+		// can change, and no other profile is named.
+		return "this server holds no credentials for you: its operator offers them to named users only (in the profiles file's allow list)"
 	case errors.Is(err, resolver.ErrProfileRefused), errors.Is(err, resolver.ErrInvalidProfile):
 		return s.notOffered(ArgCredentialProfile).Error()
 	case errors.Is(err, resolver.ErrReferenceRefused):
