@@ -288,6 +288,11 @@ func TestExplain(t *testing.T) {
 	if r := h.run(t, "", "explain", "ghp_"+canary); r.code != 1 {
 		t.Fatalf("explain a secret: %+v", r)
 	}
+	for _, args := range [][]string{{"doctor", "--chain", "env,nope"}, {"doctor", "--chain", "env", "--server", "whitelist-mcp"}, {"doctor", "--server", "other"}, {"doctor", "extra"}} {
+		if r := h.run(t, "", args...); r.code != 2 {
+			t.Errorf("%v: %+v, want exit 2", args, r)
+		}
+	}
 	if r := h.run(t, "", "explain"); r.code != 2 {
 		t.Fatalf("explain without a profile: %+v", r)
 	}

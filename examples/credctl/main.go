@@ -1,11 +1,37 @@
-// Command credctl stores, shows (redacted), lists and deletes mcpcred
-// profiles in the OS keychain (macOS Keychain, Windows Credential Manager,
-// Linux Secret Service), through package provider/keychain.
+// Command credctl is the operator's tool for mcpcred: it stores, shows
+// (redacted), lists and deletes profiles in the OS keychain (macOS Keychain,
+// Windows Credential Manager, Linux Secret Service), through package
+// provider/keychain; checks a server's credential configuration the way
+// its resolver will use it (package resolver/doctor); and moves secrets out
+// of plain files into a store.
 //
 //	credctl set    --profile NAME FIELD [FIELD...]  store fields; values from a no-echo prompt or stdin
 //	credctl get    --profile NAME                   show the profile's field names, values redacted
 //	credctl delete --profile NAME [FIELD...]        delete fields, or the whole profile
 //	credctl list   [--profile NAME]                 list profiles, or one profile's fields
+//
+//	credctl doctor  [--server whitelist-mcp | --chain env,file,keychain,...] [--required F,...] [--json]
+//	credctl explain [same flags] PROFILE | --reference REF
+//	credctl import  --from FILE|env [--profile P] --to keychain|vault:PATH [--force]
+//
+// doctor reads what the server reads (whitelist-mcp's configuration by
+// default: the MCP_* variables, the profiles file, the environment,
+// ~/.mcp/credentials, the keychain or secrets directory; or the providers
+// --chain names, vault and ssm included) and reports, for the default
+// profile and every profile of the profiles file, the resolver's walk, the
+// files' modes and ages, expiry and who may select the profile, with a fix
+// for each problem. It exits 1 when a profile cannot resolve or a source is
+// insecure, 0 otherwise, 2 on a usage error. explain does the same for one
+// profile, or says what a credential reference reads and which
+// MCP_ALLOWED_REFERENCES pattern covers it. Values are told apart by
+// fingerprints, HMAC-SHA256 under a random key per run, or under
+// MCPCRED_FINGERPRINT_KEY when set, so that runs agree.
+//
+// import reads one profile (a section of an INI credentials file, such as
+// ~/.aws/credentials, or the AWS variables of the environment), stores it
+// in the keychain or a Vault KV secret, reads it back and compares, then
+// says how to delete the plaintext. It refuses to replace what the
+// destination holds without --force.
 //
 // Values are never taken from the command line, where ps and shell history
 // would show them. On a terminal, set prompts for each field without echo;
