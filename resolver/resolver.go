@@ -144,16 +144,26 @@ func (r *Resolver) now() time.Time { return r.opts.Now() }
 // the recorded error at once.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Result, error) {
 	if r.opts.Audit == nil {
-		return r.dispatch(ctx, req)
+		if req.Caller == nil && req.CredentialID == "" && req.Credentials.IsZero() && !r.precise &&
+			(req.Profile == "" || req.Profile == r.opts.Profile) {
+			// The local user's default profile, cached and fresh: the hit
+			// that matters most, with no policy to ask.
+			if e := r.cache.def.Load(); e != nil {
+				if st := e.st.Load(); st != nil && st.ok && !st.precise && r.clock.load() < st.refreshAt {
+					return st.res, nil
+				}
+			}
+		}
+		return r.dispatch(ctx, &req)
 	}
 	start := r.now()
-	res, err := r.dispatch(ctx, req)
+	res, err := r.dispatch(ctx, &req)
 	r.audit(ctx, req, res, err, start)
 	return res, err
 }
 
 // dispatch serves req by its kind of selection.
-func (r *Resolver) dispatch(ctx context.Context, req Request) (Result, error) {
+func (r *Resolver) dispatch(ctx context.Context, req *Request) (Result, error) {
 	if req.Caller != nil {
 		if err := req.Caller.Validate(); err != nil {
 			return Result{}, fmt.Errorf("%w: %v", ErrInvalidCaller, err)
@@ -161,10 +171,10 @@ func (r *Resolver) dispatch(ctx context.Context, req Request) (Result, error) {
 		ctx = provider.ContextWithCaller(ctx, req.Caller)
 	}
 	if !req.Credentials.IsZero() {
-		return r.fromRequest(req)
+		return r.fromRequest(*req)
 	}
 	if req.CredentialID != "" {
-		return r.fromReference(ctx, req)
+		return r.fromReference(ctx, *req)
 	}
 	k := profileKey(req.Profile)
 	k.caller = req.Caller.ID()
