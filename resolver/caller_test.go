@@ -83,7 +83,7 @@ func TestAuditRecords(t *testing.T) {
 	var buf bytes.Buffer
 	r := mustNew(t, []provider.Provider{answering("env", canary)}, func(o *resolver.Options) {
 		o.Audit = slog.New(slog.NewJSONHandler(&buf, nil))
-		o.AllowProfile = func(_ *provider.Caller, n string) bool { return n == "prod" }
+		o.AllowProfile = func(_ *provider.Caller, n string) bool { return n == "prod" || n == "default" }
 	})
 	ctx := context.Background()
 	c := &provider.Caller{Issuer: "https://issuer.example", Subject: "alice", ClientID: "claude"}
