@@ -448,3 +448,11 @@ func restartKeyring(t *testing.T) {
 	}
 	t.Fatal("the keyring daemon did not come back unlocked")
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binErr == nil && binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
