@@ -163,18 +163,28 @@ func TestResolverRefusesCallersNotNamed(t *testing.T) {
 	assert.Equal(t, strings.ReplaceAll(errDefined.Error(), `"team"`, `"tean"`), errUndefined.Error())
 
 	// The default profile: a verified caller not named gets a definite
-	// refusal, never the fallback's credentials under the same name.
+	// refusal, never the fallback's credentials under the same name. The
+	// resolver asks the policy (Allows) before any provider; Retrieve
+	// refuses too (ErrNotOffered) for a chain that skips that check.
 	for _, c := range []*provider.Caller{caller("alice"), caller("carol", "sre")} {
 		_, err := r.Resolve(ctx, resolver.Request{Caller: c})
+		require.ErrorIs(t, err, resolver.ErrProfileRefused)
+		assert.NotContains(t, err.Error(), "from-fallback")
+		_, err = p.Retrieve(provider.ContextWithCaller(ctx, c), "default")
 		require.ErrorIs(t, err, profile.ErrNotOffered)
 		require.ErrorIs(t, err, provider.ErrFinal)
-		assert.Contains(t, err.Error(), "no verified caller (stdio)")
 	}
 	for active, c := range map[string]*provider.Caller{"team": caller("carol"), "sre": nil, "everyone": {Issuer: other, Subject: "alice"}} {
 		r := newResolver(active)
 		_, err := r.Resolve(ctx, resolver.Request{Caller: c})
-		require.ErrorIs(t, err, profile.ErrNotOffered, "%s for %+v", active, c)
-		require.ErrorIs(t, err, provider.ErrNotFound)
+		// A verified caller is refused by the policy before any provider;
+		// stdio reaches Retrieve, which refuses definitely.
+		if c != nil {
+			require.ErrorIs(t, err, resolver.ErrProfileRefused, "%s for %+v", active, c)
+		} else {
+			require.ErrorIs(t, err, profile.ErrNotOffered, "%s on stdio", active)
+			require.ErrorIs(t, err, provider.ErrFinal)
+		}
 		assert.NotContains(t, err.Error(), "from-fallback")
 		for _, n := range []string{"team", "sre", "everyone", "secret-ops-plan", "default"} {
 			if n != active {
