@@ -1,7 +1,9 @@
 // Package awscred connects a [resolver.Resolver] to aws-sdk-go-v2: a
 // credentials provider that resolves through it, a SigV4 signer that is
-// safe when one client signs with many credentials, and the test for "AWS
-// rejected these credentials".
+// safe when one client signs with many credentials, the test for "AWS
+// rejected these credentials", and what a server that calls AWS for its
+// tools needs besides: the region and endpoint from its environment, dry
+// runs, and AWS errors in plain words.
 //
 // # Credentials
 //
@@ -65,4 +67,25 @@
 // reading again: [Provider.Do] runs a function of AWS calls and, on such an
 // error, invalidates what the resolver cached, resolves again and retries
 // once if that gave other credentials.
+//
+// # Servers
+//
+// [ReadEnv] reads a service client's region and endpoint (AWS_REGION,
+// AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL,
+// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) through a getenv function into an
+// [Env], whose Config starts the client's aws.Config; [ValidRegion] checks
+// a region a call or a credential source gives. [Static] turns the
+// credentials resolved for one call (such as resolver/mcptool's Call.Do
+// passes) into an operation's Options.Credentials:
+//
+//	e, err := awscred.ReadEnv(os.Getenv, "EC2")
+//	client := ec2.NewFromConfig(e.Config(), awscred.WithSigner)
+//	out, err := client.DescribeSecurityGroups(ctx, in, func(o *ec2.Options) { o.Credentials = awscred.Static(creds) })
+//
+// A [DryRun] is an HTTP client that records the request the SDK built and
+// signed, and sends nothing: a server's dry-run mode resolves and signs
+// exactly as it would, and reports the call it did not make. [Explain]
+// renders an operation's error in plain words: the code and AWS's message,
+// what the common codes mean, the request ID, or the endpoint that could not
+// be reached.
 package awscred
