@@ -47,6 +47,14 @@ func buildCredctl(t *testing.T) string {
 	return credctlBin
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if credctlErr == nil && credctlBin != "" {
+		os.RemoveAll(filepath.Dir(credctlBin))
+	}
+	os.Exit(code)
+}
+
 type credctlResult struct {
 	stdout, stderr string
 	code           int
