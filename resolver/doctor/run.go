@@ -462,7 +462,7 @@ func (d *run) policy(pr ProfileReport, prof profile.Profile) Policy {
 		}
 		return Policy{Stdio: true, Summary: "a stdio request may select it by name; no verified (remote) caller may: it has no \"allow\""}
 	case pr.Default:
-		return Policy{Stdio: true, Callers: true, Summary: "resolved for every request that names no profile (the profiles file does not define it)"}
+		return Policy{Stdio: true, Summary: "resolved for a stdio request that names no profile; a verified (remote) caller is refused unless the policy offers it (with a profiles file: define it there with an \"allow\" naming the callers)"}
 	case d.cfg.Profiles == nil:
 		return Policy{Summary: "no request may select it: without a profiles file only the default profile is offered"}
 	}
