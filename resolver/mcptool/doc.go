@@ -96,6 +96,17 @@
 //	})
 //	http.ListenAndServeTLS(":443", cert, key, h)
 //
+// [ServeHTTP] does all of that for a server whose operator configures it
+// through the environment ([ReadHTTPEnv]: MCP_OAUTH_ISSUER,
+// MCP_RESOURCE_URL, MCP_OAUTH_GROUPS_CLAIM, MCP_OAUTH_SCOPES), and shuts
+// down when its context ends:
+//
+//	cfg, err := mcptool.ReadHTTPEnv(os.Getenv)
+//	err = mcptool.ServeHTTP(ctx, srv, "127.0.0.1:8080", cfg)
+//
+// Resource and authorization server URLs must be https unless their host
+// is a loopback address.
+//
 // [NewOIDCVerifier] checks a bearer token with github.com/coreos/go-oidc:
 // the issuer's signature (its JWKS, refetched when it rotates keys), the
 // issuer, the audience (the server's resource URL) and expiry; a token it

@@ -60,20 +60,26 @@ const WellKnownPRM = "/.well-known/oauth-protected-resource"
 // As over [StdioTransport], JSON-RPC error responses are rewritten to a
 // fixed text per code, since the SDK's quote the request.
 //
-// Serve it over TLS (or behind a proxy that terminates TLS) anywhere but
-// loopback.
+// The resource and authorization server URLs must be https unless their
+// host is a loopback address, since clients send tokens and secrets to
+// them: serve it over TLS, or behind a proxy that terminates TLS. [ServeHTTP]
+// serves it on an address until a context ends.
 func HTTPHandler(srv *mcp.Server, verifier auth.TokenVerifier, opts HTTPOptions) (http.Handler, error) {
 	if verifier == nil {
 		return nil, errors.New("mcptool: HTTPHandler needs a token verifier")
 	}
-	if err := checkURL("resource URL", opts.ResourceURL); err != nil {
-		return nil, err
-	}
 	if len(opts.AuthorizationServers) == 0 {
 		return nil, errors.New("mcptool: HTTPOptions.AuthorizationServers must name the issuer of the tokens the server accepts")
 	}
-	for _, as := range opts.AuthorizationServers {
-		if err := checkURL("authorization server URL", as); err != nil {
+	for i, u := range append([]string{opts.ResourceURL}, opts.AuthorizationServers...) {
+		what := "resource URL"
+		if i > 0 {
+			what = "authorization server URL"
+		}
+		if err := checkURL(what, u); err != nil {
+			return nil, err
+		}
+		if err := plainHTTPOnLoopback(what, u); err != nil {
 			return nil, err
 		}
 	}
