@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -31,25 +27,21 @@ type server struct {
 
 // newEC2Client returns the one EC2 client the server shares. It holds no
 // credentials, so the SDK's default chain (~/.aws, instance roles) is never
-// consulted: every call passes the credentials resolved for it. Its signer
-// is awscred's, which never signs with a key derived from another call's
-// secret (the SDK's caches keys by access key ID alone).
+// asked: every call passes its own. awscred's signer never signs with a key
+// derived from another call's secret, as the SDK's would.
 func newEC2Client(cfg config) *ec2.Client {
-	return ec2.NewFromConfig(aws.Config{Region: cfg.Region, AppID: "mcpcred-whitelist-mcp"}, awscred.WithSigner, func(o *ec2.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-	})
+	c := cfg.AWS.Config()
+	c.AppID = "mcpcred-whitelist-mcp"
+	return ec2.NewFromConfig(c, awscred.WithSigner)
 }
 
 // ec2Op is one EC2 call, made with the options given.
 type ec2Op func(ctx context.Context, optFns ...func(*ec2.Options)) error
 
-// run resolves the call's credentials and runs op with them, through
-// mcptool's Call.Do: when AWS rejects credentials from a source
-// (awscred.Rejected), Do drops them, resolves again and runs op once more
-// if the source now holds others. In dry-run mode op's request is built and
-// signed but not sent, and returned in Context.DryRun.
+// run resolves the call's credentials and runs op with them through
+// Call.Do, which re-resolves and retries once when AWS rejects credentials
+// from a source (awscred.Rejected). In dry-run mode op's request is built
+// and signed but not sent, and returned in Context.DryRun.
 func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2Op) (Context, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the whole call, AWS retries included
 	defer cancel()
@@ -64,16 +56,19 @@ func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2O
 			return err
 		}
 		out.Region, out.CredentialSource = region, creds.Source.String()
-		static := credentials.NewStaticCredentialsProvider(creds.Value(provider.FieldAccessKeyID),
-			creds.Value(provider.FieldSecretAccessKey), creds.Value(provider.FieldSessionToken))
-		with := func(o *ec2.Options) { o.Region, o.Credentials = region, static }
+		with := func(o *ec2.Options) { o.Region, o.Credentials = region, awscred.Static(creds) }
 		if !s.cfg.DryRun {
-			return s.explain(op(ctx, with), region, out.CredentialSource)
+			if err := op(ctx, with); err != nil { // unwraps for awscred.Rejected; mcptool scrubs secrets AWS echoes
+				return &mcptool.Error{Message: fmt.Sprintf("%s\n(region %s, credentials from %s)", awscred.Explain(err), region, out.CredentialSource), Err: err}
+			}
+			return nil
 		}
-		out.DryRun = &Call{Endpoint: s.endpoint(region), Region: region}
-		if err := op(ctx, with, func(o *ec2.Options) { o.HTTPClient, o.Retryer = dryRun{out.DryRun}, aws.NopRetryer{} }); !errors.Is(err, errDryRun) {
+		var d awscred.DryRun
+		if err := op(ctx, with, func(o *ec2.Options) { o.HTTPClient = &d }); !errors.Is(err, awscred.ErrDryRun) {
 			return fmt.Errorf("dry run: could not build the request: %v", err)
 		}
+		r := d.Request()
+		out.DryRun = &Call{Action: r.Action(), Endpoint: r.Endpoint(), Region: region, Parameters: r.Params()}
 		return nil
 	})
 	if err != nil {
@@ -84,80 +79,6 @@ func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2O
 	return out, nil
 }
 
-// endpoint is where calls go: the configured endpoint or EC2's regional one.
-func (s *server) endpoint(region string) string {
-	if s.cfg.Endpoint != "" {
-		return s.cfg.Endpoint
-	}
-	return "https://ec2." + region + ".amazonaws.com"
-}
-
-var errDryRun = errors.New("dry run: request not sent")
-
-// dryRun is the HTTP client of a dry run: it records the EC2 request the
-// SDK built and signed, and sends nothing.
-type dryRun struct{ call *Call }
-
-func (d dryRun) Do(r *http.Request) (*http.Response, error) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, err
-	}
-	d.call.Action, d.call.Parameters = form.Get("Action"), make(map[string]string, len(form))
-	for k, v := range form {
-		d.call.Parameters[k] = strings.Join(v, ",")
-	}
-	return nil, errDryRun
-}
-
-// explanations say in plain words what common EC2 error codes mean.
-var explanations = map[string]string{
-	"AuthFailure":                        "AWS did not accept the credentials: the access key is wrong, deleted or inactive, the secret does not match it, or this machine's clock is off",
-	"ExpiredToken":                       "the session token has expired; get new temporary credentials",
-	"RequestExpired":                     "the request's timestamp is too old; check this machine's clock, or the temporary credentials expired",
-	"UnrecognizedClientException":        "AWS does not recognise the access key",
-	"UnauthorizedOperation":              "the credentials are valid but their IAM policy does not allow this EC2 action on this security group",
-	"InvalidGroup.NotFound":              "no security group with this ID exists in this region for this account; check the ID and the region",
-	"InvalidGroupId.Malformed":           "EC2 does not accept this security group ID",
-	"InvalidPermission.Malformed":        "EC2 rejected the rule as malformed",
-	"InvalidParameterValue":              "EC2 rejected a parameter value",
-	"RulesPerSecurityGroupLimitExceeded": "the security group has reached its rule limit; remove rules or raise the quota",
-	"RequestLimitExceeded":               "EC2 is throttling requests from this account; try again shortly",
-	"OptInRequired":                      "the account is not subscribed to EC2 in this region",
-	"Blocked":                            "the account is blocked; contact AWS support",
-}
-
-// explain returns an EC2 call's error as the model reads it: the code,
-// EC2's message, what it means, and where the call ran. It unwraps to the
-// SDK's error, for awscred.Rejected; mcptool scrubs every secret the server
-// was given out of it, so an echo in EC2's message does not get through.
-func (s *server) explain(err error, region, source string) error {
-	if err == nil {
-		return nil
-	}
-	where := fmt.Sprintf("(region %s, credentials from %s)", region, source)
-	msg := fmt.Sprintf("could not reach EC2 at %s %s: %v", s.endpoint(region), where, err)
-	var ae smithy.APIError
-	var re interface{ ServiceRequestID() string }
-	switch {
-	case errors.As(err, &ae):
-		msg = fmt.Sprintf("EC2 error %s: %s %s", ae.ErrorCode(), ae.ErrorMessage(), where)
-		if e, ok := explanations[ae.ErrorCode()]; ok {
-			msg += "\nWhat it means: " + e + "."
-		}
-		if errors.As(err, &re) && re.ServiceRequestID() != "" {
-			msg += "\nRequest ID: " + re.ServiceRequestID()
-		}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		msg = "the EC2 call was cancelled or timed out " + where
-	}
-	return &mcptool.Error{Message: msg, Err: err}
-}
-
 // ignore returns nil for an EC2 error with the code given, else err.
 func ignore(err error, code string) error {
 	var ae smithy.APIError
@@ -166,8 +87,6 @@ func ignore(err error, code string) error {
 	}
 	return err
 }
-
-// The EC2 calls.
 
 // modify adds the rule (add) or removes it; done is false when it was
 // already there, or not there.

@@ -10,13 +10,10 @@ import (
 	"unicode/utf8"
 )
 
-// Rule validation: the part of the input checks that only this server can
-// do (mcptool's guard has checked every argument's name, type and size).
-// Every check runs before credentials are resolved and before any AWS call,
-// and every message says what was wrong and what is accepted. No message
-// repeats what the request sent: a model may paste a secret into any
-// argument. The one exception is an address block's canonical form in "did
-// you mean", which the address parser produced and which holds nothing else.
+// Rule validation, before credentials are resolved and before any AWS
+// call. No message repeats what the request sent (a model may paste a
+// secret into any argument), except an address block's canonical form in
+// "did you mean", which the address parser produced.
 
 // rule is a validated ingress rule.
 type rule struct {
@@ -27,22 +24,17 @@ type rule struct {
 	toPort   int32  // -1 for ICMP: all codes
 }
 
-const (
-	defaultPort     = 443
-	defaultProtocol = "tcp"
-	maxDescription  = 255 // EC2's limit on a rule description
-)
-
 var sgID = regexp.MustCompile(`^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$`)
 
 func validateGroupID(id string) error {
-	if sgID.MatchString(id) {
+	const want = `"sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`
+	switch {
+	case sgID.MatchString(id):
 		return nil
+	case id == "":
+		return errors.New("security_group_id is required: " + want)
 	}
-	if id == "" {
-		return errors.New(`security_group_id is required: "sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`)
-	}
-	return fmt.Errorf(`security_group_id is not a security group ID (it is %d bytes long): want "sg-" followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0`, len(id))
+	return fmt.Errorf("security_group_id is not a security group ID (it is %d bytes long): want %s", len(id), want)
 }
 
 // parseRule validates a rule's arguments. With a non-nil limit, address
@@ -56,17 +48,16 @@ func parseRule(a RuleArgs, limit *prefixLimit) (rule, error) {
 		return rule{}, err
 	}
 	r := rule{group: a.SecurityGroupID, cidr: cidr, protocol: strings.ToLower(a.Protocol)}
-	if r.protocol == "" {
-		r.protocol = defaultProtocol
-	}
 	switch r.protocol {
-	case "tcp", "udp":
+	case "", "tcp", "udp":
 		if a.Port < 1 || a.Port > 65535 {
-			return rule{}, fmt.Errorf("port is out of range: want 1-65535 (default %d)", defaultPort)
+			return rule{}, errors.New("port is out of range: want 1-65535 (default 443)")
 		}
 		r.fromPort, r.toPort = int32(a.Port), int32(a.Port)
-	case "icmp":
-		// ICMP has types, not ports: the rule allows every type and code.
+		if r.protocol == "" {
+			r.protocol = "tcp"
+		}
+	case "icmp": // ICMP has types, not ports: the rule allows every type and code.
 		r.fromPort, r.toPort = -1, -1
 		if cidr.Addr().Is6() {
 			r.protocol = "icmpv6"
@@ -81,29 +72,24 @@ func parseRule(a RuleArgs, limit *prefixLimit) (rule, error) {
 // length at least V4 for IPv4 and at least V6 for IPv6.
 type prefixLimit struct{ V4, V6 int }
 
-// Defaults for WHITELIST_MIN_PREFIX_V4 and WHITELIST_MIN_PREFIX_V6. See
-// README.md for why these.
+// Defaults for WHITELIST_MIN_PREFIX_V4 and WHITELIST_MIN_PREFIX_V6.
 const (
 	defaultMinPrefixV4 = 16
 	defaultMinPrefixV6 = 48
 )
 
-// mapped4 is the IPv4-mapped IPv6 range ::ffff:0:0/96: an address in it is
-// an IPv4 address written as IPv6.
+// mapped4 is ::ffff:0:0/96, where IPv4 addresses are written as IPv6.
 var mapped4 = netip.MustParsePrefix("::ffff:0:0/96")
 
 // parseCIDR accepts an IPv4 or IPv6 address (made a /32 or /128) or a CIDR
-// block whose host bits are zero. IPv4-mapped IPv6 addresses and blocks are
-// taken as the IPv4 they are. With a non-nil limit, a block that covers more
-// addresses than limit allows is refused, however it is spelled: the check
-// is on the block the text denotes, before the host-bits check.
+// block whose host bits are zero; IPv4-mapped IPv6 is taken as the IPv4 it
+// is. With a non-nil limit, a block that covers more than limit allows is
+// refused however it is spelled: the check is on the block the text
+// denotes, before the host-bits check.
 func parseCIDR(s string, limit *prefixLimit) (netip.Prefix, error) {
 	const want = "want an IPv4 or IPv6 address (203.0.113.7, 2001:db8::7) or a CIDR block (203.0.113.0/24, 2001:db8::/64)"
 	if s == "" {
 		return netip.Prefix{}, errors.New("ip_address is required: " + want)
-	}
-	if len(s) > 64 {
-		return netip.Prefix{}, fmt.Errorf("ip_address is %d bytes long; %s", len(s), want)
 	}
 	var p netip.Prefix
 	if strings.Contains(s, "/") {
@@ -157,44 +143,27 @@ func (l prefixLimit) check(p netip.Prefix) error {
 
 // blockSize renders how many addresses p covers: "2^31" or "65536".
 func blockSize(p netip.Prefix) string {
-	host := p.Addr().BitLen() - p.Bits()
-	if host < 20 {
-		return strconv.Itoa(1 << host)
+	if host := p.Addr().BitLen() - p.Bits(); host >= 20 {
+		return "2^" + strconv.Itoa(host)
 	}
-	return "2^" + strconv.Itoa(host)
+	return strconv.Itoa(1 << (p.Addr().BitLen() - p.Bits()))
 }
 
 // validateDescription enforces EC2's rule-description rules: at most 255
 // characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*
 func validateDescription(d string) error {
-	if len(d) > maxDescription {
-		return fmt.Errorf("description is %d bytes long; EC2 allows at most %d", len(d), maxDescription)
+	if len(d) > 255 {
+		return fmt.Errorf("description is %d bytes long; EC2 allows at most 255", len(d))
 	}
 	for i, r := range d {
-		if !descriptionRune(r) {
+		if r >= utf8.RuneSelf || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(" ._-:/()#,@[]+=&;{}!$*", r)) {
 			return fmt.Errorf("description holds a character EC2 does not allow (at byte %d): use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*", i)
 		}
 	}
 	return nil
 }
 
-func descriptionRune(r rune) bool {
-	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-		strings.ContainsRune(" ._-:/()#,@[]+=&;{}!$*", r))
-}
-
 var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-
-var regionRE = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$`)
-
-// validateRegion checks a region that came from from (an argument, a
-// credential source or a variable); the message does not repeat it.
-func validateRegion(r, from string) error {
-	if regionRE.MatchString(r) {
-		return nil
-	}
-	return fmt.Errorf("the region from %s is not an AWS region name like us-east-1", from)
-}
 
 // describeRule renders r for messages: "203.0.113.7/32 tcp/443".
 func describeRule(r rule) string {

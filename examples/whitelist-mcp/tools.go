@@ -18,9 +18,8 @@ import (
 	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
-// Tool inputs and outputs. Field tags become the JSON schemas'
-// descriptions; mcptool.Selection adds the credential arguments the
-// operator offers.
+// Tool inputs and outputs; mcptool.Selection adds the credential arguments
+// the operator offers.
 
 // RuleArgs name one ingress rule.
 type RuleArgs struct {
@@ -96,9 +95,9 @@ type CheckOutput struct {
 	Message       string `json:"message"`
 }
 
-// newServer returns the MCP server with the four tools. Every record the
-// server and the library log while serving a call goes through
-// mcptool.LogHandler, which keeps the call's argument text out of it.
+// newServer returns the MCP server with the four tools. Every record logged
+// while serving a call goes through mcptool.LogHandler, which keeps the
+// call's argument text out of it.
 func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, error) {
 	logs := mcptool.NewLogHandler(base.Handler())
 	log := slog.New(logs)
@@ -147,8 +146,7 @@ func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, erro
 }
 
 // tool describes a tool whose input schema is In's, with the defaults of
-// port and protocol, which the SDK fills in. (They are plain types, which
-// every client can send, rather than nullable ones.)
+// port and protocol, which the SDK fills in.
 func tool[In any](name, description string) *mcp.Tool {
 	schema, err := jsonschema.For[In](nil)
 	if err != nil {
@@ -161,9 +159,6 @@ func tool[In any](name, description string) *mcp.Tool {
 	}
 	return &mcp.Tool{Name: name, Description: description, InputSchema: schema}
 }
-
-// The handlers validate their input, then run the EC2 call with the call's
-// credentials; an error becomes a tool error (isError).
 
 func (s *server) add(ctx context.Context, c *mcptool.Call, in AddInput) (ChangeOutput, error) {
 	r, err := parseRule(in.RuleArgs, &s.cfg.MinPrefix) // no block broader than the operator allows
@@ -186,8 +181,7 @@ func (s *server) remove(ctx context.Context, c *mcptool.Call, in RuleInput) (Cha
 
 // change adds the rule (add) or removes it, and says what happened.
 func (s *server) change(ctx context.Context, c *mcptool.Call, add bool, r rule, description string) (ChangeOutput, error) {
-	// The status and message (of the rule and the group) when the rule
-	// changed, then when it was already there, or not there.
+	// The status and message when the rule changed, then when it was already there, or not there.
 	words := [4]string{"removed", "removed %s from %s", "not_present", "%[2]s has no rule for %[1]s; nothing was removed"}
 	if add {
 		words = [4]string{"added", "added %s to %s", "already_present", "%s is already present in %s; nothing changed"}
@@ -258,7 +252,10 @@ func (s *server) region(sel mcptool.Selection, creds provider.Credentials) (stri
 	case creds.Has(provider.FieldRegion):
 		region, from = creds.Value(provider.FieldRegion), creds.Source.String()
 	default:
-		region, from = s.cfg.Region, s.cfg.RegionFrom
+		region, from = s.cfg.AWS.Region, s.cfg.AWS.RegionFrom
 	}
-	return region, validateRegion(region, from)
+	if !awscred.ValidRegion(region) {
+		return "", fmt.Errorf("the region from %s is not an AWS region name like us-east-1", from)
+	}
+	return region, nil
 }
