@@ -73,8 +73,9 @@
 // [ReadEnv] reads a service client's region and endpoint (AWS_REGION,
 // AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL,
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) through a getenv function into an
-// [Env], whose Config starts the client's aws.Config; [ValidRegion] checks
-// a region a call or a credential source gives. [Static] turns the
+// [Env], whose Config starts the client's aws.Config, and whose CallRegion
+// picks one call's region (the call's, the credentials', the
+// environment's) and checks it ([ValidRegion]). [Static] turns the
 // credentials resolved for one call (such as resolver/mcptool's Call.Do
 // passes) into an operation's Options.Credentials:
 //
@@ -84,7 +85,8 @@
 //
 // A [DryRun] is an HTTP client that records the request the SDK built and
 // signed, and sends nothing: a server's dry-run mode resolves and signs
-// exactly as it would, and reports the call it did not make. [Explain]
+// exactly as it would, and reports the call it did not make
+// (Request.Summary). [ErrorCode] returns an AWS error's code. [Explain]
 // renders an operation's error in plain words: the code and AWS's message,
 // what the common codes mean, the request ID, or the endpoint that could not
 // be reached.

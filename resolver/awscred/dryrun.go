@@ -85,6 +85,30 @@ func (r *Request) Action() string {
 	return t[strings.LastIndex(t, ".")+1:]
 }
 
+// Region returns the region of the request's SigV4 credential scope, or ""
+// when it is not signed.
+func (r *Request) Region() string {
+	_, cred, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if parts := strings.Split(strings.Split(cred, ",")[0], "/"); len(parts) == 5 {
+		return parts[2] // KEYID/DATE/REGION/SERVICE/aws4_request
+	}
+	return ""
+}
+
+// Summary is what a dry run reports of the request it did not send, such
+// as in a tool's result: nothing of the signature or the credentials.
+type Summary struct {
+	Action     string            `json:"action"`
+	Endpoint   string            `json:"endpoint"`
+	Region     string            `json:"region"`
+	Parameters map[string]string `json:"parameters" jsonschema:"the request's query and form parameters"`
+}
+
+// Summary returns r's [Summary].
+func (r *Request) Summary() Summary {
+	return Summary{Action: r.Action(), Endpoint: r.Endpoint(), Region: r.Region(), Parameters: r.Params()}
+}
+
 // Params returns the request's URL query parameters and, for a
 // form-encoded body (the query protocol), its parameters, each with its
 // values joined by ",".

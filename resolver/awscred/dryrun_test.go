@@ -59,8 +59,8 @@ func TestDryRun(t *testing.T) {
 		if got := r.Params(); !maps.Equal(got, want) {
 			t.Errorf("Params = %v\nwant %v", got, want)
 		}
-		if r.Action() != "AuthorizeSecurityGroupIngress" || r.Endpoint() != f.URL() || r.Method != http.MethodPost {
-			t.Errorf("Action %q, Endpoint %q, Method %q", r.Action(), r.Endpoint(), r.Method)
+		if sum := r.Summary(); sum.Action != "AuthorizeSecurityGroupIngress" || sum.Endpoint != f.URL() || sum.Region != testRegion || !maps.Equal(sum.Parameters, want) || r.Method != http.MethodPost {
+			t.Errorf("Summary = %+v, Method %q", sum, r.Method)
 		}
 	})
 
@@ -75,8 +75,8 @@ func TestDryRun(t *testing.T) {
 		if err := awstest.VerifySigV4(replay(t, r), r.Body, keyA, "ssm", testRegion); err != nil {
 			t.Fatalf("the recorded request is not signed by keyA: %v", err)
 		}
-		if r.Action() != "GetParameter" || len(r.Params()) != 0 || string(r.Body) != `{"Name":"/mcp/x"}` {
-			t.Errorf("Action %q, Params %v, Body %s", r.Action(), r.Params(), r.Body)
+		if r.Action() != "GetParameter" || r.Region() != testRegion || len(r.Params()) != 0 || string(r.Body) != `{"Name":"/mcp/x"}` {
+			t.Errorf("Action %q, Region %q, Params %v, Body %s", r.Action(), r.Region(), r.Params(), r.Body)
 		}
 	})
 

@@ -86,6 +86,27 @@ var regionRE = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$`)
 // eu-central-2, us-gov-west-1, cn-north-1.
 func ValidRegion(r string) bool { return regionRE.MatchString(r) }
 
+// CallRegion returns the region of one call: given, a region the call
+// named (such as a tool's credentials.region argument; "" if none), else
+// the region field of the credentials resolved for it (set by their source
+// or their profile), else e.Region. A region that is not [ValidRegion] is
+// an error naming where it came from (givenFrom, the credentials' source,
+// or e.RegionFrom), never its text.
+func (e Env) CallRegion(given, givenFrom string, creds provider.Credentials) (string, error) {
+	region, from := given, givenFrom
+	switch {
+	case region != "":
+	case creds.Has(provider.FieldRegion):
+		region, from = creds.Value(provider.FieldRegion), creds.Source.String()
+	default:
+		region, from = e.Region, e.RegionFrom
+	}
+	if !ValidRegion(region) {
+		return "", fmt.Errorf("awscred: the region from %s is not an AWS region name such as us-east-1", from)
+	}
+	return region, nil
+}
+
 // Static returns an aws.CredentialsProvider of c, credentials the resolver
 // returned (such as those resolver/mcptool's Call.Do passes its operation), for one
 // operation's Options.Credentials. Its Retrieve reports c's own expiry;

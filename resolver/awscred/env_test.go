@@ -96,3 +96,42 @@ func TestEnvConfigAndStatic(t *testing.T) {
 		t.Fatal("credentials without a secret: no error")
 	}
 }
+
+// CallRegion: the call's region, else the credentials', else the
+// environment's; an invalid one is named by where it came from, not shown.
+func TestCallRegion(t *testing.T) {
+	e := awscred.Env{Region: "us-west-2", RegionFrom: "AWS_REGION"}
+	withRegion := func(r string) provider.Credentials {
+		return provider.NewCredentials(map[string]string{provider.FieldRegion: r}, provider.Source{Provider: "file", Locator: "/c [p]"})
+	}
+	tests := []struct {
+		name, given, from string
+		creds             provider.Credentials
+		want, wantErr     string
+	}{
+		{"given", "ca-central-1", "credentials.region", withRegion("eu-west-1"), "ca-central-1", ""},
+		{"the credentials'", "", "credentials.region", withRegion("eu-west-1"), "eu-west-1", ""},
+		{"the environment's", "", "credentials.region", provider.Credentials{}, "us-west-2", ""},
+		{"bad given", "mars-1\n", "credentials.region", withRegion("eu-west-1"), "", "awscred: the region from credentials.region is not an AWS region name"},
+		{"bad credentials'", "", "credentials.region", withRegion("CANARY-d3adb33f"), "", "the region from file (/c [p]) is not"},
+		{"bad environment's", "", "x", provider.Credentials{}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := e
+			if tt.name == "bad environment's" {
+				env, tt.wantErr = awscred.Env{RegionFrom: "default"}, "the region from default is not"
+			}
+			got, err := env.CallRegion(tt.given, tt.from, tt.creds)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "d3adb33f") || strings.Contains(err.Error(), "mars") {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("CallRegion = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -33,6 +33,16 @@ var explanations = map[string]string{
 	"RulesPerSecurityGroupLimitExceeded": "the security group has reached its rule limit; remove rules or raise the quota",
 }
 
+// ErrorCode returns the code of the AWS API error err is or wraps, such as
+// "InvalidPermission.Duplicate", or "" when it is none.
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
 // Explain returns err, an aws-sdk-go-v2 operation's error, as a message
 // for a person or a model to act on:
 //

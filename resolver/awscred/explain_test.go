@@ -52,7 +52,11 @@ func TestExplain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.queue(tt.fail...)
-			msg := awscred.Explain(tt.call())
+			err := tt.call()
+			if len(tt.fail) > 0 && awscred.ErrorCode(err) != tt.fail[0].code {
+				t.Errorf("ErrorCode = %q, want %q", awscred.ErrorCode(err), tt.fail[0].code)
+			}
+			msg := awscred.Explain(err)
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
 					t.Errorf("Explain = %q, want it to contain %q", msg, w)
@@ -65,7 +69,7 @@ func TestExplain(t *testing.T) {
 			}
 		})
 	}
-	if awscred.Explain(nil) != "" {
-		t.Error("Explain(nil) is not empty")
+	if awscred.Explain(nil) != "" || awscred.ErrorCode(nil) != "" || awscred.ErrorCode(errors.New("AuthFailure")) != "" {
+		t.Error("Explain or ErrorCode of nil or a plain error is not empty")
 	}
 }

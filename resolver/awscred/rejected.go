@@ -1,11 +1,5 @@
 package awscred
 
-import (
-	"errors"
-
-	"github.com/aws/smithy-go"
-)
-
 // Rejected reports whether err, or an error it wraps, is an AWS API error
 // whose code says that AWS did not accept the credentials that signed the
 // request: they are unknown, revoked, expired, or their secret does not
@@ -35,11 +29,7 @@ import (
 // (RequestTimeTooSkewed, which the SDK corrects and retries) or transport
 // errors.
 func Rejected(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
+	switch ErrorCode(err) {
 	case "AuthFailure",
 		"InvalidClientTokenId",
 		"UnrecognizedClientException",
