@@ -10,13 +10,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
+	"github.com/mcpcred/mcpcred/profile"
+	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/env"
+	"github.com/mcpcred/mcpcred/provider/file"
+	"github.com/mcpcred/mcpcred/provider/keychain"
+	"github.com/mcpcred/mcpcred/provider/secretfile"
+	"github.com/mcpcred/mcpcred/resolver"
+	"github.com/mcpcred/mcpcred/resolver/awscred"
 	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
@@ -61,4 +71,109 @@ func main() {
 		log.Error("server stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// config is the server's configuration, read from the environment once at
+// start. README.md says what each variable does.
+type config struct {
+	mcptool.Env                          // MCP_ALLOW_REQUEST_CREDENTIALS, MCP_ALLOWED_REFERENCES, MCP_ACTIVE_PROFILE
+	AWS              awscred.Env         // AWS_REGION (default us-east-1), AWS_ENDPOINT_URL_EC2, ...
+	DryRun           bool                // --dry-run or WHITELIST_DRY_RUN
+	CredentialSource string              // MCP_CREDENTIAL_SOURCE: "" (env, file, keychain) or "docker-secrets" (env, file, /run/secrets)
+	SecretsDir       string              // MCP_SECRETS_DIR; default /run/secrets
+	MinPrefix        prefixLimit         // WHITELIST_MIN_PREFIX_V4, WHITELIST_MIN_PREFIX_V6
+	LogLevel         slog.Level          // WHITELIST_LOG_LEVEL
+	Getenv           func(string) string // reads the environment, for the providers too
+	Environ          func() []string     // lists it, for env:PREFIX_* references; by default nothing
+	keyring          keychain.Keyring    // replaces the OS keychain in tests
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{Getenv: getenv, Environ: func() []string { return nil }, SecretsDir: getenv("MCP_SECRETS_DIR"), CredentialSource: getenv("MCP_CREDENTIAL_SOURCE")}
+	var err error
+	if getenv("MCP_ALLOWED_PROFILES") != "" {
+		return c, errors.New("MCP_ALLOWED_PROFILES is no longer read: a call may name the profiles defined in the profiles file " +
+			"(MCP_PROFILES_PATH, default ~/.mcp/profiles.json); define them there and unset MCP_ALLOWED_PROFILES")
+	}
+	if c.Env, err = mcptool.ReadEnv(getenv); err != nil {
+		return c, err
+	}
+	if c.AWS, err = awscred.ReadEnv(getenv, "EC2"); err != nil {
+		return c, err
+	}
+	if c.AWS.Region == "" {
+		c.AWS.Region, c.AWS.RegionFrom = "us-east-1", "default"
+	}
+	if c.MinPrefix.V4, err = intVar(getenv, "WHITELIST_MIN_PREFIX_V4", defaultMinPrefixV4, 32); err != nil {
+		return c, err
+	}
+	if c.MinPrefix.V6, err = intVar(getenv, "WHITELIST_MIN_PREFIX_V6", defaultMinPrefixV6, 128); err != nil {
+		return c, err
+	}
+	if v := getenv("WHITELIST_DRY_RUN"); v != "" {
+		if c.DryRun, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("WHITELIST_DRY_RUN=%s: want true or false", provider.Describe(v))
+		}
+	}
+	if c.CredentialSource != "" && c.CredentialSource != "docker-secrets" {
+		return c, fmt.Errorf(`MCP_CREDENTIAL_SOURCE=%s: want "docker-secrets" or unset`, provider.Describe(c.CredentialSource))
+	}
+	if v := getenv("WHITELIST_LOG_LEVEL"); v != "" && c.LogLevel.UnmarshalText([]byte(v)) != nil {
+		return c, fmt.Errorf("WHITELIST_LOG_LEVEL=%s: want debug, info, warn or error", provider.Describe(v))
+	}
+	return c, nil
+}
+
+// intVar reads a prefix length from 1 to max.
+func intVar(getenv func(string) string, name string, def, max int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return def, fmt.Errorf("%s=%s: want a prefix length from 1 to %d (default %d)", name, provider.Describe(v), max, def)
+	}
+	return n, nil
+}
+
+// awsFields are the fields every AWS credential needs.
+var awsFields = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
+
+// newResolver returns the caching resolver, the profiles file and the
+// chain asked when a call names no source: the profiles file, the
+// environment, ~/.mcp/credentials, then the keychain or, for
+// docker-secrets, the secrets directory. The schemes serve the profiles
+// file's "source" entries and credential_id; an MCP_ALLOWED_REFERENCES
+// pattern that covers nothing they read stops the server.
+func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Provider, []provider.Provider, error) {
+	var schemes provider.Schemes
+	schemes.Register("env", env.Scheme(func(o *env.Options) { o.Getenv, o.Environ, o.Logger = cfg.Getenv, cfg.Environ, log }))
+	schemes.Register("file", file.Scheme(func(o *file.Options) { o.Getenv, o.Required, o.Logger = cfg.Getenv, awsFields, log }))
+	schemes.Register("secretfile", secretfile.Scheme(func(o *secretfile.Options) { o.Dir, o.Logger = cfg.SecretsDir, log }))
+	schemes.Register("keychain", keychain.Scheme(func(o *keychain.Options) { o.Keyring, o.Logger = cfg.keyring, log }))
+	if err := schemes.CheckPolicy(cfg.AllowedReferences); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", mcptool.EnvAllowedReferences, err)
+	}
+	profiles, err := profile.New(&schemes, func(o *profile.Options) { o.Getenv, o.Logger = cfg.Getenv, log })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chain := []provider.Provider{
+		profiles,
+		env.New(func(o *env.Options) { o.Getenv, o.Logger = cfg.Getenv, log }),
+		file.New(func(o *file.Options) { o.Getenv, o.Required, o.Logger = cfg.Getenv, awsFields, log }),
+		keychain.New(func(o *keychain.Options) { o.Keyring, o.Logger = cfg.keyring, log }),
+	}
+	if cfg.CredentialSource == "docker-secrets" {
+		chain[3] = secretfile.New(func(o *secretfile.Options) {
+			o.Dir, o.Logger = cfg.SecretsDir, log                                   // default /run/secrets
+			o.Files = map[string]string{provider.DefaultProfile: "aws_credentials"} // a secret of that name, if present
+		})
+	}
+	r, err := resolver.New(chain, cfg.Env.Resolver, func(o *resolver.Options) {
+		o.Required, o.References, o.Logger = awsFields, &schemes, log
+		o.AllowProfile = profiles.Allows // exactly the profiles the operator wrote in the file
+	})
+	return r, profiles, chain, err
 }
