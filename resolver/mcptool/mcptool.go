@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -236,7 +237,10 @@ type tool struct {
 
 // AddTool registers a tool on the server's mcp.Server with mcp.AddTool.
 // When t.InputSchema is nil it is inferred from In, with provider.Secret
-// described as a write-only string; if In embeds [Selection], its
+// described as a write-only string, and a field tagged default:"..." given
+// that default, which the SDK fills in when a call omits the argument (a
+// string property's default is the tag's text, any other's is JSON:
+// `json:"port,omitempty" default:"443"`); if In embeds [Selection], its
 // arguments are shown or left out as [Options] says, and the credentials
 // argument has exactly the declared fields. AddTool panics, as mcp.AddTool
 // does, when the schema cannot be built.
@@ -288,6 +292,9 @@ func (s *Server) inputSchema(in reflect.Type, given any) (*jsonschema.Schema, er
 		if err != nil {
 			return nil, err
 		}
+		if err := tagDefaults(schema, in); err != nil {
+			return nil, err
+		}
 	case *jsonschema.Schema:
 		schema = g.CloneSchemas()
 	default:
@@ -332,4 +339,32 @@ func (s *Server) inputSchema(in reflect.Type, given any) (*jsonschema.Schema, er
 			Description: "Optional: a credential reference such as env:MCP_CI_* or file:staging, if the operator's policy allows what it reads. Default: none."}
 	}
 	return schema, nil
+}
+
+// tagDefaults sets the default of each property whose field (promoted ones
+// included) has a default tag.
+func tagDefaults(schema *jsonschema.Schema, in reflect.Type) error {
+	if in.Kind() != reflect.Struct {
+		return nil
+	}
+	for _, f := range reflect.VisibleFields(in) {
+		def, ok := f.Tag.Lookup("default")
+		if !ok || !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		p := schema.Properties[name]
+		raw := []byte(def)
+		if p != nil && p.Type == "string" {
+			raw, _ = json.Marshal(def)
+		}
+		if p == nil || !json.Valid(raw) {
+			return fmt.Errorf("field %s: its default tag is not JSON, or it is no property of the schema", f.Name)
+		}
+		p.Default = json.RawMessage(raw)
+	}
+	return nil
 }
