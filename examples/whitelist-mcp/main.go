@@ -1,11 +1,7 @@
 // Command whitelist-mcp is an MCP server that manages the ingress rules of
-// AWS EC2 security groups: whitelist_add, whitelist_remove, whitelist_list
-// and whitelist_check. It serves one user over stdio or, with --http ADDR,
-// remote users over Streamable HTTP behind an OAuth bearer-token check
-// (mcptool.ServeHTTP: MCP_OAUTH_ISSUER, MCP_RESOURCE_URL,
-// MCP_OAUTH_GROUPS_CLAIM, MCP_OAUTH_SCOPES). Tool calls take their AWS
-// credentials from mcpcred's provider chain, as each remote caller's
-// verified subject; a client's token never reaches AWS. See README.md.
+// AWS EC2 security groups. It serves one user over stdio or, with --http
+// ADDR, remote users behind an OAuth bearer-token check, each call with the
+// credentials mcpcred resolves for its caller. See README.md.
 package main
 
 import (
@@ -141,11 +137,8 @@ func intVar(getenv func(string) string, name string, def, max int) (int, error) 
 var awsFields = []string{provider.FieldAccessKeyID, provider.FieldSecretAccessKey}
 
 // newResolver returns the caching resolver, the profiles file and the
-// chain asked when a call names no source: the profiles file, the
-// environment, ~/.mcp/credentials, then the keychain or, for
-// docker-secrets, the secrets directory. The schemes serve the profiles
-// file's "source" entries and credential_id; an MCP_ALLOWED_REFERENCES
-// pattern that covers nothing they read stops the server.
+// chain. An MCP_ALLOWED_REFERENCES pattern that covers nothing the schemes
+// read stops the server.
 func newResolver(cfg config, log *slog.Logger) (*resolver.Resolver, *profile.Provider, []provider.Provider, error) {
 	var schemes provider.Schemes
 	schemes.Register("env", env.Scheme(func(o *env.Options) { o.Getenv, o.Environ, o.Logger = cfg.Getenv, cfg.Environ, log }))

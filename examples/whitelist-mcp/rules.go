@@ -10,10 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// Rule validation, before credentials are resolved and before any AWS
-// call. No message repeats what the request sent (a model may paste a
-// secret into any argument), except an address block's canonical form in
-// "did you mean", which the address parser produced.
+// No message repeats what the request sent (a model may paste a secret into
+// any argument), except a canonical address block the parser produced.
 
 // rule is a validated ingress rule.
 type rule struct {
@@ -72,20 +70,15 @@ func parseRule(a RuleArgs, limit *prefixLimit) (rule, error) {
 // length at least V4 for IPv4 and at least V6 for IPv6.
 type prefixLimit struct{ V4, V6 int }
 
-// Defaults for WHITELIST_MIN_PREFIX_V4 and WHITELIST_MIN_PREFIX_V6.
-const (
-	defaultMinPrefixV4 = 16
-	defaultMinPrefixV6 = 48
-)
+// The defaults of WHITELIST_MIN_PREFIX_V4 and WHITELIST_MIN_PREFIX_V6.
+const defaultMinPrefixV4, defaultMinPrefixV6 = 16, 48
 
 // mapped4 is ::ffff:0:0/96, where IPv4 addresses are written as IPv6.
 var mapped4 = netip.MustParsePrefix("::ffff:0:0/96")
 
-// parseCIDR accepts an IPv4 or IPv6 address (made a /32 or /128) or a CIDR
-// block whose host bits are zero; IPv4-mapped IPv6 is taken as the IPv4 it
-// is. With a non-nil limit, a block that covers more than limit allows is
-// refused however it is spelled: the check is on the block the text
-// denotes, before the host-bits check.
+// parseCIDR accepts an address (a /32 or /128) or a CIDR block without host
+// bits; IPv4-mapped IPv6 is the IPv4 it is. A non-nil limit is checked on
+// the block the text denotes, however it is spelled.
 func parseCIDR(s string, limit *prefixLimit) (netip.Prefix, error) {
 	const want = "want an IPv4 or IPv6 address (203.0.113.7, 2001:db8::7) or a CIDR block (203.0.113.0/24, 2001:db8::/64)"
 	if s == "" {

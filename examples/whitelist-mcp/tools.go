@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -23,15 +21,12 @@ import (
 	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
-// Tool inputs and outputs; mcptool.Selection adds the credential arguments
-// the operator offers.
-
 // RuleArgs name one ingress rule.
 type RuleArgs struct {
 	SecurityGroupID string `json:"security_group_id" jsonschema:"Security group ID: sg- followed by 8 or 17 hex digits"`
 	IPAddress       string `json:"ip_address" jsonschema:"IPv4 or IPv6 address or CIDR block; a bare address means /32 or /128"`
-	Port            int    `json:"port,omitempty" jsonschema:"Port 1-65535 (default 443); ignored for icmp, which allows all ICMP types"`
-	Protocol        string `json:"protocol,omitempty" jsonschema:"tcp, udp or icmp (default tcp)"`
+	Port            int    `json:"port,omitempty" default:"443" jsonschema:"Port 1-65535 (default 443); ignored for icmp, which allows all ICMP types"`
+	Protocol        string `json:"protocol,omitempty" default:"tcp" jsonschema:"tcp, udp or icmp (default tcp)"`
 }
 
 // AddInput is whitelist_add's input.
@@ -129,36 +124,15 @@ func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, erro
 	if err != nil {
 		return nil, err
 	}
-	// The one EC2 client has no credentials, so the SDK's default chain
-	// (~/.aws, instance roles) is never asked: every call passes its own.
-	// awscred's signer never signs with a key derived from another call's
-	// secret, as the SDK's would.
+	// No credentials: every call passes its own, and the SDK's default chain
+	// is never asked. awscred's signer never reuses another secret's key.
 	ec2c := ec2.NewFromConfig(cfg.AWS.Config(), awscred.WithSigner, func(o *ec2.Options) { o.AppID = "mcpcred-whitelist-mcp" })
 	s := &server{cfg: cfg, ec2: ec2c, log: log}
-	mcptool.AddTool(ct, tool[AddInput]("whitelist_add",
-		"Allow an IP address or CIDR block into a security group on one port (default tcp/443). Adding a rule that exists already succeeds."), s.add)
-	mcptool.AddTool(ct, tool[RuleInput]("whitelist_remove",
-		"Remove the ingress rule for an IP address or CIDR block, port and protocol from a security group."), s.remove)
-	mcptool.AddTool(ct, tool[ListInput]("whitelist_list",
-		"List a security group's ingress rules (IPv4 and IPv6): CIDR, protocol, ports and description."), s.list)
-	mcptool.AddTool(ct, tool[RuleInput]("whitelist_check",
-		"Check whether a security group's ingress rules let an IP address or CIDR block in on a port and protocol."), s.check)
+	mcptool.AddTool(ct, &mcp.Tool{Name: "whitelist_add", Description: "Allow an IP address or CIDR block into a security group on one port (default tcp/443). Adding a rule that exists already succeeds."}, s.add)
+	mcptool.AddTool(ct, &mcp.Tool{Name: "whitelist_remove", Description: "Remove the ingress rule for an IP address or CIDR block, port and protocol from a security group."}, s.remove)
+	mcptool.AddTool(ct, &mcp.Tool{Name: "whitelist_list", Description: "List a security group's ingress rules (IPv4 and IPv6): CIDR, protocol, ports and description."}, s.list)
+	mcptool.AddTool(ct, &mcp.Tool{Name: "whitelist_check", Description: "Check whether a security group's ingress rules let an IP address or CIDR block in on a port and protocol."}, s.check)
 	return srv, nil
-}
-
-// tool describes a tool whose input schema is In's, with the defaults of
-// port and protocol, which the SDK fills in.
-func tool[In any](name, description string) *mcp.Tool {
-	schema, err := jsonschema.For[In](nil)
-	if err != nil {
-		panic(fmt.Sprintf("tool %s: %v", name, err))
-	}
-	for prop, def := range map[string]string{"port": "443", "protocol": `"tcp"`} {
-		if p := schema.Properties[prop]; p != nil {
-			p.Default = json.RawMessage(def)
-		}
-	}
-	return &mcp.Tool{Name: name, Description: description, InputSchema: schema}
 }
 
 func (s *server) add(ctx context.Context, c *mcptool.Call, in AddInput) (ChangeOutput, error) {
@@ -253,10 +227,8 @@ type server struct {
 // ec2Op is one EC2 call, made with the options given.
 type ec2Op func(ctx context.Context, optFns ...func(*ec2.Options)) error
 
-// run resolves the call's credentials and runs op with them through
-// Call.Do, which re-resolves and retries once when AWS rejects credentials
-// from a source (awscred.Rejected). In dry-run mode op's request is built
-// and signed but not sent, and returned in Context.DryRun.
+// run runs op with the call's credentials through Call.Do (which retries
+// once on rotation). A dry run builds and signs op's request, sends nothing.
 func (s *server) run(ctx context.Context, c *mcptool.Call, group string, op ec2Op) (Context, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the whole call, AWS retries included
 	defer cancel()
@@ -302,8 +274,7 @@ func ignore(err error, code string) error {
 	return err
 }
 
-// modify adds the rule (add) or removes it; done is false when it was
-// already there, or not there.
+// modify adds or removes the rule; done is false when nothing changed.
 func (s *server) modify(add bool, r rule, description string, done *bool) ec2Op {
 	return func(ctx context.Context, optFns ...func(*ec2.Options)) error {
 		perm := types.IpPermission{IpProtocol: aws.String(r.protocol), FromPort: aws.Int32(r.fromPort), ToPort: aws.Int32(r.toPort)}
