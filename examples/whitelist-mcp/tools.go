@@ -14,10 +14,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpcred/mcpcred/provider"
-	"github.com/mcpcred/mcpcred/provider/env"
-	"github.com/mcpcred/mcpcred/provider/file"
-	"github.com/mcpcred/mcpcred/provider/secretfile"
+	"github.com/mcpcred/mcpcred/provider/keychain"
 	"github.com/mcpcred/mcpcred/resolver/awscred"
+	"github.com/mcpcred/mcpcred/resolver/doctor"
 	"github.com/mcpcred/mcpcred/resolver/mcptool"
 )
 
@@ -102,9 +101,8 @@ func newServer(cfg config, base *slog.Logger, version string) (*mcp.Server, erro
 		"min_prefix_v4", cfg.MinPrefix.V4, "min_prefix_v6", cfg.MinPrefix.V6)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := mcptool.CheckSources(ctx, chain, cfg.ActiveProfile, env.Name, file.Name, secretfile.Name); err != nil {
-		log.Error("misconfigured credential source: tool calls that need it fail until it is fixed", "error", err)
-	}
+	doctor.Log(ctx, log, doctor.Check(ctx, doctor.Config{Chain: chain, Profiles: profiles, Required: awsFields, // as credctl doctor
+		DefaultProfile: cfg.ActiveProfile, AllowReferences: cfg.AllowedReferences, Getenv: cfg.Getenv, Skip: []string{keychain.Name}}))
 
 	var sdkLog *slog.Logger // the SDK's session events, at debug level only
 	if base.Enabled(ctx, slog.LevelDebug) {
