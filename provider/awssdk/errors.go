@@ -20,6 +20,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/mcpcred/mcpcred/internal/awserr"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -88,7 +89,7 @@ func processError(pe *processcreds.ProviderError) *ProcessError {
 	case errors.As(pe, &syntaxErr), errors.As(pe, &typeErr):
 		e.Reason = "printed output that is not credential JSON (the output is not shown)"
 	default:
-		e.Reason = fmt.Sprintf("failed (%T)", innermost(pe))
+		e.Reason = fmt.Sprintf("failed (%T)", awserr.Innermost(pe))
 		for _, m := range processMessages {
 			if inner == m {
 				e.Reason = "output rejected: " + m
@@ -112,36 +113,36 @@ func (p *Provider) loadError(profile string, named bool, err error) error {
 		// The SDK skips a file it cannot open, so a profile in it reads as
 		// missing; and it reports one it cannot read without the cause.
 		return &provider.Error{Provider: Name, Profile: profile, Locator: f,
-			Err: &opaque{fmt.Sprintf("awssdk: cannot read the file: %v", why), err}}
+			Err: awserr.Opaque(fmt.Sprintf("awssdk: cannot read the file: %v", why), err)}
 	}
 	switch {
 	case errors.As(err, &notExist) && named && notExist.Profile == profile:
 		return provider.NotFound(Name, profile, files, "awssdk: no such profile in the shared config or credentials files")
 	case errors.As(err, &notExist) && !named:
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{fmt.Sprintf("awssdk: the default chain's profile %s (AWS_PROFILE) is in neither file", provider.Describe(notExist.Profile)), err}}
+			Err: awserr.Opaque(fmt.Sprintf("awssdk: the default chain's profile %s (AWS_PROFILE) is in neither file", provider.Describe(notExist.Profile)), err)}
 	case errors.As(err, &notExist):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{fmt.Sprintf("awssdk: source_profile names profile %s, which is in neither file", provider.Describe(notExist.Profile)), err}}
+			Err: awserr.Opaque(fmt.Sprintf("awssdk: source_profile names profile %s, which is in neither file", provider.Describe(notExist.Profile)), err)}
 	case errors.As(err, &loadErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: loadErr.Filename,
-			Err: &opaque{"awssdk: the file is not valid INI (its text is not shown)", err}}
+			Err: awserr.Opaque("awssdk: the file is not valid INI (its text is not shown)", err)}
 	case errors.As(err, &roleErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{fmt.Sprintf("awssdk: the role_arn settings of profile %s are incomplete (role_arn needs source_profile, credential_source or web_identity_token_file)", provider.Describe(roleErr.Profile)), err}}
+			Err: awserr.Opaque(fmt.Sprintf("awssdk: the role_arn settings of profile %s are incomplete (role_arn needs source_profile, credential_source or web_identity_token_file)", provider.Describe(roleErr.Profile)), err)}
 	case errors.As(err, &arnErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{fmt.Sprintf("awssdk: profile %s uses %s, which needs role_arn", provider.Describe(arnErr.Profile), provider.Describe(arnErr.Type)), err}}
-	case strings.Contains(innermost(err).Error(), "partial credentials found for profile"):
+			Err: awserr.Opaque(fmt.Sprintf("awssdk: profile %s uses %s, which needs role_arn", provider.Describe(arnErr.Profile), provider.Describe(arnErr.Type)), err)}
+	case strings.Contains(awserr.Innermost(err).Error(), "partial credentials found for profile"):
 		// Matched, never shown: the text names a profile.
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{"awssdk: a profile in the chain has aws_access_key_id without aws_secret_access_key, or the reverse", err}}
+			Err: awserr.Opaque("awssdk: a profile in the chain has aws_access_key_id without aws_secret_access_key, or the reverse", err)}
 	case errors.As(err, &mfaErr):
 		return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-			Err: &opaque{"awssdk: the profile's role needs an MFA code (mfa_serial), which a server cannot prompt for; use a profile without mfa_serial", err}}
+			Err: awserr.Opaque("awssdk: the profile's role needs an MFA code (mfa_serial), which a server cannot prompt for; use a profile without mfa_serial", err)}
 	}
 	return &provider.Error{Provider: Name, Profile: profile, Locator: files,
-		Err: &opaque{fmt.Sprintf("awssdk: cannot load the AWS configuration (%T)", innermost(err)), err}}
+		Err: awserr.Opaque(fmt.Sprintf("awssdk: cannot load the AWS configuration (%T)", awserr.Innermost(err)), err)}
 }
 
 // unreadable returns the first shared file that exists but cannot be read,
@@ -174,7 +175,7 @@ func (p *Provider) retrieveError(ctx context.Context, profile, locator string, e
 	}
 	var canceled *aws.RequestCanceledError
 	if errors.As(err, &canceled) {
-		return &provider.Error{Provider: Name, Profile: profile, Locator: locator, Err: &opaque{"awssdk: request canceled", err}}
+		return &provider.Error{Provider: Name, Profile: profile, Locator: locator, Err: awserr.Opaque("awssdk: request canceled", err)}
 	}
 	var pe *processcreds.ProviderError
 	if errors.As(err, &pe) {
@@ -187,7 +188,7 @@ func (p *Provider) retrieveError(ctx context.Context, profile, locator string, e
 	var tokenErr *ssocreds.InvalidTokenError
 	if errors.As(err, &tokenErr) {
 		return &provider.Error{Provider: Name, Profile: profile, Locator: locator,
-			Err: &opaque{"awssdk: the SSO session is missing or has expired; run aws sso login for this profile", err}}
+			Err: awserr.Opaque("awssdk: the SSO session is missing or has expired; run aws sso login for this profile", err)}
 	}
 	op := "the credential source"
 	var opErr *smithy.OperationError
@@ -205,56 +206,25 @@ func (p *Provider) retrieveError(ctx context.Context, profile, locator string, e
 		switch {
 		case retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool(),
 			code == "InternalServerError", code == "InternalFailure", code == "ServiceUnavailable":
-			return provider.Unavailable(Name, profile, locator, &opaque{msg, err})
+			return provider.Unavailable(Name, profile, locator, awserr.Opaque(msg, err))
 		}
 		var status interface{ HTTPStatusCode() int }
 		if errors.As(err, &status) && status.HTTPStatusCode() >= 500 {
-			return provider.Unavailable(Name, profile, locator, &opaque{msg, err})
+			return provider.Unavailable(Name, profile, locator, awserr.Opaque(msg, err))
 		}
-		return &provider.Error{Provider: Name, Profile: profile, Locator: locator, Err: &opaque{msg, err}}
+		return &provider.Error{Provider: Name, Profile: profile, Locator: locator, Err: awserr.Opaque(msg, err)}
 	}
 	var status interface{ HTTPStatusCode() int }
 	if errors.As(err, &status) && status.HTTPStatusCode() >= 500 {
-		return provider.Unavailable(Name, profile, locator, &opaque{fmt.Sprintf("awssdk: %s: HTTP %d%s", op, status.HTTPStatusCode(), attempts(err)), err})
+		return provider.Unavailable(Name, profile, locator, awserr.Opaque(fmt.Sprintf("awssdk: %s: HTTP %d%s", op, status.HTTPStatusCode(), attempts(err)), err))
 	}
 	var sendErr *smithyhttp.RequestSendError
 	var netErr net.Error
 	if errors.As(err, &sendErr) || errors.As(err, &netErr) {
-		return provider.Unavailable(Name, profile, locator, &opaque{fmt.Sprintf("awssdk: %s: cannot reach the endpoint%s", op, netDetail(err)), err})
+		return provider.Unavailable(Name, profile, locator, awserr.Opaque(fmt.Sprintf("awssdk: %s: cannot reach the endpoint%s", op, awserr.NetDetail(err)), err))
 	}
 	return &provider.Error{Provider: Name, Profile: profile, Locator: locator,
-		Err: &opaque{fmt.Sprintf("awssdk: %s failed (%T)", op, innermost(err)), err}}
-}
-
-// opaque shows only msg and keeps err reachable through Unwrap. The SDK's
-// error text is not copied: a credential provider's error can embed raw
-// output of a credential_process helper, which may hold a secret.
-type opaque struct {
-	msg string
-	err error
-}
-
-func (o *opaque) Error() string { return o.msg }
-func (o *opaque) Unwrap() error { return o.err }
-
-// netDetail names the network operation that failed, such as
-// ": dial: connection refused", without the SDK's wrapping text.
-func netDetail(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return fmt.Sprintf(": %s: %v", op.Op, op.Err)
-	}
-	return ""
-}
-
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
+		Err: awserr.Opaque(fmt.Sprintf("awssdk: %s failed (%T)", op, awserr.Innermost(err)), err)}
 }
 
 func attempts(err error) string {

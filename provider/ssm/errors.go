@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/mcpcred/mcpcred/internal/awserr"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -89,47 +89,16 @@ func (p *Provider) classify(ctx context.Context, profile, resource, op string, e
 	}
 	var sendErr *smithyhttp.RequestSendError
 	if errors.As(err, &sendErr) {
-		return provider.Unavailable(Name, profile, resource, &opaque{fmt.Sprintf("ssm: %s: cannot reach SSM%s", op, netDetail(err)), err})
+		return provider.Unavailable(Name, profile, resource, awserr.Opaque(fmt.Sprintf("ssm: %s: cannot reach SSM%s", op, awserr.NetDetail(err)), err))
 	}
 	if isCredentialsError(err) {
-		return provider.Unavailable(Name, profile, resource, &opaque{fmt.Sprintf(
-			"ssm: %s: the SSM client has no usable AWS credentials (check the aws.Config passed to ssm.New, or the SDK's default chain)", op), err})
+		return provider.Unavailable(Name, profile, resource, awserr.Opaque(fmt.Sprintf(
+			"ssm: %s: the SSM client has no usable AWS credentials (check the aws.Config passed to ssm.New, or the SDK's default chain)", op), err))
 	}
 	if apiErr != nil {
 		return &provider.Error{Provider: Name, Profile: profile, Locator: resource, Err: fmt.Errorf("ssm: %s: %s: %s", op, apiErr.ErrorCode(), apiErr.ErrorMessage())}
 	}
-	return &provider.Error{Provider: Name, Profile: profile, Locator: resource, Err: &opaque{fmt.Sprintf("ssm: %s failed (%T)", op, innermost(err)), err}}
-}
-
-// opaque shows only msg and keeps err reachable through Unwrap. The SDK's
-// error text is not copied: a credential provider's error can embed raw
-// output of a credential_process helper, which may hold a secret.
-type opaque struct {
-	msg string
-	err error
-}
-
-func (o *opaque) Error() string { return o.msg }
-func (o *opaque) Unwrap() error { return o.err }
-
-// netDetail names the network operation that failed, such as
-// ": dial: connection refused", without the SDK's wrapping text.
-func netDetail(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return fmt.Sprintf(": %s: %v", op.Op, op.Err)
-	}
-	return ""
-}
-
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
+	return &provider.Error{Provider: Name, Profile: profile, Locator: resource, Err: awserr.Opaque(fmt.Sprintf("ssm: %s failed (%T)", op, awserr.Innermost(err)), err)}
 }
 
 // isKMS reports whether an SSM error is a KMS failure to decrypt a
