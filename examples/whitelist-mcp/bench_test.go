@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/mcpcred/mcpcred/resolver/mcptool"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -77,7 +78,7 @@ func BenchmarkStartToToolsList(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ss, err := srv.Connect(ctx, st, nil)
+		ss, err := srv.Connect(ctx, mcptool.Local(st), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -88,10 +89,12 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	if ref.Field != "" {
 		p = provider.OneField(p, ref.Field)
 	}
-	return provider.Target{
-		Provider:  p,
-		Resources: []provider.Resource{{Scheme: "file", Path: filepath.ToSlash(abs) + "/" + section}},
-	}, nil
+	resources := []provider.Resource{{Scheme: "file", Path: filepath.ToSlash(abs) + "/" + section}}
+	if real := securefile.RealPath(abs); real != abs {
+		// Reached through a link: a policy must cover where it leads too.
+		resources = append(resources, provider.Resource{Scheme: "file", Path: filepath.ToSlash(real) + "/" + section})
+	}
+	return provider.Target{Provider: p, Resources: resources}, nil
 }
 
 // ResourceShape says that every resource is a file's absolute path followed

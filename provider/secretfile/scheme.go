@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcpcred/mcpcred/internal/securefile"
 	"github.com/mcpcred/mcpcred/provider"
 )
 
@@ -77,10 +78,13 @@ func Scheme(optFns ...func(*Options)) provider.Scheme {
 		if ref.Field != "" {
 			p = provider.OneField(p, ref.Field)
 		}
-		return provider.Target{
-			Provider:  p,
-			Resources: []provider.Resource{{Scheme: "secretfile", Path: filepath.ToSlash(filepath.Clean(abs)) + "/" + name}},
-		}, nil
+		entry := filepath.ToSlash(filepath.Clean(abs)) + "/" + name
+		resources := []provider.Resource{{Scheme: "secretfile", Path: entry}}
+		if real := securefile.RealPath(filepath.Join(abs, name)); filepath.ToSlash(real) != entry {
+			// Reached through a link: a policy must cover where it leads too.
+			resources = append(resources, provider.Resource{Scheme: "secretfile", Path: filepath.ToSlash(real)})
+		}
+		return provider.Target{Provider: p, Resources: resources}, nil
 	}}
 }
 

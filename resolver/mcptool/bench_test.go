@@ -31,7 +31,7 @@ func BenchmarkToolCall(b *testing.B) {
 		srv := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "0"}, nil)
 		register(srv)
 		st, ct := mcp.NewInMemoryTransports()
-		ss, err := srv.Connect(context.Background(), st, nil)
+		ss, err := srv.Connect(context.Background(), mcptool.Local(st), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

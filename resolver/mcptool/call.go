@@ -44,10 +44,11 @@ func (c *Call) Caller() *provider.Caller {
 	return CallerFromTokenInfo(c.req.Extra.TokenInfo)
 }
 
-// remote reports whether the call came over HTTP or with a token: a
-// transport that serves many clients.
+// remote reports whether the call did not come over a [Local] transport:
+// such a call is served only with a verified caller.
 func (c *Call) remote() bool {
-	return c.req != nil && c.req.Extra != nil && (c.req.Extra.TokenInfo != nil || c.req.Extra.Header != nil)
+	return c.req == nil || !isLocal(c.req.Session) ||
+		c.req.Extra != nil && (c.req.Extra.TokenInfo != nil || c.req.Extra.Header != nil)
 }
 
 // Request returns the resolver request the call makes: its selection, the

@@ -45,7 +45,7 @@ func TestAddToolDefaultTags(t *testing.T) {
 	})
 	st, ct2 := mcp.NewInMemoryTransports()
 	ctx := context.Background()
-	ss, err := srv.Connect(ctx, st, nil)
+	ss, err := srv.Connect(ctx, mcptool.Local(st), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func Example() {
 
 	// Drive it with the SDK's client.
 	st, clt := mcp.NewInMemoryTransports()
-	ss, _ := srv.Connect(context.Background(), st, nil)
+	ss, _ := srv.Connect(context.Background(), mcptool.Local(st), nil)
 	cs, _ := mcp.NewClient(&mcp.Implementation{Name: "client", Version: "1"}, nil).Connect(context.Background(), clt, nil)
 	defer func() { cs.Close(); ss.Wait() }()
 	show := func(args map[string]any) {

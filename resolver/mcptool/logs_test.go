@@ -29,7 +29,7 @@ func serve(t *testing.T, r *resolver.Resolver, o *mcptool.Options, register func
 	}
 	register(ct)
 	st, clt := mcp.NewInMemoryTransports()
-	ss, err := srv.Connect(context.Background(), st, nil)
+	ss, err := srv.Connect(context.Background(), mcptool.Local(st), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

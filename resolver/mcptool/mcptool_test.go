@@ -140,7 +140,7 @@ func newEnv(t testing.TB, o *mcptool.Options, ro func(*resolver.Options)) *env {
 			return GetOutput{Body: "ok"}, nil
 		})
 	st, ct := mcp.NewInMemoryTransports()
-	ss, err := srv.Connect(context.Background(), st, nil)
+	ss, err := srv.Connect(context.Background(), mcptool.Local(st), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,8 @@ var ErrNoVerifiedCaller = fmt.Errorf("mcptool: the token names no usable subject
 // The verified claims become a provider.Caller: Subject from sub, Issuer
 // from iss, ClientID from azp (else client_id), Scopes from scope (a
 // space-separated string) or scp, Groups from OIDCOptions.GroupsClaim. The
-// TokenInfo holds it ([CallerFromTokenInfo]); its UserID is the subject,
+// TokenInfo holds it ([CallerFromTokenInfo]); its UserID is the caller's
+// ID (issuer and subject: a subject is unique only within its issuer),
 // which the SDK's streamable transport uses to bind a session to its user.
 //
 // Every refusal wraps auth.ErrInvalidToken, so the middleware answers 401,
@@ -303,12 +304,13 @@ func validClaim(s string) bool {
 }
 
 // TokenInfo returns the auth.TokenInfo a verifier returns for the verified
-// caller c and the token's expiry: UserID is c.Subject, Scopes c.Scopes,
+// caller c and the token's expiry: UserID is c.ID() (issuer and subject, so
+// two issuers' equal subjects never share a session), Scopes c.Scopes,
 // and Extra holds c, which [Call.Caller] and [Call.Request] read. A
 // verifier of another kind (token introspection, say) builds its
 // TokenInfo with it.
 func TokenInfo(c *provider.Caller, expires time.Time) *auth.TokenInfo {
-	return &auth.TokenInfo{UserID: c.Subject, Scopes: c.Scopes, Expiration: expires, Extra: map[string]any{callerKey: c}}
+	return &auth.TokenInfo{UserID: c.ID(), Scopes: c.Scopes, Expiration: expires, Extra: map[string]any{callerKey: c}}
 }
 
 // CallerFromTokenInfo returns the verified caller [TokenInfo] stored in

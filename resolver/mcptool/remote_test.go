@@ -201,7 +201,7 @@ func TestOIDCVerifierCallerFromClaims(t *testing.T) {
 	if c == nil || fmt.Sprint(*c) != fmt.Sprint(want) {
 		t.Fatalf("caller = %+v, want %+v", c, want)
 	}
-	if ti.UserID != "alice" || ti.Expiration.IsZero() {
+	if ti.UserID != want.ID() || ti.Expiration.IsZero() {
 		t.Fatalf("TokenInfo = %+v", ti)
 	}
 }

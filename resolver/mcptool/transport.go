@@ -2,9 +2,12 @@ package mcptool
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -19,7 +22,7 @@ import (
 // scrubbed them.
 
 // StdioTransport is mcp.StdioTransport with JSON-RPC error responses
-// rewritten. It never closes stdout.
+// rewritten, marked [Local]. It never closes stdout.
 func StdioTransport() mcp.Transport {
 	return IOTransport(os.Stdin, nopCloser{os.Stdout})
 }
@@ -27,7 +30,44 @@ func StdioTransport() mcp.Transport {
 // IOTransport is mcp.IOTransport over r and w (newline-delimited JSON-RPC)
 // with JSON-RPC error responses rewritten.
 func IOTransport(r io.ReadCloser, w io.WriteCloser) mcp.Transport {
-	return &mcp.IOTransport{Reader: r, Writer: &replyWriter{w: w}}
+	return Local(&mcp.IOTransport{Reader: r, Writer: &replyWriter{w: w}})
+}
+
+// Local marks t as the local user's transport: calls that arrive on its
+// connections are served as the local user (no verified caller, the
+// operator's default profile). Every other call is remote, and is served
+// only with a verified caller ([HTTPHandler]'s bearer-token check sets it):
+// one that has none is refused, whatever the transport (an SSE handler, a
+// custom one), so no network client is ever taken for the local user.
+// [StdioTransport] and [IOTransport] are Local already; wrap an in-process
+// transport (mcp.NewInMemoryTransports) with it where the server and its
+// one client are one program.
+func Local(t mcp.Transport) mcp.Transport { return localTransport{t} }
+
+// localSessionPrefix starts the session ID of a Local connection. Session
+// IDs of the SDK's network transports are random text or empty, never this.
+const localSessionPrefix = "mcptool-local:"
+
+type localTransport struct{ mcp.Transport }
+
+func (t localTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	c, err := t.Transport.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return localConn{Connection: c, id: localSessionPrefix + rand.Text()}, nil
+}
+
+type localConn struct {
+	mcp.Connection
+	id string
+}
+
+func (c localConn) SessionID() string { return c.id }
+
+// isLocal reports whether ss came over a [Local] transport.
+func isLocal(ss *mcp.ServerSession) bool {
+	return ss != nil && strings.HasPrefix(ss.ID(), localSessionPrefix)
 }
 
 type nopCloser struct{ io.Writer }
