@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -271,7 +270,7 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 		var names []string
 		for _, n := range f.Names() {
 			if f.Allows(caller, n) {
-				names = append(names, label(n))
+				names = append(names, provider.Label(n))
 			}
 		}
 		offered := "profiles: " + strings.Join(names, ", ")
@@ -280,7 +279,7 @@ func (p *Provider) Retrieve(ctx context.Context, name string) (provider.Credenti
 		}
 		return provider.Credentials{}, provider.NotFound(Name, name, path, "not defined ("+offered+")")
 	}
-	locator := fmt.Sprintf("%s [%s]", path, label(name))
+	locator := fmt.Sprintf("%s [%s]", path, provider.Label(name))
 	final := func(err error) error {
 		return &provider.Error{Provider: Name, Profile: name, Locator: locator, Err: provider.Final(err)}
 	}
@@ -373,13 +372,3 @@ type notOffered struct{ why string }
 
 func (e *notOffered) Error() string   { return ErrNotOffered.Error() + ": " + e.why }
 func (e *notOffered) Unwrap() []error { return []error{ErrNotOffered, provider.ErrNotFound} }
-
-// label renders a profile name for an error or a locator: as it is when
-// provider.Describe finds that it reads as a name, else as Describe's
-// description.
-func label(name string) string {
-	if d := provider.Describe(name); d != strconv.Quote(name) {
-		return d
-	}
-	return name
-}

@@ -26,6 +26,21 @@ func Describe(s string) string {
 	return fmt.Sprintf("(a %d-byte value, not shown)", len(s))
 }
 
+// IsName reports whether [Describe] shows s as itself: text that reads as a
+// short name, not as a token. Code that decides how to render request- or
+// file-supplied text asks it rather than comparing Describe's output.
+func IsName(s string) bool { return looksLikeName(s) }
+
+// Label renders s as itself when it reads as a name ([IsName]) and
+// otherwise as Describe's description: for log attributes, lists and
+// labels, where Describe's quotes around a name are noise.
+func Label(s string) string {
+	if looksLikeName(s) {
+		return s
+	}
+	return Describe(s)
+}
+
 // looksLikeName reports whether s is short and made of words and small
 // numbers joined by separators: the shape of a name, not of a token.
 func looksLikeName(s string) bool {

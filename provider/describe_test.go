@@ -49,6 +49,19 @@ func FuzzDescribe(f *testing.F) {
 	})
 }
 
+func TestIsNameAndLabel(t *testing.T) {
+	for _, s := range []string{"production", "us-east-1", "MCP_CI_TOKEN"} {
+		if !provider.IsName(s) || provider.Label(s) != s || provider.Describe(s) != `"`+s+`"` {
+			t.Errorf("%q: IsName %v, Label %q", s, provider.IsName(s), provider.Label(s))
+		}
+	}
+	for _, s := range []string{"AKIAIOSFODNN7EXAMPLE", "a/b", ""} {
+		if provider.IsName(s) || provider.Label(s) != provider.Describe(s) {
+			t.Errorf("%q: IsName %v, Label %q", s, provider.IsName(s), provider.Label(s))
+		}
+	}
+}
+
 func TestScrubRef(t *testing.T) {
 	for _, tc := range []struct{ ref, in, want string }{
 		{"env:STAGING_*", "none of STAGING_ACCESS_KEY_ID set", "none of STAGING_ACCESS_KEY_ID set"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/mcpcred/mcpcred/provider"
@@ -22,7 +21,7 @@ func (r *Resolver) audit(ctx context.Context, req Request, res Result, err error
 		}
 	}
 	if req.Tool != "" {
-		attrs = append(attrs, slog.String("tool", attrText(req.Tool)))
+		attrs = append(attrs, slog.String("tool", provider.Label(req.Tool)))
 	}
 	switch {
 	case !req.Credentials.IsZero():
@@ -30,9 +29,9 @@ func (r *Resolver) audit(ctx context.Context, req Request, res Result, err error
 	case req.CredentialID != "":
 		attrs = append(attrs, slog.String("selection", "reference"), slog.String("reference", describeAny(req.CredentialID)))
 	case req.Profile != "" && req.Profile != r.opts.Profile:
-		attrs = append(attrs, slog.String("selection", "profile"), slog.String("profile", attrText(req.Profile)))
+		attrs = append(attrs, slog.String("selection", "profile"), slog.String("profile", provider.Label(req.Profile)))
 	default:
-		attrs = append(attrs, slog.String("selection", "default"), slog.String("profile", attrText(r.opts.Profile)))
+		attrs = append(attrs, slog.String("selection", "default"), slog.String("profile", provider.Label(r.opts.Profile)))
 	}
 	outcome := "ok"
 	switch {
@@ -48,15 +47,6 @@ func (r *Resolver) audit(ctx context.Context, req Request, res Result, err error
 	}
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Duration("latency", r.now().Sub(start)))
 	r.opts.Audit.LogAttrs(ctx, slog.LevelInfo, "mcpcred: credential resolution", attrs...)
-}
-
-// attrText is provider.Describe for a log attribute: a name as itself,
-// anything else by its length.
-func attrText(s string) string {
-	if d := provider.Describe(s); !strings.HasPrefix(d, `"`) {
-		return d
-	}
-	return s
 }
 
 // describeAny names a reference by its scheme and length when it parses,

@@ -28,7 +28,7 @@ func FieldKey(key string) (string, bool) {
 			continue
 		}
 		lw := strings.ToLower(w)
-		if provider.Describe(lw) != strconv.Quote(lw) {
+		if !provider.IsName(lw) {
 			return "", false
 		}
 		if rest := w[1:]; w != strings.ToUpper(w) && rest != strings.ToLower(rest) {

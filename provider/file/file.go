@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -271,15 +270,12 @@ func (p *Provider) find(f *parsed, profile, name string) (*section, error) {
 // secret as a profile and a file may hold one where a header belongs.
 func sectionLabel(name string) string {
 	if alias, ok := profileAlias(name); ok && alias == strings.TrimSpace(name[len("profile"):]) {
-		if d := provider.Describe(alias); d != strconv.Quote(alias) {
-			return "profile " + d
+		if !provider.IsName(alias) {
+			return "profile " + provider.Describe(alias)
 		}
 		return name
 	}
-	if d := provider.Describe(name); d != strconv.Quote(name) {
-		return d
-	}
-	return name
+	return provider.Label(name)
 }
 
 func (p *Provider) fail(profile, locator string, err error) error {

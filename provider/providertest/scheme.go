@@ -264,7 +264,7 @@ func checkNoEcho(t *testing.T, scheme, ref, msg string) {
 		return
 	}
 	for _, piece := range []string{r.Body, r.Params, r.Field} {
-		if len(piece) >= 8 && !isName(piece) && strings.Contains(msg, piece) {
+		if len(piece) >= 8 && !provider.IsName(piece) && strings.Contains(msg, piece) {
 			t.Errorf("%s: an error quotes part of the reference (%d bytes): %s", scheme, len(piece), msg)
 		}
 	}
@@ -290,7 +290,7 @@ func checkNoEchoRead(t *testing.T, scheme, ref, msg string) {
 	for _, piece := range []string{r.Body, r.Params, r.Field} {
 		for _, seg := range strings.FieldsFunc(piece, split) {
 			seg = strings.Trim(seg, "._-") // as provider.ScrubRef: a prefix such as STAGING_ is a name
-			if len(seg) >= 8 && !isName(seg) && strings.Contains(strings.ToLower(msg), strings.ToLower(seg)) {
+			if len(seg) >= 8 && !provider.IsName(seg) && strings.Contains(strings.ToLower(msg), strings.ToLower(seg)) {
 				t.Errorf("%s: an error repeats a piece of the reference that is not a name (%d bytes), even after provider.ScrubRef: %s", scheme, len(seg), msg)
 				return
 			}
@@ -309,7 +309,3 @@ func echoesCanary(t *testing.T, scheme, msg string) bool {
 	}
 	return false
 }
-
-// isName reports whether provider.Describe would show s: text that reads as
-// a short name.
-func isName(s string) bool { return !strings.HasPrefix(provider.Describe(s), "(") }

@@ -430,11 +430,11 @@ func (d *run) configureHint(name string) string {
 				hints = append(hints, "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 			}
 		case "file":
-			if sp, ok := p.(sectioner); ok && sp.Path() != "" && isName(sp.Section(name)) {
+			if sp, ok := p.(sectioner); ok && sp.Path() != "" && provider.IsName(sp.Section(name)) {
 				hints = append(hints, fmt.Sprintf("add a [%s] section with %s to %s (mode 0600)", sp.Section(name), strings.Join(fields, ", "), sp.Path()))
 			}
 		case "keychain":
-			if isName(name) {
+			if provider.IsName(name) {
 				hints = append(hints, "credctl set --profile "+name+" "+strings.Join(fields, " "))
 			}
 		case "secretfile":
@@ -511,6 +511,3 @@ func describeCaller(c *provider.Caller) string {
 	}
 	return s
 }
-
-// isName reports whether provider.Describe shows s as it is.
-func isName(s string) bool { return provider.Describe(s) == fmt.Sprintf("%q", s) }
