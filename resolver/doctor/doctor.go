@@ -184,13 +184,7 @@ func Failed(findings []Finding) bool {
 // Log logs each finding once, at its severity's level, with its fix:
 // what a server calls at start-up with [Check]'s findings.
 func Log(ctx context.Context, log *slog.Logger, findings []Finding) {
-	seen := make(map[[3]string]bool, len(findings))
 	for _, f := range findings {
-		if k := [3]string{f.Source, f.Problem, f.Fix}; seen[k] {
-			continue
-		} else {
-			seen[k] = true
-		}
 		attrs := []slog.Attr{slog.String("source", f.Source), slog.String("problem", f.Problem)}
 		if len(f.Profiles) > 0 {
 			attrs = append(attrs, slog.Any("profiles", f.Profiles))
