@@ -350,6 +350,24 @@ func (r *Resolver) Invalidate(profile string) {
 	r.invalidateProviders(profileKey(profile))
 }
 
+// InvalidateFor is Invalidate for one verified caller's value of profile
+// (a caller's own credentials, such as those of a per-subject profile,
+// which that caller just added, replaced or removed), with Invalidate's
+// promise. A nil caller is Invalidate(profile).
+func (r *Resolver) InvalidateFor(caller *provider.Caller, profile string) {
+	if caller == nil {
+		r.Invalidate(profile)
+		return
+	}
+	if profile == "" {
+		profile = r.opts.Profile
+	}
+	k := profileKey(profile)
+	k.caller = caller.ID()
+	r.cache.remove(k)
+	r.invalidateProviders(k)
+}
+
 // invalidateProviders passes an invalidation on to the providers that keep
 // credentials of their own (provider.Invalidator), so that the next walk
 // does not get the rejected value back from them.
