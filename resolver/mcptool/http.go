@@ -3,6 +3,7 @@ package mcptool
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpcred/mcpcred/provider"
 )
 
 // HTTPOptions configure [HTTPHandler].
@@ -35,6 +38,13 @@ type HTTPOptions struct {
 
 	// Streamable are the SDK's options of the streamable transport.
 	Streamable *mcp.StreamableHTTPOptions
+
+	// Pages are served beside MCP, outside the bearer-token check: pages
+	// for a person's browser, such as resolver/enroll's, which sign the
+	// browser in themselves. Keys are http.ServeMux patterns (such as
+	// "/enroll/"); one that would shadow MCP's path or the metadata is
+	// refused.
+	Pages map[string]http.Handler
 }
 
 // WellKnownPRM is the well-known path of OAuth 2.0 Protected Resource
@@ -107,6 +117,18 @@ func HTTPHandler(srv *mcp.Server, verifier auth.TokenVerifier, opts HTTPOptions)
 	}))
 
 	mux := http.NewServeMux()
+	for pattern, h := range opts.Pages {
+		p := pattern
+		if _, rest, ok := strings.Cut(p, " "); ok { // "GET /path"
+			p = rest
+		}
+		if h == nil || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, WellKnownPRM) || p == path || p == path+"/{$}" {
+			return nil, fmt.Errorf("mcptool: HTTPOptions.Pages: %s would shadow MCP or its metadata, or has no handler", provider.Describe(pattern))
+		}
+		if err := handle(mux, pattern, h); err != nil {
+			return nil, err
+		}
+	}
 	mux.Handle(WellKnownPRM, meta)
 	if path != "" {
 		mux.Handle(WellKnownPRM+path, meta)
@@ -146,3 +168,15 @@ func (w errorRewriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection's Flush.
 func (w errorRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handle is mux.Handle, with its panic on a malformed or conflicting
+// pattern returned as an error.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("mcptool: HTTPOptions.Pages: pattern %s: %v", provider.Describe(pattern), r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
+}

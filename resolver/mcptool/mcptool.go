@@ -124,6 +124,13 @@ type Options struct {
 	// it the handler of the resolver's, the providers' and Logger's loggers.
 	// See [LogHandler].
 	ScrubLogs *LogHandler
+
+	// Enroll, if set, offers a verified caller whose own (per-subject)
+	// source of the selected profile holds nothing a URL where they add
+	// the credential in a browser (resolver/enroll): the call answers
+	// URLElicitationRequired (-32042), or, to a client that did not
+	// declare URL elicitation, a tool error that gives the URL.
+	Enroll Enroller
 }
 
 // Defaults for [Options].
@@ -273,6 +280,9 @@ func AddTool[In, Out any](s *Server, t *mcp.Tool, h Handler[In, Out]) {
 		out, err := h(ctx, c, in)
 		if err != nil {
 			var zero Out
+			if e := s.enrollment(ctx, c, err); e != nil {
+				return nil, zero, e
+			}
 			return nil, zero, s.modelError(ctx, c, err)
 		}
 		return nil, out, nil

@@ -45,6 +45,10 @@ type HTTPConfig struct {
 	// ResourceName is the metadata's human-readable name of the server.
 	ResourceName string
 
+	// Pages are served beside MCP outside the bearer-token check
+	// (HTTPOptions.Pages), such as resolver/enroll's.
+	Pages map[string]http.Handler
+
 	// Logger receives the verifier's refusals, the HTTP server's errors and
 	// one record when serving starts. Default: discard.
 	Logger *slog.Logger
@@ -117,7 +121,7 @@ func ServeHTTP(ctx context.Context, srv *mcp.Server, addr string, cfg HTTPConfig
 		return err
 	}
 	h, err := HTTPHandler(srv, verify, HTTPOptions{ResourceURL: cfg.ResourceURL, AuthorizationServers: []string{cfg.Issuer},
-		Scopes: cfg.Scopes, ResourceName: cfg.ResourceName})
+		Scopes: cfg.Scopes, ResourceName: cfg.ResourceName, Pages: cfg.Pages})
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,11 @@ func rewriteError(msg []byte) []byte {
 	if json.Unmarshal(m["error"], &e) != nil {
 		e.Code = jsonrpc.CodeInternalError
 	}
+	if e.Code == mcp.CodeURLElicitationRequired && validElicitations(e.Data) {
+		// Only an Enroller's answer has this code: its data holds the
+		// enrollment URL and its own message, never request text.
+		return msg
+	}
 	b, err := json.Marshal(&jsonrpc.Error{Code: e.Code, Message: replyMessage(e.Code)})
 	if err != nil {
 		return msg
