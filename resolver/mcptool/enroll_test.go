@@ -243,7 +243,9 @@ func mustToken(t *testing.T, op *testop.OP, c testop.Client) string {
 // pattern that would shadow MCP or its metadata is refused.
 func TestHTTPPages(t *testing.T) {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "p", Version: "0"}, nil)
-	verify := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) { return nil, auth.ErrInvalidToken }
+	verify := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) {
+		return nil, auth.ErrInvalidToken
+	}
 	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page "+r.URL.Path) })
 	for _, bad := range []string{"/mcp", "GET /mcp", "/mcp/{$}", mcptool.WellKnownPRM, mcptool.WellKnownPRM + "/mcp", "example.com/enroll/", "enroll/", "/enroll/{"} {
 		if _, err := mcptool.HTTPHandler(srv, verify, mcptool.HTTPOptions{ResourceURL: "http://127.0.0.1:1/mcp",
