@@ -18,7 +18,9 @@ func (storeTarget) CompareAndSwap(context.Context, string, provider.Credentials,
 
 func TestSchemesStore(t *testing.T) {
 	var s provider.Schemes
-	none := provider.Func(func(context.Context, string) (provider.Credentials, error) { return provider.Credentials{}, provider.ErrNotFound })
+	none := provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		return provider.Credentials{}, provider.ErrNotFound
+	})
 	s.Register("rw", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
 		return provider.Target{Provider: storeTarget{none}, Resources: []provider.Resource{{Scheme: "rw", Path: ref.Body}}}, nil
 	}))
