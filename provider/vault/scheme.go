@@ -94,3 +94,20 @@ func (r *refProvider) Retrieve(ctx context.Context, profile string) (provider.Cr
 }
 
 func (r *refProvider) String() string { return fmt.Sprintf("vault provider for %s", r.ref) }
+
+// Put stores c where the reference points, whatever the profile (see
+// [Provider.PutRef]).
+func (r *refProvider) Put(ctx context.Context, _ string, c provider.Credentials) error {
+	return r.p.PutRef(ctx, r.ref, c)
+}
+
+// Delete deletes the secret the reference names with all its versions
+// (see [Provider.DeleteRef]).
+func (r *refProvider) Delete(ctx context.Context, _ string) error {
+	return r.p.DeleteRef(ctx, r.ref)
+}
+
+// CompareAndSwap is [Provider.CompareAndSwapRef] for the reference.
+func (r *refProvider) CompareAndSwap(ctx context.Context, _ string, old, next provider.Credentials) error {
+	return r.p.CompareAndSwapRef(ctx, r.ref, old, next)
+}

@@ -453,7 +453,7 @@ func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mount
 	if err != nil {
 		c := classify(ctx, err)
 		if c.kind != kindNotFound {
-			return mountInfo{}, c.kind, p.toError(profile, full, "read", c)
+			return mountInfo{}, c.kind, p.toError(profile, showPath(full), "read", c)
 		}
 		s = nil
 	}
@@ -532,24 +532,10 @@ func (e *refPathError) Unwrap() []error { return []error{ErrInvalidRef, provider
 // when Vault rejected the token itself, which the caller may retry after
 // logging in again.
 func (p *Provider) read(ctx context.Context, gen uint64, profile string, ref Ref, mapFields bool) (provider.Credentials, errKind, error) {
-	mi, kind, err := p.mountFor(ctx, profile, ref)
+	// The mount, and the path relative to it.
+	mi, rel, kind, err := p.locate(ctx, profile, ref)
 	if err != nil {
 		return provider.Credentials{}, kind, err
-	}
-	// Path relative to the mount.
-	rel := ref.Path
-	if ref.Mount == "" {
-		rel = strings.TrimPrefix(strings.TrimPrefix(ref.Path, mi.mount), "/")
-		if mi.engine == EngineKV2 {
-			// A reference reads exactly the API path it names: on KV v2
-			// that is MOUNT/data/PATH. Inserting data/ into a path written
-			// without it would read a path the reference does not name.
-			r, ok := strings.CutPrefix(rel, "data/")
-			if !ok || r == "" {
-				return provider.Credentials{}, kindNone, &provider.Error{Provider: Name, Profile: profile, Locator: ref.fullPath(), Err: &refPathError{mount: mi.mount}}
-			}
-			rel = r
-		}
 	}
 	if ref.Version > 0 && mi.engine != EngineKV2 {
 		path := joinPath(mi.mount, rel)
