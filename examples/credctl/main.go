@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 	case "get":
 		err = get(ctx, kc, *profile, stdout)
 	case "delete":
-		if err = kc.Delete(ctx, *profile, names...); err == nil {
+		if err = kc.DeleteFields(ctx, *profile, names...); err == nil {
 			what := "profile"
 			if len(names) > 0 {
 				what = "fields " + strings.Join(names, ", ") + " of profile"

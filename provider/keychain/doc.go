@@ -68,7 +68,7 @@
 //	service "mcpcred:PROFILE", account "_fields":   {"version":1,"fields":[...]}
 //	service "mcpcred",         account "_profiles": {"version":1,"profiles":[...]}
 //
-// [Provider.Store] and [Provider.Delete] keep them up to date. Retrieve reads
+// [Provider.Store], [Provider.Put] and the deletes keep them up to date. Retrieve reads
 // the fields listed in a profile's "_fields" item; a profile without one
 // (created with secret-tool, security or cmdkey) is probed for the names in
 // Options.Fields, by default [DefaultFields] (the canonical names such as
@@ -81,7 +81,10 @@
 //
 // # Deleting
 //
-// When [Provider.Delete] returns nil, nothing it deleted can be read any
+// [Provider.Delete] removes a whole profile and [Provider.DeleteFields]
+// named fields of it (or, with no names, the whole profile, reporting
+// nothing to delete as provider.ErrNotFound where Delete returns nil).
+// When either returns nil, nothing it deleted can be read any
 // more. Several items can match one service and account (made by hand with
 // other attributes), and go-keyring's Delete removes one of them, so Delete
 // repeats each delete until the keyring reports no such item, then reads
@@ -94,6 +97,30 @@
 // Retrieve nor any keychain:PROFILE#FIELD reference resolves afterwards. A
 // custom [Keyring] without DeleteAll loses only that last step: items under
 // names nothing lists stay.
+//
+// # Storing
+//
+// [Provider] and the Provider of every [Scheme] Target are a
+// provider.Store, for a server that writes its users' credentials (a
+// profiles file's per-subject source such as keychain:users/{sub}). They
+// write exactly the items Retrieve reads, with the naming, limits and
+// errors above. Put replaces a profile: one item per field, an index item
+// listing exactly those fields, and the items of names Retrieve read before
+// and the new credentials lack deleted, so Retrieve returns exactly what
+// was put. For a keychain:PROFILE#FIELD reference the credentials hold
+// exactly the field FIELD and only that item is written or deleted.
+// Delete removes what Retrieve reads (nothing there is not an error).
+// CompareAndSwap reads what Retrieve would return, compares it with the
+// old credentials (provider.Credentials.Equal; none stored matches zero
+// Credentials) and writes the new ones, or returns an error wrapping
+// provider.ErrConflict. Every write of a Provider takes a lock shared by all
+// the Providers of the process under the same service prefix, so
+// CompareAndSwap is atomic within one process; the keychain offers no lock
+// to other processes, so it is not atomic across processes on the host (the
+// last write wins). Credentials that several processes refresh belong in a
+// store that is (provider/vault, provider/encfile). A write makes the next
+// read of the items it wrote ask the keychain again: it never joins a read
+// that started before it.
 //
 // # Size limits
 //

@@ -134,7 +134,7 @@ func New(optFns ...func(*Options)) *Provider {
 		kr:      o.Keyring,
 		log:     o.Logger,
 		lim:     o.Limiter,
-		writeMu: make(chan struct{}, 1),
+		writeMu: writeLock(o.Service),
 	}
 }
 
@@ -148,13 +148,14 @@ func (p *Provider) ServiceName(profile string) string {
 }
 
 func (p *Provider) get(ctx context.Context, service, account string) (string, error) {
-	return p.run(ctx, "get\x00"+service+"\x00"+account, true, func() (string, error) {
+	return p.run(ctx, getKey(service, account), true, func() (string, error) {
 		return p.kr.Get(service, account)
 	})
 }
 
 func (p *Provider) set(ctx context.Context, service, account, value string) error {
 	_, err := p.run(ctx, "", false, func() (string, error) {
+		defer p.flights.Forget(getKey(service, account)) // a read after the write never joins one from before it
 		return "", p.kr.Set(service, account, value)
 	})
 	return err
@@ -162,10 +163,14 @@ func (p *Provider) set(ctx context.Context, service, account, value string) erro
 
 func (p *Provider) del(ctx context.Context, service, account string) error {
 	_, err := p.run(ctx, "", false, func() (string, error) {
+		defer p.flights.Forget(getKey(service, account))
 		return "", p.kr.Delete(service, account)
 	})
 	return err
 }
+
+// getKey is the singleflight key of reads of (service, account).
+func getKey(service, account string) string { return "get\x00" + service + "\x00" + account }
 
 func locator(service, account string) string { return service + "/" + account }
 

@@ -242,8 +242,11 @@ func TestDeleteLeavesNothing(t *testing.T) {
 			if list, _ := p.Profiles(ctx); slices.Contains(list, "p") {
 				t.Errorf("deleted profile still listed: %v", list)
 			}
-			if err := p.Delete(ctx, "p"); !errors.Is(err, provider.ErrNotFound) {
-				t.Errorf("second Delete: %v, want not found", err)
+			if err := p.DeleteFields(ctx, "p"); !errors.Is(err, provider.ErrNotFound) {
+				t.Errorf("second DeleteFields: %v, want not found", err)
+			}
+			if err := p.Delete(ctx, "p"); err != nil {
+				t.Errorf("second Delete: %v, want nil (nothing stored is not an error)", err)
 			}
 		})
 	}
@@ -259,7 +262,7 @@ func TestDeleteFieldsLeavesNothing(t *testing.T) {
 	store(t, p, "p", map[string]string{"token": "stored", "region": "eu-west-1"})
 	k.handMade(svc, "token", "old")
 	k.handMade(svc, "github_pat", "unlisted")
-	if err := p.Delete(ctx, "p", "token", "github_pat"); err != nil {
+	if err := p.DeleteFields(ctx, "p", "token", "github_pat"); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"token", "github_pat"} {
@@ -275,7 +278,7 @@ func TestDeleteFieldsLeavesNothing(t *testing.T) {
 	// Deleting the last listed field must not bring forward an item the
 	// index kept out of the profile.
 	k.handMade(svc, provider.FieldAccessKeyID, "hidden")
-	if err := p.Delete(ctx, "p", "region"); err != nil {
+	if err := p.DeleteFields(ctx, "p", "region"); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := p.Retrieve(ctx, "p"); !errors.Is(err, provider.ErrNotFound) {
@@ -298,7 +301,7 @@ func TestDeleteVerifies(t *testing.T) {
 	if err == nil || !errors.Is(err, ErrNotDeleted) || errors.Is(err, provider.ErrNotFound) || errors.Is(err, provider.ErrUnavailable) {
 		t.Fatalf("Delete on a keyring that keeps the item: %v, want ErrNotDeleted", err)
 	}
-	if err := p.Delete(ctx, "p", "token"); !errors.Is(err, ErrNotDeleted) {
+	if err := p.DeleteFields(ctx, "p", "token"); !errors.Is(err, ErrNotDeleted) {
 		t.Fatalf("Delete of the field: %v, want ErrNotDeleted", err)
 	}
 	t.Logf("%v", err)

@@ -184,7 +184,7 @@ func TestLiveRoundTrip(t *testing.T) {
 	}
 
 	// Delete one field, then the whole profile.
-	if err := p.Delete(ctx, profile, "binary"); err != nil {
+	if err := p.DeleteFields(ctx, profile, "binary"); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ = p.Retrieve(ctx, profile); c.Has("binary") || !c.Has("json") {
@@ -196,8 +196,11 @@ func TestLiveRoundTrip(t *testing.T) {
 	if _, err := p.Retrieve(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("after Delete: %v, want not found", err)
 	}
-	if err := p.Delete(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
-		t.Fatalf("second Delete: %v, want not found", err)
+	if err := p.DeleteFields(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
+		t.Fatalf("second DeleteFields: %v, want not found", err)
+	}
+	if err := p.Delete(ctx, profile); err != nil {
+		t.Fatalf("second Delete: %v, want nil", err)
 	}
 	if profiles, _ := p.Profiles(ctx); contains(profiles, profile) {
 		t.Fatalf("deleted profile still listed: %v", profiles)
@@ -512,8 +515,8 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 		if n := itemsOf(t, service); n != 0 {
 			t.Errorf("%d items left under %s", n, service)
 		}
-		if err := p.Delete(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
-			t.Errorf("second Delete: %v, want not found", err)
+		if err := p.DeleteFields(ctx, profile); !errors.Is(err, provider.ErrNotFound) {
+			t.Errorf("second DeleteFields: %v, want not found", err)
 		}
 	})
 
@@ -541,7 +544,7 @@ func TestLiveDeleteLeavesNothing(t *testing.T) {
 		service := "mcpcred:" + profile
 		store(t, p, profile, map[string]string{"token": canary, "region": "eu-west-1"})
 		handMade(t, service, "token", "dup", "old-token")
-		if err := p.Delete(ctx, profile, "token"); err != nil {
+		if err := p.DeleteFields(ctx, profile, "token"); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
 		if resolves("keychain:" + profile + "#token") {

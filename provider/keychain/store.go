@@ -11,10 +11,12 @@ import (
 	"github.com/mcpcred/mcpcred/provider"
 )
 
-// lockWrites serialises Store and Delete within this Provider, so that their
-// read-modify-write of the index items does not interleave. Other processes
-// writing the same profile at the same moment can still race; the last
-// index write wins (see "Listing" in the package doc).
+// lockWrites serialises Store, Put, Delete, DeleteFields and
+// CompareAndSwap across every Provider of this process with the same
+// service prefix (see writeLock), so that their read-modify-write of the
+// items and index items does not interleave. Other processes writing the
+// same profile at the same moment can still race; the last index write
+// wins (see "Listing" in the package doc).
 func (p *Provider) lockWrites(ctx context.Context, profile string) (func(), error) {
 	select {
 	case p.writeMu <- struct{}{}:
@@ -42,24 +44,9 @@ func (p *Provider) Store(ctx context.Context, profile string, fields map[string]
 		return invalid(profile, "", r)
 	}
 	service := p.ServiceName(profile)
-	if len(fields) == 0 {
-		return &provider.Error{Provider: Name, Profile: profile, Locator: service, Err: wrapMsg("keychain: no fields to store", ErrEmptyValue)}
-	}
 	names := slices.Sorted(maps.Keys(fields))
-	for _, n := range names {
-		loc := locator(service, n)
-		if r := validField(n); r != "" {
-			// Not quoted: a mistyped value may have landed in a name.
-			return invalid(profile, service, r)
-		}
-		v := fields[n].Reveal()
-		if v == "" {
-			return &provider.Error{Provider: Name, Profile: profile, Locator: loc,
-				Err: wrapMsg(fmt.Sprintf("keychain: field %q has an empty value; use Delete to remove a field", n), ErrEmptyValue)}
-		}
-		if len(v) > p.opts.MaxValueBytes {
-			return &provider.Error{Provider: Name, Profile: profile, Locator: loc, Err: &SizeError{Field: n, Size: len(v), Limit: p.opts.MaxValueBytes}}
-		}
+	if err := p.checkFields(profile, service, names, func(n string) string { return fields[n].Reveal() }); err != nil {
+		return err
 	}
 	unlock, err := p.lockWrites(ctx, profile)
 	if err != nil {
@@ -83,6 +70,31 @@ func (p *Provider) Store(ctx context.Context, profile string, fields map[string]
 		return err
 	}
 	return p.updateProfiles(ctx, profile, true)
+}
+
+// checkFields checks the names and values of fields about to be written:
+// at least one, each name valid, each value non-empty and within
+// Options.MaxValueBytes. Errors never quote a value.
+func (p *Provider) checkFields(profile, service string, names []string, value func(string) string) error {
+	if len(names) == 0 {
+		return &provider.Error{Provider: Name, Profile: profile, Locator: service, Err: wrapMsg("keychain: no fields to store; use Delete to remove a profile", ErrEmptyValue)}
+	}
+	for _, n := range names {
+		loc := locator(service, n)
+		if r := validField(n); r != "" {
+			// Not quoted: a mistyped value may have landed in a name.
+			return invalid(profile, service, r)
+		}
+		v := value(n)
+		if v == "" {
+			return &provider.Error{Provider: Name, Profile: profile, Locator: loc,
+				Err: wrapMsg(fmt.Sprintf("keychain: field %q has an empty value; use Delete to remove a field", n), ErrEmptyValue)}
+		}
+		if len(v) > p.opts.MaxValueBytes {
+			return &provider.Error{Provider: Name, Profile: profile, Locator: loc, Err: &SizeError{Field: n, Size: len(v), Limit: p.opts.MaxValueBytes}}
+		}
+	}
+	return nil
 }
 
 // write sets one item and reads it back.
@@ -138,8 +150,9 @@ func (p *Provider) updateProfiles(ctx context.Context, profile string, add bool)
 // more than a few are never made on purpose.
 const maxDeletesPerItem = 32
 
-// Delete removes the named fields of profile, or, with no names, the whole
-// profile. When it returns nil, nothing it deleted can be read any more:
+// DeleteFields removes the named fields of profile, or, with no names, the
+// whole profile (as [Provider.Delete] does, except that deleting nothing is
+// an error). When it returns nil, nothing it deleted can be read any more:
 //
 //   - Every item of each name is removed, however many match it (items made
 //     by hand can share a service and account), and each name is read back
@@ -158,7 +171,7 @@ const maxDeletesPerItem = 32
 // something that does not exist (no item of any name Delete knows, the
 // index and probed names) is [provider.ErrNotFound], though other items of
 // the service are still removed.
-func (p *Provider) Delete(ctx context.Context, profile string, fields ...string) error {
+func (p *Provider) DeleteFields(ctx context.Context, profile string, fields ...string) error {
 	if err := p.ctxErr(ctx, profile); err != nil {
 		return err
 	}
@@ -176,7 +189,19 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		return err
 	}
 	defer unlock()
+	deleted, err := p.deleteLocked(ctx, profile, service, fields)
+	if err != nil {
+		return err
+	}
+	if deleted == 0 {
+		return provider.NotFound(Name, profile, service, fmt.Sprintf("keychain: nothing to delete under service %q", service))
+	}
+	return nil
+}
 
+// deleteLocked is DeleteFields with the names checked and the write lock
+// held. It returns how many items it deleted.
+func (p *Provider) deleteLocked(ctx context.Context, profile, service string, fields []string) (int, error) {
 	whole := len(fields) == 0
 	existing, indexed, err := p.lookup(ctx, profile, service, false)
 	if whole && errors.Is(err, ErrBadIndex) {
@@ -185,7 +210,7 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		existing, indexed, err = map[string]string{}, true, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	targets := normalize(fields)
 	if whole {
@@ -196,7 +221,7 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		k, err := p.purge(ctx, profile, service, n)
 		deleted += k
 		if err != nil {
-			return err
+			return deleted, err
 		}
 		delete(existing, n)
 	}
@@ -206,15 +231,15 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		k, err := p.purge(ctx, profile, service, FieldsAccount)
 		deleted += k
 		if err != nil {
-			return err
+			return deleted, err
 		}
 		if err := p.deleteService(ctx, profile, service); err != nil {
-			return err
+			return deleted, err
 		}
 		check = append(check, FieldsAccount)
 	case len(existing) > 0 && indexed:
 		if err := p.write(ctx, profile, service, FieldsAccount, encodeFieldIndex(slices.Collect(maps.Keys(existing)))); err != nil {
-			return err
+			return deleted, err
 		}
 	case indexed:
 		// Without an index, Retrieve probes; items the index kept out of
@@ -222,36 +247,33 @@ func (p *Provider) Delete(ctx context.Context, profile string, fields ...string)
 		hidden, err := p.anyOf(ctx, profile, service, slices.DeleteFunc(normalize(slices.Concat(p.opts.Fields, DefaultFields())),
 			func(n string) bool { return slices.Contains(targets, n) }))
 		if err != nil {
-			return err
+			return deleted, err
 		}
 		if hidden {
 			p.log.Debug("keychain: keeping an empty index so that unlisted items stay out of the profile", "service", service)
 			if err := p.write(ctx, profile, service, FieldsAccount, encodeFieldIndex(nil)); err != nil {
-				return err
+				return deleted, err
 			}
 			break
 		}
 		k, err := p.purge(ctx, profile, service, FieldsAccount)
 		deleted += k
 		if err != nil {
-			return err
+			return deleted, err
 		}
 		check = append(check, FieldsAccount)
 	}
 	for _, n := range check {
 		if err := p.verifyGone(ctx, profile, service, n); err != nil {
-			return err
+			return deleted, err
 		}
 	}
 	if len(existing) == 0 {
 		if err := p.updateProfiles(ctx, profile, false); err != nil {
-			return err
+			return deleted, err
 		}
 	}
-	if deleted == 0 {
-		return provider.NotFound(Name, profile, service, fmt.Sprintf("keychain: nothing to delete under service %q", service))
-	}
-	return nil
+	return deleted, nil
 }
 
 // purge deletes (service, account) until the keyring says there is no such
