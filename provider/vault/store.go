@@ -163,7 +163,7 @@ func (p *Provider) storeOp(ctx context.Context, profile string, ref Ref, mapFiel
 
 func readOnlyReason(e Engine) string {
 	if e == EngineKV1 {
-		return "a KV v1 mount keeps no versions, so a write could not be checked and set: credentials are stored on KV v2 mounts only"
+		return "a KV v1 mount keeps no versions, so compare-and-swap is impossible there: credentials are stored on KV v2 mounts only"
 	}
 	return "not a KV v2 secret (dynamic secrets engines are written by Vault itself): credentials are stored on KV v2 mounts only"
 }
