@@ -1,20 +1,3 @@
-// Package testop runs a real OpenID provider on loopback for tests of
-// remote MCP servers: zitadel/oidc's op package (discovery, JWKS, the
-// token endpoint, JWT signing) over zitadel's example in-memory storage,
-// with the parts that example does not cover replaced:
-//
-//   - Clients use the client-credentials grant and get JWT access tokens
-//     (RFC 9068 shape) whose subject is a person's, so one OP issues tokens
-//     for as many subjects as a test registers. The example storage's one
-//     service user gets opaque tokens for its own client id.
-//   - The audience is the resource server's URL (the MCP server), not the
-//     client id, as MCP clients request with RFC 8707's resource parameter.
-//   - Tokens carry scope and groups claims, and a client may be given a
-//     lifetime (negative: already expired) or another audience.
-//   - The signing key rotates on demand; the old key stays published until
-//     retired.
-//
-// The OP serves plain HTTP on 127.0.0.1 and is for tests only.
 package testop
 
 import (
@@ -52,11 +35,14 @@ type Client struct {
 	Lifetime time.Duration `json:"lifetime,omitempty"`
 }
 
+// defaultLifetime is the lifetime of access tokens when a client sets none.
+const defaultLifetime = 5 * time.Minute
+
 // OP is a running OpenID provider.
 type OP struct {
 	// Issuer is the OP's issuer URL, http://127.0.0.1:PORT.
 	Issuer string
-	// Resource is the default audience of its tokens.
+	// Resource is the default audience of its access tokens.
 	Resource string
 
 	st        *store
@@ -65,7 +51,8 @@ type OP struct {
 }
 
 // Start runs an OP on a loopback port that issues tokens for resource to
-// clients.
+// clients. Users and web clients are added with [OP.AddUser] and
+// [OP.AddWebClient].
 func Start(resource string, clients ...Client) (*OP, error) {
 	return Listen("127.0.0.1:0", resource, clients...)
 }
@@ -77,7 +64,7 @@ func Listen(addr, resource string, clients ...Client) (*OP, error) {
 		return nil, err
 	}
 	o := &OP{Issuer: "http://" + ln.Addr().String(), Resource: resource}
-	st, err := newStore(o.Issuer, resource)
+	st, err := newStore(resource)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -87,21 +74,32 @@ func Listen(addr, resource string, clients ...Client) (*OP, error) {
 		st.add(c)
 	}
 	provider, err := op.NewProvider(&op.Config{
-		CryptoKey:      sha256.Sum256([]byte(o.Issuer)),
-		CryptoKeyId:    "testop",
-		AuthMethodPost: true,
+		CryptoKey:             sha256.Sum256([]byte(o.Issuer)),
+		CryptoKeyId:           "testop",
+		AuthMethodPost:        true,
+		CodeMethodS256:        true,
+		GrantTypeRefreshToken: true,
 	}, st, op.StaticIssuer(o.Issuer), op.WithAllowInsecure())
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	keys := provider.Endpoints().JwksURI.Relative()
-	o.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == keys {
+	userinfo := provider.Endpoints().Userinfo.Relative()
+	login := &loginPage{st: st, callback: op.AuthCallbackURL(provider)}
+	mux := http.NewServeMux()
+	mux.Handle(loginPath, op.NewIssuerInterceptor(provider.IssuerFromRequest).Handler(login))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case keys:
 			o.keyServed.Add(1)
+		case userinfo:
+			st.serveUserinfo(provider, w, r)
+			return
 		}
 		provider.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}))
+	o.hs = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go o.hs.Serve(ln)
 	return o, nil
 }
@@ -109,11 +107,38 @@ func Listen(addr, resource string, clients ...Client) (*OP, error) {
 // Close stops the OP.
 func (o *OP) Close() error { return o.hs.Close() }
 
-// AddClient registers c.
+// AddClient registers c for the client-credentials grant.
 func (o *OP) AddClient(c Client) { o.st.add(c) }
+
+// AddUser registers u, who can then sign in on the login page. It
+// replaces a user with the same subject; a username another subject has
+// is refused, as is a user without subject, username or password.
+func (o *OP) AddUser(u User) error { return o.st.users.add(u) }
+
+// AddWebClient registers c for the authorization code flow. It replaces a
+// web client with the same ID; one without ID or redirect URIs, or with
+// a redirect URI that is not an absolute http or https URL, is refused.
+func (o *OP) AddWebClient(c WebClient) error { return o.st.addWeb(c) }
 
 // KeySetFetches is how many times the OP served its key set (JWKS).
 func (o *OP) KeySetFetches() int64 { return o.keyServed.Load() }
+
+// RefreshCount is how many refresh tokens the OP has exchanged (and so
+// rotated) successfully.
+func (o *OP) RefreshCount() int64 { return o.st.refreshes.Load() }
+
+// LoginCount is how many times a user signed in on the login page.
+func (o *OP) LoginCount() int64 { return o.st.logins.Load() }
+
+// UserinfoCount is how many requests the userinfo endpoint answered with
+// a user's claims.
+func (o *OP) UserinfoCount() int64 { return o.st.userinfos.Load() }
+
+// Revoke drops every access and refresh token issued to subject, as an
+// administrator revoking a user's grants does: the userinfo endpoint
+// refuses the access tokens and the token endpoint the refresh tokens
+// (invalid_grant). It returns how many tokens it dropped.
+func (o *OP) Revoke(subject string) int { return o.st.revokeSubject(subject) }
 
 // RotateKey makes a new signing key current: tokens issued from now on are
 // signed with it. The previous keys stay published until RetireKeys.
@@ -154,22 +179,38 @@ func (o *OP) Token(ctx context.Context, clientID, secret string, scopes ...strin
 	return tr.AccessToken, nil
 }
 
-// store is zitadel's example storage with client credentials, signing
-// keys and claims of its own.
+// store is zitadel's example storage (authorization requests, codes, the
+// password check) with clients, users, tokens, signing keys and claims of
+// its own.
 type store struct {
 	*storage.Storage
 	resource string
+	users    *userStore
 
-	mu      sync.Mutex
-	clients map[string]*client
-	keys    []*signingKey // published; the last signs
+	refreshes atomic.Int64
+	logins    atomic.Int64
+	userinfos atomic.Int64
+
+	mu        sync.Mutex
+	clients   map[string]*client
+	web       map[string]*webClient
+	tokens    map[string]*storage.Token        // access tokens by ID
+	refresh   map[string]*storage.RefreshToken // refresh tokens by value
+	usedCodes map[string]bool
+	keys      []*signingKey // published; the last signs
 }
 
-func newStore(issuer, resource string) (*store, error) {
+func newStore(resource string) (*store, error) {
+	users := newUserStore()
 	s := &store{
-		Storage:  storage.NewStorageWithClients(storage.NewUserStore(issuer), map[string]*storage.Client{}),
-		resource: resource,
-		clients:  map[string]*client{},
+		Storage:   storage.NewStorageWithClients(users, map[string]*storage.Client{}),
+		resource:  resource,
+		users:     users,
+		clients:   map[string]*client{},
+		web:       map[string]*webClient{},
+		tokens:    map[string]*storage.Token{},
+		refresh:   map[string]*storage.RefreshToken{},
+		usedCodes: map[string]bool{},
 	}
 	return s, s.rotate()
 }
@@ -179,7 +220,7 @@ func (s *store) add(c Client) {
 		c.Audience = []string{s.resource}
 	}
 	if c.Lifetime == 0 {
-		c.Lifetime = 5 * time.Minute
+		c.Lifetime = defaultLifetime
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -212,7 +253,7 @@ func (s *store) retire() {
 // ClientCredentials authenticates a registered client.
 func (s *store) ClientCredentials(_ context.Context, clientID, clientSecret string) (op.Client, error) {
 	c := s.client(clientID)
-	if c == nil || c.Secret != clientSecret {
+	if c == nil || !equal(c.Secret, clientSecret) {
 		return nil, errors.New("testop: wrong client or secret")
 	}
 	return c, nil
@@ -228,26 +269,29 @@ func (s *store) ClientCredentialsTokenRequest(_ context.Context, clientID string
 	return &tokenRequest{c: c, scopes: scopes}, nil
 }
 
-// CreateAccessToken gives a client's token its lifetime.
-func (s *store) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	if tr, ok := req.(*tokenRequest); ok {
-		var id [16]byte
-		rand.Read(id[:])
-		return fmt.Sprintf("%x", id), time.Now().Add(tr.c.Lifetime), nil
-	}
-	return s.Storage.CreateAccessToken(ctx, req)
-}
-
-// GetPrivateClaimsFromScopes adds scope and the client's groups.
-func (s *store) GetPrivateClaimsFromScopes(_ context.Context, _, clientID string, scopes []string) (map[string]any, error) {
+// GetPrivateClaimsFromScopes adds scope and the groups of the client
+// (client credentials) or of the user (web clients).
+func (s *store) GetPrivateClaimsFromScopes(_ context.Context, subject, clientID string, scopes []string) (map[string]any, error) {
 	claims := map[string]any{}
 	if len(scopes) > 0 {
 		claims["scope"] = strings.Join(scopes, " ")
 	}
-	if c := s.client(clientID); c != nil && len(c.Groups) > 0 {
-		claims["groups"] = c.Groups
+	if g := s.groups(subject, clientID); len(g) > 0 {
+		claims["groups"] = g
 	}
 	return claims, nil
+}
+
+// groups are the groups of a client-credentials client, or else of the
+// user subject.
+func (s *store) groups(subject, clientID string) []string {
+	if c := s.client(clientID); c != nil {
+		return c.Groups
+	}
+	if u, ok := s.users.bySubject(subject); ok {
+		return u.Groups
+	}
+	return nil
 }
 
 // SigningKey is the current key.
@@ -271,6 +315,17 @@ func (s *store) KeySet(context.Context) ([]op.Key, error) {
 		keys[i] = publicKey{k}
 	}
 	return keys, nil
+}
+
+// GetKeyByIDAndClientID refuses: the OP has no clients that authenticate
+// with keys (the example storage's service user has a published one).
+func (s *store) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("testop: no client authenticates with a key")
+}
+
+// ValidateTokenExchangeRequest refuses: the OP does no token exchange.
+func (s *store) ValidateTokenExchangeRequest(context.Context, op.TokenExchangeRequest) error {
+	return oidc.ErrUnauthorizedClient().WithDescription("token exchange is not supported")
 }
 
 type signingKey struct {
