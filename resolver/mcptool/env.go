@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
@@ -23,6 +24,14 @@ const (
 	// patterns of what a credential_id may read, such as
 	// "env:MCP_CI_*,file:/home/u/.mcp/credentials/*".
 	EnvAllowedReferences = "MCP_ALLOWED_REFERENCES"
+
+	// EnvCredentialTTL is how long a resolved credential is served before
+	// it is read again (resolver.Options.TTL), as a Go duration such as
+	// "1m". When set, a cached value is never served past it
+	// (resolver.Options.MaxStale < 0): a credential removed from its store
+	// (resolver/enroll's Remove, or by the operator) stops being served
+	// within it everywhere. Unset: the resolver's defaults.
+	EnvCredentialTTL = "MCP_CREDENTIAL_TTL"
 )
 
 // Env is what the operator allows tool calls to select, read from the
@@ -38,6 +47,10 @@ type Env struct {
 
 	// ActiveProfile is profile.EnvActiveProfile; default "default".
 	ActiveProfile string
+
+	// CredentialTTL is EnvCredentialTTL; zero keeps the resolver's
+	// default TTL and stale serving.
+	CredentialTTL time.Duration
 
 	// Audit, when set, becomes resolver.Options.Audit: one record per
 	// resolution, naming the verified caller. ReadEnv does not set it;
@@ -64,6 +77,13 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, err
 	}
 	e.ActiveProfile = active
+	if v := getenv(EnvCredentialTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Env{}, fmt.Errorf("%s=%s: want a positive Go duration, such as 1m or 30s", EnvCredentialTTL, provider.Describe(v))
+		}
+		e.CredentialTTL = d
+	}
 	var pats []string
 	for pat := range strings.SplitSeq(getenv(EnvAllowedReferences), ",") {
 		if pat = strings.TrimSpace(pat); pat != "" {
@@ -87,6 +107,9 @@ func (e Env) Resolver(o *resolver.Options) {
 	o.AllowReferences = e.AllowedReferences
 	if e.Audit != nil {
 		o.Audit = e.Audit
+	}
+	if e.CredentialTTL > 0 {
+		o.TTL, o.MaxStale = e.CredentialTTL, -1
 	}
 }
 
