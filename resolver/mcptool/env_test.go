@@ -36,7 +36,7 @@ func TestReadEnv(t *testing.T) {
 			want: mcptool.Env{ActiveProfile: "default"}, pats: []string{"env:MCP_CI_*", "file:/home/u/.mcp/credentials/*"}},
 		{name: "only commas", env: map[string]string{"MCP_ALLOWED_REFERENCES": " , ,"}, want: mcptool.Env{ActiveProfile: "default"}},
 		{name: "ttl", env: map[string]string{"MCP_CREDENTIAL_TTL": "90s"}, want: mcptool.Env{ActiveProfile: "default", CredentialTTL: 90 * time.Second}},
-		{name: "ttl zero", env: map[string]string{"MCP_CREDENTIAL_TTL": "0s"}, err: "MCP_CREDENTIAL_TTL=\"0s\": want a positive Go duration"},
+		{name: "ttl zero", env: map[string]string{"MCP_CREDENTIAL_TTL": "0s"}, err: "MCP_CREDENTIAL_TTL=(a 2-byte value, not shown): want a positive Go duration"},
 		{name: "ttl not a duration", env: map[string]string{"MCP_CREDENTIAL_TTL": secret}, err: "MCP_CREDENTIAL_TTL=(a 38-byte value, not shown): want a positive"},
 		{name: "bad pattern", env: map[string]string{"MCP_ALLOWED_REFERENCES": "env:A,*"}, err: `MCP_ALLOWED_REFERENCES: provider: reference pattern "*" has no scheme`},
 	} {
