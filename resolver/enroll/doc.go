@@ -1,0 +1,2 @@
+// Package enroll lets the verified users of a remote MCP server add their own credentials in the browser.
+package enroll
