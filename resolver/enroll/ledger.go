@@ -24,7 +24,9 @@ type Ledger interface {
 type LedgerFunc func(ctx context.Context, id string, until time.Time) error
 
 // Claim calls f(ctx, id, until).
-func (f LedgerFunc) Claim(ctx context.Context, id string, until time.Time) error { return f(ctx, id, until) }
+func (f LedgerFunc) Claim(ctx context.Context, id string, until time.Time) error {
+	return f(ctx, id, until)
+}
 
 // ErrReplayed is wrapped by a [Ledger]'s Claim of a ticket already used.
 var ErrReplayed = errors.New("enroll: this link was already used")
