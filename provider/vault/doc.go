@@ -87,6 +87,75 @@
 // would follow one redirect anywhere); a redirect to the same host is
 // followed.
 //
+// # Storing
+//
+// [Provider] (profiles at Options.PathTemplate or Options.Profiles) and the
+// Provider of a "vault:" reference's Target (the secret the reference
+// names, whatever the profile) are [provider.Store]s for KV v2 secrets:
+//
+//   - Put writes the credentials' fields, exactly those and nothing else,
+//     as the secret's new version (MOUNT/data/PATH). Through a reference to
+//     one key (vault:secret/data/mcp/app#token) the credentials must hold
+//     exactly that field; it is written under that key and the secret's
+//     other keys are kept. Options.Fields works the same way: its fields
+//     under their keys, other keys kept. Such a Put, and any Put on a mount
+//     or secret with cas_required, reads the current version and writes
+//     with check-and-set, trying again (five times at most) when another
+//     writer got in between.
+//   - Delete deletes the secret with every version (DELETE
+//     MOUNT/metadata/PATH): revocation is real. Deleting nothing is not an
+//     error. Through a reference to some keys of a secret that holds others
+//     it is refused, wrapping [provider.ErrReadOnly]: deleting the versions
+//     would destroy the other keys.
+//   - CompareAndSwap reads the current version, compares its fields (those
+//     Retrieve would return) with old by [provider.Credentials.Equal], and
+//     writes with options.cas set to that version, 0 for a path that was
+//     never written. A zero old means nothing is stored: the path was never
+//     written or deleted, or its current version is deleted or destroyed.
+//     If the fields differ, or Vault answers that the version moved on
+//     ("check-and-set parameter did not match the current version"), the
+//     error wraps [provider.ErrConflict] and nothing is written. Of any
+//     number of processes swapping from the same old value, exactly one
+//     wins.
+//
+// Only KV v2 is written. A version-pinned reference, a KV v1 mount, a
+// dynamic secrets engine, a path on no mount Vault reports and
+// Options.Engine = EngineLogical are refused, wrapping
+// [provider.ErrReadOnly], before anything is sent. KV v1 is refused for
+// Put and Delete too, not only for CompareAndSwap (which it cannot do: it
+// keeps no versions): a Store whose CompareAndSwap alone fails would let
+// an OAuth refresh lose a rotated token at run time instead of failing at
+// configuration.
+//
+// KV v2 reads are not cached, and every write drops whatever the provider
+// holds for the path (a leased answer, a shared read in flight), so a
+// Retrieve after a write on the same Provider returns what was written.
+//
+// A 403 is a [*PermissionError] naming the path and the capability:
+// "create" (a path not written yet), "update" (one that exists), "create or
+// update" (a Put where the token may not read the path to tell), "read"
+// (the read of CompareAndSwap) or "delete" (MOUNT/metadata/PATH). Sealed,
+// 5xx and unreachable wrap [provider.ErrUnavailable]; a token Vault rejects
+// is replaced once, as for Retrieve. Paths in the errors and logs of
+// writes show the segments that read as names ([provider.IsName]); any
+// other segment (a secret pasted as a profile name) is described by its
+// length.
+//
+// The least-privilege policy for per-user credentials under
+// secret/data/mcp/users/ and the enrollment ledger under
+// secret/data/mcpcred/used/ (the tokens of the servers that enroll, read
+// and refresh them):
+//
+//	path "secret/data/mcp/users/*"       { capabilities = ["create", "read", "update"] }
+//	path "secret/metadata/mcp/users/*"   { capabilities = ["delete"] }
+//	path "secret/data/mcpcred/used/*"     { capabilities = ["create", "read", "update"] }
+//	path "secret/metadata/mcpcred/used/*" { capabilities = ["delete"] }
+//
+// "read" on data is needed by CompareAndSwap and by the Puts above that
+// check and set; "delete" on metadata by Delete. The ledger only ever
+// creates (a claim is a create-only CompareAndSwap), so its rule can be
+// narrowed to ["create", "read"] when claims are expired by other means.
+//
 // # Errors
 //
 // 404, a deleted version or a missing key wrap [provider.ErrNotFound]. A
