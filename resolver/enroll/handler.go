@@ -445,13 +445,12 @@ func (e *Enroller) submit(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, r, refuseForm, "", t)
 		return
 	}
-	e.store(w, r, t, fields)
-	e.clearCookie(w, cookieSession)
+	e.store(w, r, t, fields, cookieSession)
 }
 
 // store claims t and stores fields as the ticket caller's credential of
-// its profile, then answers the done page.
-func (e *Enroller) store(w http.ResponseWriter, r *http.Request, t *ticket, fields map[string]string) {
+// its profile, then clears the cookies named and answers the done page.
+func (e *Enroller) store(w http.ResponseWriter, r *http.Request, t *ticket, fields map[string]string, clear ...string) {
 	c := t.caller()
 	st, _, err := e.profiles.StoreFor(c, t.Profile)
 	if err != nil {
@@ -479,6 +478,9 @@ func (e *Enroller) store(w http.ResponseWriter, r *http.Request, t *ticket, fiel
 	e.invalidate(c, t.Profile)
 	e.watch.signal(c, t.Profile)
 	e.event(r.Context(), "store", t.Profile, t.prefix(), c, "stored")
+	for _, name := range clear {
+		e.clearCookie(w, name)
+	}
 	render(w, http.StatusOK, page{Heading: "Saved", Message: "Saved. Return to your app."})
 }
 
@@ -561,6 +563,5 @@ func (e *Enroller) connected(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, r, refuseSignIn, "", t)
 		return
 	}
-	e.store(w, r, t, fields)
-	e.clearCookie(w, cookieSession)
+	e.store(w, r, t, fields, cookieSession)
 }
