@@ -196,7 +196,7 @@ type store struct {
 	web       map[string]*webClient
 	tokens    map[string]*storage.Token        // access tokens by ID
 	refresh   map[string]*storage.RefreshToken // refresh tokens by value
-	usedCodes map[string]bool
+	exchanged map[string]bool // authorization requests whose code got tokens
 	keys      []*signingKey // published; the last signs
 }
 
@@ -210,7 +210,7 @@ func newStore(resource string) (*store, error) {
 		web:       map[string]*webClient{},
 		tokens:    map[string]*storage.Token{},
 		refresh:   map[string]*storage.RefreshToken{},
-		usedCodes: map[string]bool{},
+		exchanged: map[string]bool{},
 	}
 	return s, s.rotate()
 }

@@ -45,6 +45,24 @@ func (s *store) issue(clientID, subject string, audience, scopes []string, lifet
 	return t
 }
 
+// spend marks the code of an authorization request as exchanged for
+// tokens, once: of concurrent exchanges of one code (each passed the op
+// package's checks) only the first gets tokens. A failed exchange (a
+// wrong verifier or secret) does not spend the code; a successful one
+// also deletes the request, so a later reuse is an unknown code. s.mu is
+// held.
+func (s *store) spend(req op.TokenRequest) error {
+	r, ok := req.(*authRequest)
+	if !ok {
+		return nil
+	}
+	if s.exchanged[r.GetID()] {
+		return oidc.ErrInvalidGrant().WithDescription("code already used")
+	}
+	s.exchanged[r.GetID()] = true
+	return nil
+}
+
 // CreateAccessToken stores an access token of a client-credentials client
 // (or of a web client's authorization request without a refresh token)
 // with the client's lifetime.
@@ -65,6 +83,9 @@ func (s *store) CreateAccessToken(_ context.Context, req op.TokenRequest) (strin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.spend(req); err != nil {
+		return "", time.Time{}, err
+	}
 	t := s.issue(clientID, req.GetSubject(), req.GetAudience(), req.GetScopes(), lifetime, "")
 	return t.ID, t.Expiration, nil
 }
@@ -93,6 +114,9 @@ func (s *store) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRequ
 	refreshScopes := scopes
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.spend(req); err != nil {
+		return "", "", time.Time{}, err
+	}
 	if currentRefreshToken != "" {
 		old, ok := s.refresh[currentRefreshToken]
 		if !ok || old.ApplicationID != clientID || old.UserID != subject {
