@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,10 +38,16 @@ func oauthFields(name string, tok *oauth2.Token) (map[string]string, bool) {
 	if !tok.Expiry.IsZero() {
 		f[fieldExpiry] = tok.Expiry.UTC().Format(time.RFC3339)
 	}
-	if tok.TokenType != "" && provider.IsName(tok.TokenType) {
+	if validTokenType(tok.TokenType) {
 		f[fieldTokenType] = tok.TokenType
 	}
 	return f, true
+}
+
+// validTokenType reports whether s reads as a token type (RFC 6749
+// 7.1: "Bearer", "DPoP", "N_A"): 1 to 32 letters, digits, '-', '_', '.'.
+func validTokenType(s string) bool {
+	return s != "" && len(s) <= 32 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == ""
 }
 
 // RefreshOptions configure [Refresh].
