@@ -1,5 +1,6 @@
 // Package vault is a [provider.Provider] that reads credentials from
-// HashiCorp Vault through github.com/hashicorp/vault/api.
+// HashiCorp Vault through github.com/hashicorp/vault/api, and a
+// [provider.Store] that writes them to KV v2 secrets (see "Storing").
 //
 // # Paths
 //

@@ -695,3 +695,46 @@ func TestShowPath(t *testing.T) {
 		}
 	}
 }
+
+// ExampleProvider_CompareAndSwap stores a user's OAuth credential once
+// (create-only) and refreshes it the way replicas do: swap from what was
+// read; on a conflict another replica refreshed first, so use what it
+// stored.
+func ExampleProvider_CompareAndSwap() {
+	f := &kvFake{token: "s.example", secrets: map[string][]map[string]any{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	defer f.Close()
+	p, err := New(func(o *Options) {
+		o.Getenv = func(string) string { return "" }
+		o.Address = f.URL
+		o.Auth = TokenAuth(f.token)
+		o.PathTemplate = "mcp/users/{profile}"
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	ctx := context.Background()
+
+	first := provider.NewCredentials(map[string]string{"token": "at-1", "refresh_token": "rt-1"}, provider.Source{})
+	fmt.Println(p.CompareAndSwap(ctx, "sub-alice", provider.Credentials{}, first))
+	err = p.CompareAndSwap(ctx, "sub-alice", provider.Credentials{}, first)
+	fmt.Println("enrolled twice:", errors.Is(err, provider.ErrConflict))
+
+	old, err := p.Retrieve(ctx, "sub-alice")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	next := provider.NewCredentials(map[string]string{"token": "at-2", "refresh_token": "rt-2"}, provider.Source{})
+	if err := p.CompareAndSwap(ctx, "sub-alice", old, next); errors.Is(err, provider.ErrConflict) {
+		next, _ = p.Retrieve(ctx, "sub-alice") // the other replica's refresh
+	}
+	c, _ := p.Retrieve(ctx, "sub-alice")
+	fmt.Println(c.Value("token"), c.Equal(next))
+	// Output:
+	// <nil>
+	// enrolled twice: true
+	// at-2 true
+}
