@@ -104,6 +104,7 @@ var knownSchemes = map[string]string{
 	"keychain":   "github.com/mcpcred/mcpcred/provider/keychain",
 	"vault":      "github.com/mcpcred/mcpcred/provider/vault",
 	"ssm":        "github.com/mcpcred/mcpcred/provider/ssm",
+	"encfile":    "github.com/mcpcred/mcpcred/provider/encfile",
 }
 
 // Open parses ref and returns the Target its scheme makes of it. It checks
