@@ -1,16 +1,21 @@
-// Command token-mcp is an MCP server (stdio) whose tool api_get GETs a path of the API at
-// TOKEN_MCP_API_URL with a bearer token from API_TOKEN, ~/.mcp/credentials (key token), a
-// profile of ~/.mcp/profiles.json or the OS keychain; on a 401 it re-resolves and retries once.
+// Command token-mcp is an MCP server whose tool api_get GETs a path of the API at
+// TOKEN_MCP_API_URL with a bearer token; on a 401 it re-resolves and retries once. Over stdio
+// the token comes from API_TOKEN, ~/.mcp/credentials (key token), a profile of
+// ~/.mcp/profiles.json or the OS keychain. With --http ADDR it serves remote users instead,
+// each with their own token (remote.go).
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -41,7 +46,15 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	addr := flag.String("http", "", "serve remote users over Streamable HTTP on `ADDR` (such as 127.0.0.1:8080) instead of stdio")
+	flag.Parse()
 	api, allow := strings.TrimSuffix(os.Getenv("TOKEN_MCP_API_URL"), "/"), os.Getenv("MCP_ALLOW_REQUEST_CREDENTIALS") == "true"
+	if *addr != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		check(serveRemote(ctx, *addr, api, log))
+		return
+	}
 	var schemes provider.Schemes // what a profile's "source" may read
 	schemes.Register("env", env.Scheme())
 	schemes.Register("file", file.Scheme())
@@ -58,6 +71,12 @@ func main() {
 		Profiles:           "the operator offers profiles in ~/.mcp/profiles.json",
 		Configure:          "the operator sets API_TOKEN, or token in ~/.mcp/credentials"}})
 	check(err)
+	addAPIGet(ct, api)
+	check(srv.Run(context.Background(), mcptool.StdioTransport()))
+}
+
+// addAPIGet adds the tool api_get.
+func addAPIGet(ct *mcptool.Server, api string) {
 	mcptool.AddTool(ct, &mcp.Tool{Name: "api_get", Description: "GET a path of the API with the server's token."},
 		func(ctx context.Context, c *mcptool.Call, in GetInput) (GetOutput, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+in.Path, nil)
@@ -76,5 +95,4 @@ func main() {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			return GetOutput{Status: resp.StatusCode, Body: string(body)}, nil
 		})
-	check(srv.Run(context.Background(), mcptool.StdioTransport()))
 }
