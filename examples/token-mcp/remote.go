@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcpcred/mcpcred/profile"
 	"github.com/mcpcred/mcpcred/provider"
+	"github.com/mcpcred/mcpcred/provider/encfile"
 	"github.com/mcpcred/mcpcred/provider/vault"
 	"github.com/mcpcred/mcpcred/resolver"
 	"github.com/mcpcred/mcpcred/resolver/enroll"
@@ -63,6 +64,7 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 	refresh := func(o *enroll.RefreshOptions) { o.Margin, o.Logger = tp.margin, log }
 	var schemes provider.Schemes // where each user's token is stored
 	schemes.Register("vault", enroll.Refresh(vault.Scheme(func(o *vault.Options) { o.Logger = log }), clients, refresh))
+	schemes.Register("encfile", enroll.Refresh(encfile.Scheme(), clients, refresh)) // one host: MCPCRED_ENCFILE_KEY
 	profiles, err := profile.New(&schemes)
 	if err != nil {
 		return err
