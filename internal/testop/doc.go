@@ -21,9 +21,11 @@
 //     one returns a new one and the old one is refused (invalid_grant) from
 //     then on, also to a concurrent request that lost the race. Access tokens
 //     issued earlier stay valid until they expire, as JWTs do elsewhere.
-//   - Each client may be given an access token lifetime (negative: issued
-//     expired), to test expiry and refresh; counters ([OP.RefreshCount],
-//     [OP.LoginCount], [OP.UserinfoCount]) let tests see what happened.
+//   - Each client may be given an access token lifetime, to test expiry and
+//     refresh (client credentials: negative means issued expired; web
+//     clients: at least 2s); counters ([OP.RefreshCount], [OP.LoginCount],
+//     [OP.UserinfoCount]) let tests see what happened, and [OP.Revoke]
+//     drops a user's grants.
 //   - The userinfo endpoint answers any unexpired access token it issued and
 //     refuses an expired, revoked or unknown one with 401, so it can stand
 //     in for a third-party API that checks the token.

@@ -62,7 +62,7 @@ func TestParseWebClients(t *testing.T) {
 	want := []testop.WebClient{
 		{ID: "mcp-enroll", Secret: "s3cret", RedirectURIs: []string{"http://127.0.0.1:8080/enroll/callback"}},
 		{ID: "third-party", Secret: "s3cret", RedirectURIs: []string{"http://127.0.0.1:8080/enroll/connected"}, AccessTokenLifetime: 2 * time.Second, Audience: []string{"https://api.example"}},
-		{ID: "native", RedirectURIs: []string{"http://127.0.0.1/callback"}, AccessTokenLifetime: -time.Minute},
+		{ID: "native", RedirectURIs: []string{"http://127.0.0.1/callback"}, AccessTokenLifetime: 90 * time.Second},
 	}
 	if !reflect.DeepEqual(cs, want) {
 		t.Errorf("got %+v", cs)
@@ -78,6 +78,8 @@ func TestParseWebClients(t *testing.T) {
 		`[{"id":"w","redirect_uris":["https://rp/cb"]},{"id":"w","redirect_uris":["https://rp/` + canary + `"]}]`,
 		`[{"id":"w","redirect_uris":"` + canary + `"}]`,
 		`[{"id":"w","access_token_lifetime":2}]`,
+		`[{"id":"w","redirect_uris":["https://rp/cb"],"access_token_lifetime":"1999ms"}]`,
+		`[{"id":"w","redirect_uris":["https://rp/cb"],"access_token_lifetime":"-1m"}]`,
 		`[{"id":"` + canary,
 		`null x`,
 		``,
@@ -130,8 +132,8 @@ func FuzzParseWebClients(f *testing.F) {
 	if data, err := os.ReadFile("testdata/web_clients.json"); err == nil {
 		f.Add(data)
 	}
-	f.Add([]byte(`[{"id":"w","redirect_uris":["https://rp/cb"],"lifetime":"-1h2m3.5s","audience":[]}]`))
-	f.Add([]byte(`[{"id":"w","redirect_uris":["http://[::1]:80/cb?x=1"],"access_token_lifetime":"1ns"}]`))
+	f.Add([]byte(`[{"id":"w","redirect_uris":["https://rp/cb"],"lifetime":"1h2m3.5s","audience":[]}]`))
+	f.Add([]byte(`[{"id":"w","redirect_uris":["http://[::1]:80/cb?x=1"],"access_token_lifetime":"2s"}]`))
 	f.Add([]byte(`[{"id":"w","redirect_uris":["https://rp/cb"],"access_token_lifetime":"1s","lifetime":"2s"}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cs, err := testop.ParseWebClients(data)
@@ -142,7 +144,8 @@ func FuzzParseWebClients(f *testing.F) {
 			return
 		}
 		for _, c := range cs {
-			if c.ID == "" || len(c.RedirectURIs) == 0 || (c.Audience != nil && len(c.Audience) == 0) {
+			if c.ID == "" || len(c.RedirectURIs) == 0 || (c.Audience != nil && len(c.Audience) == 0) ||
+				(c.AccessTokenLifetime != 0 && c.AccessTokenLifetime < 2*time.Second) {
 				t.Fatalf("invalid client accepted: %+v", c)
 			}
 		}

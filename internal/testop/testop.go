@@ -196,8 +196,8 @@ type store struct {
 	web       map[string]*webClient
 	tokens    map[string]*storage.Token        // access tokens by ID
 	refresh   map[string]*storage.RefreshToken // refresh tokens by value
-	exchanged map[string]bool // authorization requests whose code got tokens
-	keys      []*signingKey // published; the last signs
+	exchanged map[string]bool                  // authorization requests whose code got tokens
+	keys      []*signingKey                    // published; the last signs
 }
 
 func newStore(resource string) (*store, error) {

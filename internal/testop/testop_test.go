@@ -539,7 +539,8 @@ func TestTokenSourceRefreshesExpiredToken(t *testing.T) {
 			t.Fatal("the token source never refreshed")
 		}
 	}
-	if time.Now().Before(tok.Expiry) || next.RefreshToken == tok.RefreshToken || f.op.RefreshCount() < 1 {
+	// (wall clocks, as x/oauth2 compares them)
+	if time.Now().Round(0).Before(tok.Expiry.Round(0).Add(-time.Nanosecond)) || next.RefreshToken == tok.RefreshToken || f.op.RefreshCount() < 1 {
 		t.Errorf("refreshed before expiry %v, rotated %v, %d refreshes", time.Now().Before(tok.Expiry), next.RefreshToken != tok.RefreshToken, f.op.RefreshCount())
 	}
 	// The expired token is refused; the source's current one is answered
@@ -682,6 +683,8 @@ func TestAddRefusals(t *testing.T) {
 		{ID: "x", RedirectURIs: []string{"https://rp.example/cb#frag"}},
 		{ID: "x", RedirectURIs: []string{"ftp://rp.example/cb"}},
 		{ID: "x", RedirectURIs: []string{"https://user:pw@rp.example/cb"}},
+		{ID: "x", RedirectURIs: []string{"https://rp.example/cb"}, AccessTokenLifetime: time.Second},
+		{ID: "x", RedirectURIs: []string{"https://rp.example/cb"}, AccessTokenLifetime: -time.Minute},
 	} {
 		if err := o.AddWebClient(c); err == nil {
 			t.Errorf("AddWebClient(%+v) accepted", c)

@@ -43,8 +43,9 @@ type WebClient struct {
 	// RedirectURIs are the exact redirect URIs the client may use (a
 	// public client may also use another port on a loopback one).
 	RedirectURIs []string
-	// AccessTokenLifetime of its access tokens; default 5 minutes,
-	// negative: issued expired.
+	// AccessTokenLifetime of its access tokens; default 5 minutes, else
+	// at least 2 seconds: the token response's expires_in is whole
+	// seconds rounded down, and x/oauth2 takes 0 for "never expires".
 	AccessTokenLifetime time.Duration
 	// Audience of its access tokens; default the OP's resource.
 	Audience []string
@@ -202,9 +203,15 @@ func (u User) validate() error {
 	return nil
 }
 
+// minLifetime is the shortest access token lifetime of a web client.
+const minLifetime = 2 * time.Second
+
 func (c WebClient) validate() error {
 	if c.ID == "" {
 		return errors.New("id missing")
+	}
+	if c.AccessTokenLifetime != 0 && c.AccessTokenLifetime < minLifetime {
+		return errors.New("access_token_lifetime below 2s (expires_in is whole seconds, and 0 means no expiry)")
 	}
 	if len(c.RedirectURIs) == 0 {
 		return errors.New("redirect_uris missing")
@@ -288,7 +295,7 @@ func (s *store) addWeb(c WebClient) error {
 	}
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Audience = slices.Clone(orNil(c.Audience))
-	if len(c.Audience) == 0 {
+	if len(c.Audience) == 0 && s.resource != "" {
 		c.Audience = []string{s.resource}
 	}
 	if c.AccessTokenLifetime == 0 {
@@ -371,7 +378,7 @@ func (s *store) wrap(r op.AuthRequest) op.AuthRequest {
 	if !ok {
 		return r
 	}
-	aud := []string{s.resource}
+	var aud []string
 	if c := s.webClient(ar.ApplicationID); c != nil {
 		aud = slices.Clone(c.c.Audience)
 	}

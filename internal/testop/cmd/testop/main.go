@@ -17,8 +17,9 @@
 // (client credentials; lifetime a Go duration, negative: issued expired).
 // TESTOP_USERS: [{"subject","username","password","groups"}].
 // TESTOP_WEB_CLIENTS: [{"id","secret","redirect_uris","access_token_lifetime","audience"}]
-// (no secret: a public client; "lifetime" is accepted for
-// access_token_lifetime). Unknown fields in the last two are refused.
+// (no secret: a public client; access_token_lifetime a Go duration of at
+// least 2s, default 5m, also accepted as "lifetime"; audience default the
+// -resource). Unknown fields in the last two are refused.
 package main
 
 import (
