@@ -181,7 +181,12 @@ func invalidToken(msgs []string) bool {
 
 // toError turns a classified failure of op on path into the error Retrieve
 // returns.
+//
+// The path may hold a profile name or a caller's subject (PathTemplate,
+// a per-subject reference): its segments that do not read as names are
+// shown by length only, as in the Store's errors.
 func (p *Provider) toError(profile, path, capability string, c classified) error {
+	path = showPath(path)
 	switch c.kind {
 	case kindCanceled:
 		return &provider.Error{Provider: Name, Profile: profile, Locator: path, Err: fmt.Errorf("vault: %w", c.ctxErr)}

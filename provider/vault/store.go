@@ -264,7 +264,7 @@ func (p *Provider) delete(ctx context.Context, profile string, ref Ref, mapField
 		if err != nil {
 			cl := classify(ctx, err)
 			if cl.kind != kindNotFound {
-				return cl.kind, p.toError(t.profile, showPath(t.metaPath()), "delete", cl)
+				return cl.kind, p.toError(t.profile, t.metaPath(), "delete", cl)
 			}
 		}
 		p.o.Logger.Info("vault: deleted secret with all its versions", "path", showPath(t.metaPath()))
@@ -322,7 +322,7 @@ func (p *Provider) readKV(ctx context.Context, t *kvTarget) (kvCurrent, errKind,
 		if cl.kind == kindNotFound {
 			return kvCurrent{}, kindNone, nil
 		}
-		return kvCurrent{}, cl.kind, p.toError(t.profile, showPath(t.dataPath()), "read", cl)
+		return kvCurrent{}, cl.kind, p.toError(t.profile, t.dataPath(), "read", cl)
 	}
 	if s == nil || s.Data == nil {
 		// 404 without a body: never written, or its metadata deleted.
@@ -433,7 +433,7 @@ func (p *Provider) writeKV(ctx context.Context, t *kvTarget, data map[string]any
 			}
 		}
 	}
-	return writeResult{kind: cl.kind, err: p.toError(t.profile, showPath(t.dataPath()), capability, cl)}
+	return writeResult{kind: cl.kind, err: p.toError(t.profile, t.dataPath(), capability, cl)}
 }
 
 // vaultSays reports whether one of Vault's error messages holds marker.

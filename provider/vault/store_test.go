@@ -584,6 +584,8 @@ func TestStoreErrors(t *testing.T) {
 		{"sealed swap", "sealed/x", func(pr string) error { return p.CompareAndSwap(ctx, pr, provider.Credentials{}, val) }, provider.ErrUnavailable, "", "Vault is sealed"},
 		{"sealed delete", "sealed/x", func(pr string) error { return p.Delete(ctx, pr) }, provider.ErrUnavailable, "", "Vault is sealed"},
 		{"5xx", "boom/" + hostile, func(pr string) error { return p.Put(ctx, pr, val) }, provider.ErrUnavailable, "", "HTTP 500"},
+		{"read hostile denied", "denied/" + hostile, func(pr string) error { _, err := p.Retrieve(ctx, pr); return err }, ErrPermissionDenied, "read", "secret/data/denied/(a 32-byte value, not shown)"},
+		{"read hostile 5xx", "boom/" + hostile, func(pr string) error { _, err := p.Retrieve(ctx, pr); return err }, provider.ErrUnavailable, "", "HTTP 500"},
 		{"nothing to store", "x", func(pr string) error { return p.Put(ctx, pr, provider.Credentials{}) }, nil, "", "no fields to store"},
 		{"bad profile", "../x", func(pr string) error { return p.Put(ctx, pr, val) }, nil, "", "cannot be used in a Vault path"},
 	}

@@ -453,7 +453,7 @@ func (p *Provider) mountFor(ctx context.Context, profile string, ref Ref) (mount
 	if err != nil {
 		c := classify(ctx, err)
 		if c.kind != kindNotFound {
-			return mountInfo{}, c.kind, p.toError(profile, showPath(full), "read", c)
+			return mountInfo{}, c.kind, p.toError(profile, full, "read", c)
 		}
 		s = nil
 	}
