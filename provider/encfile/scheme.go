@@ -69,8 +69,9 @@ func (s *scheme) Open(ref provider.Ref) (provider.Target, error) {
 	case strings.ContainsAny(body, `\,`):
 		return provider.Target{}, provider.InvalidRef(ref, "body", `holds "\" or ","; the form is encfile:/DIR/NAME`)
 	}
-	clean := path.Clean(body)
-	dir, name := path.Dir(clean), path.Base(clean)
+	i := strings.LastIndexByte(body, '/')
+	dir, name := path.Clean(body[:i+1]), body[i+1:]
+	clean := path.Join(dir, name)
 	if dir == "/" {
 		return provider.Target{}, provider.InvalidRef(ref, "body", "names a file directly in /; name a directory, as in encfile:/DIR/NAME")
 	}
