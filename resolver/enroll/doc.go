@@ -87,6 +87,11 @@
 //     live in this browser's sealed cookie, so an answer started in
 //     another browser (an attacker's code) does not match (400), and a
 //     stolen code cannot be exchanged without the verifier.
+//   - Planted cookies. Exactly one cookie of each name is accepted: a
+//     cookie a sibling subdomain sets beside this server's (cookie
+//     tossing, which could otherwise slip an attacker's own session under
+//     a victim's form) makes the request fail. Serve BASE on a host whose
+//     sibling subdomains you trust nonetheless.
 //   - Cross-site posts. Posts must come from the form: no query string,
 //     Sec-Fetch-Site same-origin and Origin BaseURL's origin when the
 //     browser sends them, a SameSite=Lax session cookie, and a csrf token

@@ -242,8 +242,16 @@ func TestCrossSite(t *testing.T) {
 	b, status, page := ev.signIn(ev.link(alice(ev.op.Issuer), "mine"), "alice", alicePass)
 	require.Equal(t, http.StatusOK, status)
 	csrf := csrfOf(t, page)
-	_, _, page2 := ev.signIn(ev.link(alice(ev.op.Issuer), "mine"), "alice", alicePass)
+	b2, _, page2 := ev.signIn(ev.link(alice(ev.op.Issuer), "mine"), "alice", alicePass)
 	otherCSRF := csrfOf(t, page2)
+	u, _ := url.Parse(ev.base + "/")
+	var planted string
+	for _, c := range b2.Jar.Cookies(u) {
+		if c.Name == cookieSession {
+			planted = c.Value
+		}
+	}
+	require.NotEmpty(t, planted)
 	for name, tc := range map[string]struct {
 		b    *http.Client
 		form url.Values
@@ -255,6 +263,9 @@ func TestCrossSite(t *testing.T) {
 		"null origin":       {b, url.Values{"csrf": {csrf}, "token": {aliceToken}}, func(r *http.Request) { r.Header.Set("Origin", "null") }},
 		"cross-site":        {b, url.Values{"csrf": {csrf}, "token": {aliceToken}}, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }},
 		"no session cookie": {testopBrowser(), url.Values{"csrf": {csrf}, "token": {aliceToken}}, nil},
+		"planted second cookie": {b, url.Values{"csrf": {csrf}, "token": {aliceToken}}, func(r *http.Request) {
+			r.Header.Add("Cookie", cookieSession+"="+planted)
+		}},
 	} {
 		mods := []func(*http.Request){}
 		if tc.mod != nil {

@@ -201,7 +201,7 @@ func (e *Enroller) openTicket(text string) (*ticket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := e.opts.Profiles[t.Profile]; !ok || t.caller().Validate() != nil || t.Issuer != e.opts.Issuer || len(t.ID) != 32 {
+	if _, ok := e.opts.Profiles[t.Profile]; !ok || t.caller().Validate() != nil || t.Issuer != e.opts.Issuer || !validID(t.ID) {
 		return nil, errSealed
 	}
 	t.exp = exp

@@ -28,7 +28,7 @@ const (
 // oauthFields is the stored shape of an OAuth token connected through
 // client name.
 func oauthFields(name string, tok *oauth2.Token) (map[string]string, bool) {
-	if tok == nil || tok.AccessToken == "" || !validValue(tok.AccessToken) || tok.RefreshToken != "" && !validValue(tok.RefreshToken) {
+	if tok == nil || !validToken(tok.AccessToken) || tok.RefreshToken != "" && !validToken(tok.RefreshToken) {
 		return nil, false
 	}
 	f := map[string]string{fieldToken: tok.AccessToken, fieldOAuthClient: name}
@@ -42,6 +42,16 @@ func oauthFields(name string, tok *oauth2.Token) (map[string]string, bool) {
 		f[fieldTokenType] = tok.TokenType
 	}
 	return f, true
+}
+
+// maxTokenLen bounds an OAuth token stored (some providers' JWT access
+// tokens exceed a pasted value's MaxValueLen).
+const maxTokenLen = 16 << 10
+
+// validToken reports whether s can be stored as an OAuth token: 1 to
+// maxTokenLen printable ASCII characters (RFC 6749 A.12, A.17).
+func validToken(s string) bool {
+	return s != "" && len(s) <= maxTokenLen && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r > 0x7e })
 }
 
 // validTokenType reports whether s reads as a token type (RFC 6749
