@@ -21,8 +21,9 @@
 // The key is 32 random bytes: Options.Key, else the variable
 // MCPCRED_ENCFILE_KEY holding them in base64, else the file the variable
 // MCPCRED_ENCFILE_KEY_FILE names, holding that base64 (the file must be
-// private, mode 0600 or 0400, and belong to this user or root, checked as
-// provider/file checks a credentials file). Make one with
+// private, mode 0600 or 0400, in a private directory, and belong to this
+// user or root, checked as provider/file checks a credentials file). Make
+// one with
 //
 //	head -c 32 /dev/urandom | base64
 //
