@@ -80,7 +80,7 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 	opts.Logger = log
 	var e *enroll.Enroller
 	if enrollCfg.Enabled() {
-		if e, err = newEnroller(ctx, profiles, r, &schemes, enrollCfg, httpCfg.Issuer, tp, log); err != nil {
+		if e, err = newEnroller(ctx, profiles, r, enrollCfg, httpCfg.Issuer, tp, log); err != nil {
 			return err
 		}
 		defer e.Close()
@@ -114,12 +114,17 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 
 // newEnroller offers every per-subject profile for enrollment: a pasted token, or the third
 // party's OAuth connection for the profiles TOKEN_MCP_OAUTH_PROFILES names.
-func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Resolver, schemes *provider.Schemes,
+func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Resolver,
 	cfg enroll.Config, issuer string, tp thirdPartyConfig, log *slog.Logger) (*enroll.Enroller, error) {
 	f, err := profiles.Load()
 	if err != nil {
 		return nil, err
 	}
+	// The ledger's claims each open a reference: they get schemes of their own, so that they
+	// never push the profiles' Targets out of the shared cache.
+	var ledger provider.Schemes
+	ledger.Register("vault", vault.Scheme(func(o *vault.Options) { o.Logger = log }))
+	ledger.Register("encfile", encfile.Scheme())
 	offered := map[string]enroll.Profile{}
 	for _, name := range f.Names() {
 		p, _ := f.Get(name)
@@ -138,7 +143,7 @@ func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Re
 	}
 	return enroll.New(ctx, profiles, enroll.Options{
 		BaseURL: cfg.BaseURL, Key: cfg.Key, Issuer: issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		Profiles: offered, Ledger: cfg.NewLedger(schemes), Resolver: r, Logger: log,
+		Profiles: offered, Ledger: cfg.NewLedger(&ledger), Resolver: r, Logger: log,
 	})
 }
 
