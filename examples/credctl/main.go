@@ -13,6 +13,7 @@
 //	credctl doctor  [--server whitelist-mcp | --chain env,file,keychain,...] [--required F,...] [--json]
 //	credctl explain [same flags] PROFILE | --reference REF
 //	credctl import  --from FILE|env [--profile P] --to keychain|vault:PATH [--force]
+//	credctl forget  --profile P --subject SUB --issuer URL
 //
 // doctor reads what the server reads (whitelist-mcp's configuration by
 // default: the MCP_* variables, the profiles file, the environment,
@@ -32,6 +33,12 @@
 // in the keychain or a Vault KV secret, reads it back and compares, then
 // says how to delete the plaintext. It refuses to replace what the
 // destination holds without --force.
+//
+// forget removes one user's own credential of a per-subject profile
+// ({sub} in its source: what the user added through resolver/enroll), as
+// the server reads it (profile.Provider.StoreFor): every Vault version, the
+// keychain items or the encrypted file. Servers stop serving it within
+// their credential TTL.
 //
 // Values are never taken from the command line, where ps and shell history
 // would show them. On a terminal, set prompts for each field without echo;
@@ -84,6 +91,8 @@ flags (after the command): --profile NAME (default "default"), --service PREFIX 
                   the resolver's walk for one selection, with the policy's decision
   credctl import  --from ~/.aws/credentials|~/.mcp/credentials|env [--profile P] --to keychain|vault:PATH [--force]
                   move a profile's secrets out of a plain file or the environment into a store
+  credctl forget  --profile P --subject SUB --issuer URL
+                  remove one user's own credential of a per-subject profile (what they enrolled), every version
 `
 
 func main() {
@@ -108,6 +117,8 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr io.W
 		return runExplain(ctx, args[1:], os.Getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], os.Getenv, stdout, stderr)
+	case "forget":
+		return runForget(ctx, args[1:], os.Getenv, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("credctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
