@@ -102,6 +102,13 @@ type RefreshOptions struct {
 //     client, a refresh token refused) is served until its expiry, then
 //     is provider.ErrNotFound, so that the user connects again.
 //
+// What Retrieve serves never holds refresh_token nor refresh_lease: a tool,
+// and the upstream it calls, gets the access token (token, token_type,
+// expiry, oauth_client) and nothing that outlives it. The store keeps
+// both; the refresher reads and compares them itself. So a caller of the
+// Targets' CompareAndSwap must not pass what Retrieve served as old (it
+// no longer equals what is stored).
+//
 // The Targets' Providers are Stores (delegating) and Invalidators when the
 // inner ones are. Credentials without oauth_client pass unchanged.
 func Refresh(inner provider.Scheme, clients []*OAuth, optFns ...func(*RefreshOptions)) provider.Scheme {
@@ -218,8 +225,40 @@ func (r *refresher) fail(profile, why string, notFound bool) error {
 	return provider.Unavailable(r.name, profile, "", errors.New(why))
 }
 
-// Retrieve reads the credential and refreshes it when it is due.
+// Retrieve reads the credential, refreshes it when it is due, and serves
+// it without what only the refresher needs ([served]).
 func (r *refresher) Retrieve(ctx context.Context, profile string) (provider.Credentials, error) {
+	c, err := r.retrieve(ctx, profile)
+	if err != nil {
+		return provider.Credentials{}, err
+	}
+	return served(c), nil
+}
+
+// served is an OAuth-connected credential as a tool gets it: the access
+// token, its type and expiry and the client's name, never the refresh
+// token (a long-lived credential that only the refresher presents, to the
+// token endpoint) nor the refresh lease. The store keeps both; the
+// refresher reads and compares them through the inner provider only.
+// Credentials without oauth_client pass unchanged.
+func served(c provider.Credentials) provider.Credentials {
+	if !c.Has(fieldOAuthClient) || !c.Has(fieldRefreshToken) && !c.Has(fieldLease) {
+		return c
+	}
+	m := make(map[string]provider.Secret, c.Len())
+	for _, n := range c.Names() {
+		if n != fieldRefreshToken && n != fieldLease {
+			m[n] = c.Get(n)
+		}
+	}
+	out := provider.NewCredentialsFromSecrets(m, c.Source)
+	out.FetchedAt, out.Expires = c.FetchedAt, c.Expires
+	return out
+}
+
+// retrieve reads the credential and refreshes it when it is due; what it
+// returns still holds the refresh token and lease.
+func (r *refresher) retrieve(ctx context.Context, profile string) (provider.Credentials, error) {
 	c, err := r.inner.Retrieve(ctx, profile)
 	if err != nil || !c.Has(fieldOAuthClient) {
 		return c, err
@@ -254,6 +293,9 @@ func (r *refresher) check(profile string, c provider.Credentials) (provider.Cred
 		c.Expires = exp.Add(-r.s.opts.Margin)
 		return c, false, nil
 	}
+	// Due: served as it is (a token that lives less than Margin, just
+	// refreshed), it still must not be cached past its expiry.
+	c.Expires = exp
 	return c, true, nil
 }
 
@@ -288,7 +330,10 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 		return r.usable(profile, c, false, "the OAuth credential expired and cannot be refreshed: connect again")
 	}
 	for range 4 {
-		if lease, err := time.Parse(time.RFC3339Nano, c.Value(fieldLease)); err == nil && o.Now().Before(lease) {
+		// A lease ends Lease after it was taken at the latest: one further
+		// away (a replica whose clock runs ahead, a corrupt value) is
+		// not honoured, so it cannot hold the credential's refresh up.
+		if lease, err := time.Parse(time.RFC3339Nano, c.Value(fieldLease)); err == nil && o.Now().Before(lease) && !lease.After(o.Now().Add(o.Lease)) {
 			// Another replica is refreshing: serve the current token
 			// while it lasts, else wait for the new one.
 			if out, err := r.usable(profile, c, true, ""); err == nil {
