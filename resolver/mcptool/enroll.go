@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpcred/mcpcred/profile"
@@ -41,6 +42,10 @@ func (f EnrollerFunc) Enroll(ctx context.Context, ss *mcp.ServerSession, caller 
 // declared URL elicitation, else a tool error that gives the URL. It
 // returns nil when enrollment does not apply.
 func (s *Server) enrollment(ctx context.Context, c *Call, err error) error {
+	if e := foreignElicitation(err); e != err {
+		s.opts.Logger.WarnContext(ctx, "mcptool: a tool answered URLElicitationRequired itself; not passed on", "tool", c.tool.name)
+		return e
+	}
 	if s.opts.Enroll == nil || !errors.Is(err, profile.ErrSourceEmpty) || c.req == nil || c.req.Session == nil {
 		return nil
 	}
@@ -70,6 +75,20 @@ func (s *Server) enrollment(ctx context.Context, c *Call, err error) error {
 		"sign in, add it there (never paste it into this chat), then retry", provider.Label(name), p.URL), Err: err}
 }
 
+// foreignElicitation returns err, unless err is a URLElicitationRequired
+// error (-32042) a handler made itself (such as one relaying an
+// upstream's answer, whose message, links and ids may quote the request):
+// only the Enroller's answer, which [Server.enrollment] makes after the
+// handler returns, passes the transports with its data. That one becomes
+// a tool error that repeats nothing of it.
+func foreignElicitation(err error) error {
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != mcp.CodeURLElicitationRequired {
+		return err
+	}
+	return &Error{Message: "the tool asked the client to open a link, which this server does only to enroll credentials; its answer is not repeated (it could quote the request)"}
+}
+
 // urlElicitation reports whether the client of ss declared URL-mode
 // elicitation.
 func urlElicitation(ss *mcp.ServerSession) bool {
@@ -90,7 +109,7 @@ func validElicitations(data json.RawMessage) bool {
 		return false
 	}
 	for _, e := range d.Elicitations {
-		if e == nil || e.Mode != "url" || e.URL == "" || e.ElicitationID == "" || e.RequestedSchema != nil {
+		if e == nil || e.Mode != "url" || e.URL == "" || e.ElicitationID == "" || e.RequestedSchema != nil || e.Meta != nil {
 			return false
 		}
 	}

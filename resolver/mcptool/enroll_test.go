@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,6 +264,79 @@ func TestHTTPPages(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != want {
 			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}
+
+// relayIn is the argument of the tools of TestForeignURLElicitation.
+type relayIn struct {
+	Text string `json:"text"`
+}
+
+// foreignElicitation is what a tool could return that relays an upstream's
+// URLElicitationRequired answer (-32042): text from the request in the
+// message, in the elicitation's message, URL, id and _meta.
+func foreignElicitation(text string) error {
+	data, _ := json.Marshal(map[string]any{"elicitations": []map[string]any{{
+		"mode": "url", "url": "https://upstream.example.com/x?q=" + text, "elicitationId": "id-" + text,
+		"message": "upstream says " + text, "_meta": map[string]any{"echo": text},
+	}}})
+	return &jsonrpc.Error{Code: mcp.CodeURLElicitationRequired, Message: "upstream quoted " + text, Data: data}
+}
+
+// TestForeignURLElicitation: the transports let a URLElicitationRequired
+// error (-32042) through with its data, for the Enroller's link. A tool's
+// own -32042 (one that relays an upstream's answer, quoting the request)
+// is not the Enroller's: it reaches the client without any text of the
+// request, whether the tool is registered through AddTool or directly on
+// the SDK's server; and what does pass carries the fixed message and no
+// _meta.
+func TestForeignURLElicitation(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
+	r, err := resolver.New([]provider.Provider{provider.Func(func(context.Context, string) (provider.Credentials, error) {
+		return provider.Credentials{}, nil
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := mcptool.New(srv, r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcptool.AddTool(ms, &mcp.Tool{Name: "relay"}, func(ctx context.Context, c *mcptool.Call, in relayIn) (struct{}, error) {
+		return struct{}{}, foreignElicitation(in.Text)
+	})
+	mcp.AddTool(srv, &mcp.Tool{Name: "raw"}, func(ctx context.Context, req *mcp.CallToolRequest, in relayIn) (*mcp.CallToolResult, struct{}, error) {
+		return nil, struct{}{}, foreignElicitation(in.Text)
+	})
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go srv.Run(context.Background(), mcptool.IOTransport(inR, outW))
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(context.Background(), &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	const canary = "sk-live-9Zq7RelayCanary31"
+	for _, name := range []string{"relay", "raw"} {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: map[string]any{"text": canary}})
+		var shown string
+		if res != nil {
+			b, _ := json.Marshal(res)
+			shown += string(b)
+		}
+		if err != nil {
+			shown += err.Error()
+			var we *jsonrpc.Error
+			if errors.As(err, &we) {
+				shown += we.Message + string(we.Data)
+			}
+		}
+		if shown == "" {
+			t.Fatalf("%s: no answer", name)
+		}
+		if strings.Contains(shown, canary) || strings.Contains(shown, `"echo"`) {
+			t.Errorf("%s: the client was shown request text: %s", name, shown)
 		}
 	}
 }

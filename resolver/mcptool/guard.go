@@ -236,6 +236,7 @@ func (s *Server) guard(next mcp.MethodHandler) mcp.MethodHandler {
 			if we, ok := err.(*jsonrpc.Error); ok && strings.HasPrefix(we.Message, "unknown tool") {
 				err = &jsonrpc.Error{Code: we.Code, Message: "unknown tool (its name is not repeated); tools/list lists this server's tools"}
 			}
+			err = foreignElicitation(err)
 			s.scrubResult(res, ct.Params.Arguments)
 			return res, s.scrubError(err)
 		}

@@ -129,12 +129,14 @@ func rewriteError(msg []byte) []byte {
 	if json.Unmarshal(m["error"], &e) != nil {
 		e.Code = jsonrpc.CodeInternalError
 	}
+	re := &jsonrpc.Error{Code: e.Code, Message: replyMessage(e.Code)}
 	if e.Code == mcp.CodeURLElicitationRequired && validElicitations(e.Data) {
-		// Only an Enroller's answer has this code: its data holds the
-		// enrollment URL and its own message, never request text.
-		return msg
+		// Only an Enroller's answer keeps its data (the guard turns a
+		// tool's own -32042 into a tool error): the enrollment URL and
+		// the Enroller's message, never request text.
+		re.Data = e.Data
 	}
-	b, err := json.Marshal(&jsonrpc.Error{Code: e.Code, Message: replyMessage(e.Code)})
+	b, err := json.Marshal(re)
 	if err != nil {
 		return msg
 	}
@@ -155,6 +157,8 @@ func replyMessage(code int64) string {
 		return "invalid request: not a JSON-RPC 2.0 request this server accepts here"
 	case jsonrpc.CodeMethodNotFound:
 		return "method not found"
+	case mcp.CodeURLElicitationRequired:
+		return "URL elicitation required"
 	case jsonrpc.CodeInvalidParams:
 		return "invalid params: the params do not have the shape this method takes, or name no tool of this server (the details are not repeated: they could quote the request)"
 	}
