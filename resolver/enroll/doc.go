@@ -82,7 +82,10 @@
 //     ticket). Rotation: Options.OldKeys still open.
 //   - Replay. The Ledger claims a ticket's id once, across replicas
 //     (StoreLedger: a create-only CompareAndSwap): a used link, or a
-//     replayed session cookie, is 409 and stores nothing more.
+//     replayed session cookie, is 409 and stores nothing more. The claim
+//     comes before the store's write, so a write that fails spends the
+//     link: that page says nothing was saved and to ask for a new link,
+//     and ends the session (a ledger that fails spends nothing).
 //   - Login CSRF and code injection. The state, nonce and PKCE verifier
 //     live in this browser's sealed cookie, so an answer started in
 //     another browser (an attacker's code) does not match (400), and a

@@ -472,7 +472,14 @@ func (e *Enroller) store(w http.ResponseWriter, r *http.Request, t *ticket, fiel
 		return
 	}
 	if err := st.Put(ctx, t.Profile, provider.NewCredentials(fields, provider.Source{Provider: "enroll"})); err != nil {
-		e.refuse(w, r, refuseStore, "", t)
+		// The claim stands (it is what makes a link store once, and a
+		// ledger cannot take one back): this link is spent though
+		// nothing was stored. Say so, and end the session, so that a
+		// resubmission is not answered "already used" as if it had.
+		for _, name := range clear {
+			e.clearCookie(w, name)
+		}
+		e.refuse(w, r, refuseSpent, "", t)
 		return
 	}
 	e.invalidate(c, t.Profile)

@@ -107,5 +107,6 @@ var (
 	refuseTooLarge   = refusal{http.StatusRequestEntityTooLarge, "too-large", "Nothing was saved", "The form was too large."}
 	refuseNoMethod   = refusal{http.StatusBadRequest, "no-such-method", "Not available", "This credential cannot be added that way."}
 	refuseNotAllowed = refusal{http.StatusForbidden, "not-allowed", "Not allowed", "This server does not let your account store this credential. Ask its operator."}
+	refuseSpent      = refusal{http.StatusServiceUnavailable, "store-failed-link-spent", "Not saved", "Nothing was saved: the credential store could not be written. This link is now used up: ask your app for a new link (retry what you were doing) and add the credential again."}
 	refuseStore      = refusal{http.StatusServiceUnavailable, "store-failed", "Not saved", "The credential could not be saved now. Ask your app for a new link and try again later."}
 )
