@@ -20,13 +20,18 @@ import (
 
 // tokenEndpoint is an OAuth token endpoint that answers every refresh
 // with a new access and refresh token living expiresIn seconds.
-func tokenEndpoint(t *testing.T, expiresIn int) (*OAuth, *atomic.Int64) {
+func tokenEndpoint(t *testing.T, expiresIn int, hooks ...func(w http.ResponseWriter) bool) (*OAuth, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ParseForm() != nil || r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("refresh_token") == "" {
 			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
 			return
+		}
+		for _, h := range hooks {
+			if h(w) {
+				return
+			}
 		}
 		i := n.Add(1)
 		w.Header().Set("Content-Type", "application/json")
@@ -158,4 +163,42 @@ func TestRefreshImplausibleLease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "access-0-0123456789", c.Value(fieldToken))
 	assert.Equal(t, int64(1), n.Load())
+}
+
+// TestRefreshRemovedMeanwhile: a credential the user removes (forget,
+// Enroller.Remove on any replica) while a refresh of it runs is not
+// served afterwards: neither the token the refresh just obtained nor the
+// old one, whether the token endpoint answers with new tokens or fails.
+func TestRefreshRemovedMeanwhile(t *testing.T) {
+	for name, answer := range map[string]func(w http.ResponseWriter) bool{
+		"refreshed": func(http.ResponseWriter) bool { return false },
+		"refused": func(w http.ResponseWriter) bool {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+			return true
+		},
+		"failed":    func(w http.ResponseWriter) bool { w.WriteHeader(http.StatusBadGateway); return true },
+		"malformed": func(w http.ResponseWriter) bool { w.Header().Set("Content-Type", "application/json"); w.Write([]byte(`{"access_token":"a\u0001","token_type":"Bearer"}`)); return true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ms := newMapStore()
+			const key = "k"
+			remove := func(w http.ResponseWriter) bool {
+				memTarget{ms, key}.Delete(context.Background(), "")
+				return answer(w)
+			}
+			client, _ := tokenEndpoint(t, 3600, remove)
+			// Due (within the margin), not yet expired: the old token
+			// would otherwise be served until its expiry.
+			require.NoError(t, memTarget{ms, key}.Put(context.Background(), "", oauthCred("fake", time.Now().Add(30*time.Second))))
+			var s provider.Schemes
+			s.Register("mem", Refresh(ms.scheme(), []*OAuth{client}))
+			p, _, err := s.Provider("mem:" + key)
+			require.NoError(t, err)
+			c, err := p.Retrieve(context.Background(), "")
+			require.ErrorIs(t, err, provider.ErrNotFound, "served %v after its removal", c)
+			assert.True(t, ms.get(key).IsZero(), "nothing written back")
+		})
+	}
 }

@@ -372,11 +372,10 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 			// Release the lease; keep the credential, whose token may
 			// work until its expiry.
 			if cerr := r.store.CompareAndSwap(ctx, profile, leased, c); errors.Is(cerr, provider.ErrConflict) {
-				// Someone stored another credential meanwhile: serve it.
-				if next, err := r.inner.Retrieve(ctx, profile); err == nil {
-					if out, due, err := r.check(profile, next); !due || err != nil {
-						return out, err
-					}
+				// Someone stored another credential meanwhile, or removed
+				// it: serve that.
+				if out, ok, err := r.stored(ctx, profile); ok {
+					return out, err
 				}
 			}
 			r.logRefresh(ctx, name, map[bool]string{true: "refused", false: "failed"}[dead])
@@ -387,19 +386,22 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 		}
 		fields, ok := oauthFields(name, tok)
 		if !ok {
-			r.store.CompareAndSwap(ctx, profile, leased, c)
 			r.logRefresh(ctx, name, "malformed")
+			if cerr := r.store.CompareAndSwap(ctx, profile, leased, c); errors.Is(cerr, provider.ErrConflict) {
+				if out, ok, err := r.stored(ctx, profile); ok {
+					return out, err
+				}
+			}
 			return r.usable(profile, c, true, "the OAuth token endpoint answered without a usable token")
 		}
 		next := provider.NewCredentials(fields, c.Source)
 		if err := r.store.CompareAndSwap(ctx, profile, leased, next); err != nil {
 			r.logRefresh(ctx, name, "not-stored")
 			if errors.Is(err, provider.ErrConflict) {
-				// Our lease was taken over: what is stored wins.
-				if cur, err := r.inner.Retrieve(ctx, profile); err == nil {
-					if out, due, err := r.check(profile, cur); !due || err != nil {
-						return out, err
-					}
+				// Our lease was taken over, or the credential removed:
+				// what is stored wins, and nothing stored means removed.
+				if out, ok, err := r.stored(ctx, profile); ok {
+					return out, err
 				}
 			}
 			// The new token works, though it could not be stored.
@@ -414,6 +416,26 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 		return out, err
 	}
 	return r.usable(profile, c, true, "the OAuth credential kept changing while it was refreshed")
+}
+
+// stored reads what another writer stored meanwhile (a CompareAndSwap of
+// ours conflicted). It answers the call (ok) with that credential when it
+// is not due, and with not found when nothing is stored any more: the
+// user removed it, and a token refreshed meanwhile, or the old one, must
+// not be served after that. Otherwise (due again, or the store cannot be
+// read) the caller decides.
+func (r *refresher) stored(ctx context.Context, profile string) (provider.Credentials, bool, error) {
+	cur, err := r.inner.Retrieve(ctx, profile)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return provider.Credentials{}, true, err
+	case err != nil:
+		return provider.Credentials{}, false, nil
+	}
+	if out, due, err := r.check(profile, cur); !due || err != nil {
+		return out, true, err
+	}
+	return provider.Credentials{}, false, nil
 }
 
 // awaitChange polls the store until what it holds is no longer c, or the
