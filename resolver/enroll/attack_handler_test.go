@@ -240,3 +240,36 @@ func TestLedgerFailureKeepsLink(t *testing.T) {
 	status, _, _ = ev.post(b, "/", url.Values{"csrf": {csrf}, "token": {aliceToken}})
 	assert.Equal(t, http.StatusOK, status)
 }
+
+// TestWatchersPerCaller: one caller who opens many sessions gets at most
+// 8 watchers (its further links still work, unwatched), so the
+// others' links are still watched.
+func TestWatchersPerCaller(t *testing.T) {
+	ev := newEnv(t, func(o *Options) { o.MaxPending = maxPerCaller + 2 })
+	ctx := context.Background()
+	for range maxPerCaller + 4 {
+		ss, _, _ := mcpSession(t)
+		p, ok, err := ev.e.Enroll(ctx, ss, alice(ev.op.Issuer), "mine")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NotEmpty(t, p.URL)
+	}
+	assert.Equal(t, maxPerCaller, ev.e.watch.pending())
+	ss, _, done := mcpSession(t)
+	bob := &provider.Caller{Issuer: ev.op.Issuer, Subject: "bob"}
+	p, ok, err := ev.e.Enroll(ctx, ss, bob, "mine")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, maxPerCaller+1, ev.e.watch.pending(), "bob's link is watched")
+	b, status, page := ev.signIn(p.URL, "bob", bobPass)
+	require.Equal(t, http.StatusOK, status)
+	status, _, _ = ev.post(b, "/", url.Values{"csrf": {csrfOf(t, page)}, "token": {"bob-token-0123456789"}})
+	require.Equal(t, http.StatusOK, status)
+	select {
+	case id := <-done:
+		assert.Equal(t, p.ElicitationID, id)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no completion notice for bob")
+	}
+	waitFor(t, "bob's watcher to end", func() bool { return ev.e.watch.pending() == maxPerCaller })
+}

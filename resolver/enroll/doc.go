@@ -118,8 +118,10 @@
 //   - Resource exhaustion. Bodies are at most 16 KiB, values 4096 bytes,
 //     only the profile's declared fields are accepted (an unknown one is
 //     400 and nothing is stored); at most Options.MaxPending watchers,
-//     one per session, caller and profile, each ending at its link's
-//     expiry, when its session closes, or when the credential arrives.
+//     one per session, caller and profile, at most 8 per caller (so one
+//     user's many sessions do not take them all), each ending at its
+//     link's expiry, when its session closes, or when the credential
+//     arrives.
 //   - Disclosure. Pages, errors and logs never show a subject, a value,
 //     a ticket or request text. Logs name the event, the profile
 //     (provider.Label), the ticket id's first 8 characters, the outcome,

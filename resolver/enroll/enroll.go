@@ -117,8 +117,9 @@ type Options struct {
 	PollInterval time.Duration
 
 	// MaxPending bounds the pending elicitations watched at once, across
-	// sessions (default 1000). Beyond it Enroll still returns a link, and
-	// logs that no completion notice will follow.
+	// sessions (default 1000), and at most 8 of one caller. Beyond it
+	// Enroll still returns a link, and logs that no completion notice
+	// will follow.
 	MaxPending int
 
 	// HTTPClient makes the requests to the issuer and to OAuth third

@@ -15,6 +15,11 @@ import (
 // profile notifies the newest ones.
 const maxIDs = 8
 
+// maxPerCaller bounds the watchers of one caller (across its sessions and
+// profiles), so that one user who opens many sessions cannot take every
+// one of Options.MaxPending from the others.
+const maxPerCaller = 8
+
 type watchKey struct {
 	ss      *mcp.ServerSession
 	caller  string // provider.Caller.ID
@@ -39,6 +44,7 @@ type registry struct {
 	mu       sync.Mutex
 	closed   bool
 	byKey    map[watchKey]*watcher
+	byCaller map[string]int // watchers per caller ID
 	sessions map[*mcp.ServerSession]context.Context // done when the session closes
 	ctx      context.Context                        // done on Close
 	cancel   context.CancelFunc
@@ -46,7 +52,7 @@ type registry struct {
 
 func newRegistry(max int) *registry {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &registry{max: max, byKey: map[watchKey]*watcher{}, sessions: map[*mcp.ServerSession]context.Context{}, ctx: ctx, cancel: cancel}
+	return &registry{max: max, byKey: map[watchKey]*watcher{}, byCaller: map[string]int{}, sessions: map[*mcp.ServerSession]context.Context{}, ctx: ctx, cancel: cancel}
 }
 
 // start watches t's store for ss, or adds t's id to the watcher already
@@ -67,7 +73,7 @@ func (r *registry) start(e *Enroller, ss *mcp.ServerSession, t *ticket, st provi
 		w.exp = t.exp
 		return true
 	}
-	if len(r.byKey) >= r.max {
+	if len(r.byKey) >= r.max || r.byCaller[k.caller] >= maxPerCaller {
 		return false
 	}
 	sctx, ok := r.sessions[ss]
@@ -88,6 +94,7 @@ func (r *registry) start(e *Enroller, ss *mcp.ServerSession, t *ticket, st provi
 	}
 	w := &watcher{key: k, caller: c, store: st, poke: make(chan struct{}, 1), ids: []string{t.ID}, exp: t.exp}
 	r.byKey[k] = w
+	r.byCaller[k.caller]++
 	go r.run(e, sctx, w)
 	return true
 }
@@ -108,9 +115,7 @@ func waitDone(ss *mcp.ServerSession) <-chan struct{} {
 func (r *registry) run(e *Enroller, ctx context.Context, w *watcher) {
 	defer func() {
 		r.mu.Lock()
-		if r.byKey[w.key] == w {
-			delete(r.byKey, w.key)
-		}
+		r.remove(w)
 		r.mu.Unlock()
 	}()
 	tick := time.NewTicker(e.opts.PollInterval)
@@ -138,7 +143,7 @@ func (r *registry) run(e *Enroller, ctx context.Context, w *watcher) {
 		e.invalidate(w.caller, w.key.profile)
 		r.mu.Lock()
 		ids := append([]string(nil), w.ids...)
-		delete(r.byKey, w.key)
+		r.remove(w)
 		r.mu.Unlock()
 		for _, id := range ids {
 			nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -147,6 +152,17 @@ func (r *registry) run(e *Enroller, ctx context.Context, w *watcher) {
 		}
 		e.event(ctx, "watch", w.key.profile, ids[len(ids)-1][:8], w.caller, "completed")
 		return
+	}
+}
+
+// remove drops w if it is still registered. r.mu is held.
+func (r *registry) remove(w *watcher) {
+	if r.byKey[w.key] != w {
+		return
+	}
+	delete(r.byKey, w.key)
+	if r.byCaller[w.key.caller]--; r.byCaller[w.key.caller] <= 0 {
+		delete(r.byCaller, w.key.caller)
 	}
 }
 
