@@ -178,8 +178,12 @@ func TestRefreshRemovedMeanwhile(t *testing.T) {
 			w.Write([]byte(`{"error":"invalid_grant"}`))
 			return true
 		},
-		"failed":    func(w http.ResponseWriter) bool { w.WriteHeader(http.StatusBadGateway); return true },
-		"malformed": func(w http.ResponseWriter) bool { w.Header().Set("Content-Type", "application/json"); w.Write([]byte(`{"access_token":"a\u0001","token_type":"Bearer"}`)); return true },
+		"failed": func(w http.ResponseWriter) bool { w.WriteHeader(http.StatusBadGateway); return true },
+		"malformed": func(w http.ResponseWriter) bool {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"a\u0001","token_type":"Bearer"}`))
+			return true
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ms := newMapStore()

@@ -44,7 +44,7 @@ type registry struct {
 	mu       sync.Mutex
 	closed   bool
 	byKey    map[watchKey]*watcher
-	byCaller map[string]int // watchers per caller ID
+	byCaller map[string]int                         // watchers per caller ID
 	sessions map[*mcp.ServerSession]context.Context // done when the session closes
 	ctx      context.Context                        // done on Close
 	cancel   context.CancelFunc
