@@ -49,7 +49,8 @@
 //  3. GET BASE/callback checks the state against the cookie's (constant
 //     time), exchanges the code with the verifier, verifies the ID token
 //     with go-oidc (signature by the issuer's keys, issuer, audience
-//     ClientID, expiry; then the nonce and, with several audiences, azp),
+//     ClientID, expiry; then the nonce and azp: this client whenever
+//     present, and present with several audiences),
 //     and requires its issuer and subject to be the ticket's. It replaces
 //     the login cookie with mcpcred_enroll (sealed: the ticket, a csrf
 //     value) and redirects to BASE/.

@@ -297,16 +297,20 @@ func (e *Enroller) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, e.basePath+"/", http.StatusSeeOther)
 }
 
-// authorizedParty checks OpenID Core's azp rule for an ID token with
-// several audiences: azp must be this client.
+// authorizedParty checks OpenID Core's azp rules (3.1.3.7): an ID token
+// with several audiences has an azp, and an azp, when present, is this
+// client. A token issued to another client does not sign in here.
 func (e *Enroller) authorizedParty(id *oidc.IDToken) bool {
-	if len(id.Audience) <= 1 {
-		return true
-	}
 	var c struct {
-		AZP string `json:"azp"`
+		AZP *string `json:"azp"`
 	}
-	return id.Claims(&c) == nil && c.AZP == e.opts.ClientID
+	if id.Claims(&c) != nil {
+		return false
+	}
+	if c.AZP == nil {
+		return len(id.Audience) <= 1
+	}
+	return *c.AZP == e.opts.ClientID
 }
 
 // form (GET BASE/) shows the ticket's profile's form.
