@@ -273,3 +273,70 @@ func TestWatchersPerCaller(t *testing.T) {
 	}
 	waitFor(t, "bob's watcher to end", func() bool { return ev.e.watch.pending() == maxPerCaller })
 }
+
+// TestMixUp: the identity provider's answer sent to the third party's
+// callback, and the third party's sent to the identity provider's, in a
+// browser where both flows are under way, exchange nothing; and a sealed
+// cookie or token moved under another name (login, session, connect,
+// csrf, ticket) opens as none of them.
+func TestMixUp(t *testing.T) {
+	ev := newEnv(t)
+	b, status, page := ev.signIn(ev.link(alice(ev.op.Issuer), "oauthy"), "alice", alicePass)
+	require.Equal(t, http.StatusOK, status)
+	csrf := csrfOf(t, page)
+	nr := noRedirect(b)
+	status, _, resp := ev.post(nr, "/connect", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, status)
+	third, _ := url.Parse(resp.Header.Get("Location"))
+	link := ev.link(alice(ev.op.Issuer), "mine")
+	status, _, resp = ev.get(nr, link)
+	require.Equal(t, http.StatusSeeOther, status)
+	login, _ := url.Parse(resp.Header.Get("Location"))
+	require.NotEqual(t, third.Query().Get("state"), login.Query().Get("state"))
+	u, _ := url.Parse(ev.base + "/")
+	vals := map[string]string{"csrf": csrf, "ticket": link[strings.Index(link, "t=")+2:]}
+	for _, c := range b.Jar.Cookies(u) {
+		vals[c.Name] = c.Value
+	}
+	require.Len(t, vals, 5, "login, session and connect cookies, csrf, ticket")
+
+	status, _, _ = ev.get(nr, ev.base+"/connected?code=x&state="+url.QueryEscape(login.Query().Get("state")))
+	assert.Equal(t, http.StatusBadRequest, status, "the sign-in's answer at the third party's callback")
+	status, _, _ = ev.get(nr, ev.base+"/callback?code=x&state="+url.QueryEscape(third.Query().Get("state")))
+	assert.Equal(t, http.StatusBadRequest, status, "the third party's answer at the sign-in's callback")
+	status, _, _ = ev.get(nr, ev.base+"/callback?code=x&state="+url.QueryEscape(login.Query().Get("state"))+"&iss="+url.QueryEscape(ev.srv.URL))
+	assert.Equal(t, http.StatusBadRequest, status, "an answer that names another issuer")
+
+	for from, v := range vals {
+		for _, to := range []string{cookieLogin, cookieSession, cookieConnect} {
+			if from == to {
+				continue
+			}
+			j := testopBrowser()
+			j.Jar.SetCookies(u, []*http.Cookie{{Name: to, Value: v, Path: "/enroll"}})
+			for _, try := range []func() int{
+				func() int { s, _, _ := ev.get(noRedirect(j), ev.base+"/"); return s },
+				func() int { s, _, _ := ev.post(noRedirect(j), "/", url.Values{"csrf": {csrf}, "token": {aliceToken}}); return s },
+				func() int {
+					s, _, _ := ev.get(noRedirect(j), ev.base+"/callback?code=x&state="+url.QueryEscape(login.Query().Get("state")))
+					return s
+				},
+				func() int {
+					s, _, _ := ev.get(noRedirect(j), ev.base+"/connected?code=x&state="+url.QueryEscape(third.Query().Get("state")))
+					return s
+				},
+			} {
+				assert.GreaterOrEqual(t, try(), 400, "%s as %s", from, to)
+			}
+		}
+		status, _, _ := ev.get(noRedirect(testopBrowser()), ev.base+"/start?t="+url.QueryEscape(v))
+		if from != "ticket" {
+			assert.Equal(t, http.StatusBadRequest, status, "%s as a ticket", from)
+		}
+		if from != "csrf" {
+			status, _, _ = ev.post(b, "/", url.Values{"csrf": {v}, "token": {aliceToken}})
+			assert.Equal(t, http.StatusForbidden, status, "%s as the csrf", from)
+		}
+	}
+	assert.Equal(t, 0, ev.store.len())
+}
