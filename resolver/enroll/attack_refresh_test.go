@@ -206,3 +206,47 @@ func TestRefreshRemovedMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// slowWrite is the mem: store whose CompareAndSwap that releases a lease
+// (old holds one, next does not) takes a while, as a loaded Vault's write
+// may; it honours its context, as a real store's client does.
+type slowWrite struct {
+	memTarget
+	delay time.Duration
+}
+
+func (s slowWrite) CompareAndSwap(ctx context.Context, p string, old, next provider.Credentials) error {
+	if old.Has(fieldLease) && !next.Has(fieldLease) {
+		select {
+		case <-ctx.Done():
+			return provider.Unavailable("mem", p, "", ctx.Err())
+		case <-time.After(s.delay):
+		}
+	}
+	return s.memTarget.CompareAndSwap(ctx, p, old, next)
+}
+
+// TestRefreshStoresRotatedToken: once the token endpoint has answered, the
+// rotated refresh token (the old one is now dead) is stored even when the
+// write takes longer than what is left of the refresh's time: losing it
+// would leave the stored credential with a dead refresh token, and the
+// user would have to connect again.
+func TestRefreshStoresRotatedToken(t *testing.T) {
+	client, n := tokenEndpoint(t, 3600)
+	ms := newMapStore()
+	const key = "k"
+	require.NoError(t, memTarget{ms, key}.Put(context.Background(), "", oauthCred("fake", time.Now().Add(-time.Minute))))
+	var s provider.Schemes
+	s.Register("mem", Refresh(provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		return provider.Target{Provider: slowWrite{memTarget{ms, ref.Body}, 1500 * time.Millisecond}, Resources: []provider.Resource{{Scheme: "mem", Path: ref.Body}}}, nil
+	}), []*OAuth{client}, func(o *RefreshOptions) { o.Lease = 500 * time.Millisecond }))
+	p, _, err := s.Provider("mem:" + key)
+	require.NoError(t, err)
+	c, err := p.Retrieve(context.Background(), "")
+	require.NoError(t, err)
+	assert.Equal(t, "access-1-0123456789", c.Value(fieldToken))
+	require.Equal(t, int64(1), n.Load())
+	stored := ms.get(key)
+	assert.Equal(t, "refresh-1-0123456789", stored.Value(fieldRefreshToken), "the rotated refresh token was lost")
+	assert.False(t, stored.Has(fieldLease))
+}

@@ -366,6 +366,13 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 		}
 		hctx := context.WithValue(ctx, oauth2.HTTPClient, o.HTTPClient)
 		tok, err := cfg.TokenSource(hctx, &oauth2.Token{RefreshToken: c.Value(fieldRefreshToken)}).Token()
+		// Once the token endpoint has answered, what follows is written
+		// whatever is left of the refresh's time: a rotated refresh token
+		// (the old one is dead now) that is not stored is lost, and a
+		// lease not released holds the others up. CompareAndSwap over
+		// the lease keeps a late write from clobbering a takeover.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		defer cancel()
 		if err != nil {
 			var re *oauth2.RetrieveError
 			dead := errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "unauthorized_client")
@@ -417,6 +424,10 @@ func (r *refresher) refresh(ctx context.Context, profile string, c provider.Cred
 	}
 	return r.usable(profile, c, true, "the OAuth credential kept changing while it was refreshed")
 }
+
+// writeTimeout bounds the store's writes (and reads) that follow a token
+// endpoint's answer.
+const writeTimeout = 30 * time.Second
 
 // stored reads what another writer stored meanwhile (a CompareAndSwap of
 // ours conflicted). It answers the call (ok) with that credential when it
