@@ -316,7 +316,10 @@ func TestMixUp(t *testing.T) {
 			j.Jar.SetCookies(u, []*http.Cookie{{Name: to, Value: v, Path: "/enroll"}})
 			for _, try := range []func() int{
 				func() int { s, _, _ := ev.get(noRedirect(j), ev.base+"/"); return s },
-				func() int { s, _, _ := ev.post(noRedirect(j), "/", url.Values{"csrf": {csrf}, "token": {aliceToken}}); return s },
+				func() int {
+					s, _, _ := ev.post(noRedirect(j), "/", url.Values{"csrf": {csrf}, "token": {aliceToken}})
+					return s
+				},
 				func() int {
 					s, _, _ := ev.get(noRedirect(j), ev.base+"/callback?code=x&state="+url.QueryEscape(login.Query().Get("state")))
 					return s
