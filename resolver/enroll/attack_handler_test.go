@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -342,4 +343,39 @@ func TestMixUp(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 0, ev.store.len())
+}
+
+// ctxPut is the mem: store whose Put honours its context, as a real
+// store's client does.
+type ctxPut struct{ memTarget }
+
+func (s ctxPut) Put(ctx context.Context, p string, c provider.Credentials) error {
+	if err := ctx.Err(); err != nil {
+		return provider.Unavailable("mem", p, "", err)
+	}
+	return s.memTarget.Put(ctx, p, c)
+}
+
+// TestStoreOutlivesBrowser: a browser that goes away once its form is
+// sent (the tab closed, the connection dropped) does not leave the link
+// claimed and nothing stored: once claimed, the credential is written.
+func TestStoreOutlivesBrowser(t *testing.T) {
+	ev := newEnv(t)
+	ms := ev.store
+	ev.schemes.Register("mem", provider.SchemeFunc(func(ref provider.Ref) (provider.Target, error) {
+		return provider.Target{Provider: ctxPut{memTarget{ms, ref.Body}}, Resources: []provider.Resource{{Scheme: "mem", Path: ref.Body}}}, nil
+	}))
+	b, status, page := ev.signIn(ev.link(alice(ev.op.Issuer), "mine"), "alice", alicePass)
+	require.Equal(t, http.StatusOK, status)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // gone
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, ev.base+"/", strings.NewReader(url.Values{"csrf": {csrfOf(t, page)}, "token": {aliceToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range b.Jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	ev.e.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, aliceToken, ev.store.get("users/sub-alice/mine").Value("token"))
 }

@@ -465,7 +465,9 @@ func (e *Enroller) store(w http.ResponseWriter, r *http.Request, t *ticket, fiel
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(provider.ContextWithCaller(r.Context(), c), 30*time.Second)
+	// The claim and the write run to their end even if the browser goes
+	// away meanwhile: a claim without its write spends the link.
+	ctx, cancel := context.WithTimeout(provider.ContextWithCaller(context.WithoutCancel(r.Context()), c), 30*time.Second)
 	defer cancel()
 	if err := e.opts.Ledger.Claim(ctx, t.ID, t.exp); err != nil {
 		if errors.Is(err, ErrReplayed) {
