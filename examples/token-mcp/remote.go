@@ -178,7 +178,7 @@ func thirdParty(ctx context.Context, getenv func(string) string) (thirdPartyConf
 	c.client = &enroll.OAuth{Name: "thirdparty", Config: &oauth2.Config{
 		ClientID: getenv("TOKEN_MCP_OAUTH_CLIENT_ID"), ClientSecret: getenv("TOKEN_MCP_OAUTH_CLIENT_SECRET"),
 		Endpoint: op.Endpoint(), Scopes: strings.Fields(getenv("TOKEN_MCP_OAUTH_SCOPES")),
-	}}
+	}, Issuer: issuer}
 	for n := range strings.SplitSeq(getenv("TOKEN_MCP_OAUTH_PROFILES"), ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.profiles[n] = true

@@ -85,6 +85,23 @@ func TestConnectRefusals(t *testing.T) {
 	assert.Equal(t, 0, ev.store.len())
 }
 
+// TestConnectIssuerMixUp: an authorization response whose iss (RFC 9207)
+// names another authorization server than the profile's third party is
+// refused before any code is exchanged, and nothing is stored.
+func TestConnectIssuerMixUp(t *testing.T) {
+	ev := newEnv(t)
+	b, status, page := ev.signIn(ev.link(alice(ev.op.Issuer), "oauthy"), "alice", alicePass)
+	require.Equal(t, http.StatusOK, status)
+	for _, iss := range []string{"https://evil.example", ev.op.Issuer + "/", "", strings.ToUpper(ev.op.Issuer)} {
+		status, _, resp := ev.post(noRedirect(b), "/connect", url.Values{"csrf": {csrfOf(t, page)}})
+		require.Equal(t, http.StatusSeeOther, status)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		status, _, _ = ev.get(b, ev.base+"/connected?code=x&state="+url.QueryEscape(loc.Query().Get("state"))+"&iss="+url.QueryEscape(iss))
+		assert.Equal(t, http.StatusBadRequest, status, "iss %q", iss)
+	}
+	assert.Equal(t, 0, ev.store.len())
+}
+
 // lastCSP fetches the form again and returns its Content-Security-Policy.
 func (ev *env) lastCSP(b *http.Client) string {
 	_, _, resp := ev.get(b, ev.base+"/")

@@ -59,6 +59,11 @@ type OAuth struct {
 	// Config is the client at the third party. Its RedirectURL must be
 	// BaseURL + "/connected", or empty (New sets it).
 	Config *oauth2.Config
+	// Issuer, if set, is the third party's issuer identifier: an
+	// authorization response to BASE/connected whose iss parameter (RFC
+	// 9207) names another issuer is refused, so that a response of one
+	// authorization server is never taken for another's (mix-up).
+	Issuer string
 }
 
 // Profile says how a profile is enrolled: pasted Fields, an OAuth

@@ -560,6 +560,11 @@ func (e *Enroller) connected(w http.ResponseWriter, r *http.Request) {
 		e.refuse(w, r, refuseNoMethod, "", t)
 		return
 	}
+	if iss := q.Get("iss"); q.Has("iss") && p.OAuth.Issuer != "" && iss != p.OAuth.Issuer {
+		// RFC 9207: the answer is another authorization server's.
+		e.refuse(w, r, refuseState, "", t)
+		return
+	}
 	if q.Has("error") || q.Get("code") == "" {
 		e.refuse(w, r, refuseDenied, "", t)
 		return

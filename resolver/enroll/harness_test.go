@@ -159,7 +159,7 @@ func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	ctx := context.Background()
 	disc, err := oidc.NewProvider(ctx, op.Issuer)
 	require.NoError(t, err)
-	third := &OAuth{Name: "thirdparty", Config: &oauth2.Config{ClientID: thirdClient, ClientSecret: thirdSecret, Endpoint: disc.Endpoint(), Scopes: []string{"openid", "offline_access"}}}
+	third := &OAuth{Name: "thirdparty", Config: &oauth2.Config{ClientID: thirdClient, ClientSecret: thirdSecret, Endpoint: disc.Endpoint(), Scopes: []string{"openid", "offline_access"}}, Issuer: op.Issuer}
 
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o700))
