@@ -186,6 +186,23 @@ func (e *Enroller) cookie(r *http.Request, name string, p purpose, v any) (time.
 	return e.seal.openValue(p, cs[0].Value, v)
 }
 
+// answer opens an authorization response at one of the callbacks: its
+// query, of callbackParams only, and the sealed cookie (name, sealed for
+// p) of the browser that started the flow, into v. It has answered the
+// request when ok is false.
+func (e *Enroller) answer(w http.ResponseWriter, r *http.Request, name string, p purpose, v any) (q url.Values, exp time.Time, ok bool) {
+	if q, ok = query(r, callbackParams...); !ok {
+		e.refuse(w, r, refuseParams, "", nil)
+		return nil, time.Time{}, false
+	}
+	exp, err := e.cookie(r, name, p, v)
+	if err != nil {
+		e.refuse(w, r, sealedRefusal(err, refuseNoSession), "", nil)
+		return nil, time.Time{}, false
+	}
+	return q, exp, true
+}
+
 // sealedRefusal maps a sealed value that did not open to its answer.
 func sealedRefusal(err error, invalid refusal) refusal {
 	if errors.Is(err, errExpired) {
@@ -239,15 +256,9 @@ func (e *Enroller) start(w http.ResponseWriter, r *http.Request) {
 // the ticket's issuer and subject. Then the session cookie, and a redirect
 // to the form.
 func (e *Enroller) callback(w http.ResponseWriter, r *http.Request) {
-	q, ok := query(r, callbackParams...)
-	if !ok {
-		e.refuse(w, r, refuseParams, "", nil)
-		return
-	}
 	var ls loginState
-	exp, err := e.cookie(r, cookieLogin, purposeLogin, &ls)
-	if err != nil {
-		e.refuse(w, r, sealedRefusal(err, refuseNoSession), "", nil)
+	q, exp, ok := e.answer(w, r, cookieLogin, purposeLogin, &ls)
+	if !ok {
 		return
 	}
 	t := &ls.T
@@ -531,15 +542,9 @@ func (e *Enroller) connectStart(w http.ResponseWriter, r *http.Request) {
 // matches the connect cookie's, whose ticket is the session's; the code is
 // exchanged with the verifier; the tokens are stored in the OAuth shape.
 func (e *Enroller) connected(w http.ResponseWriter, r *http.Request) {
-	q, ok := query(r, callbackParams...)
-	if !ok {
-		e.refuse(w, r, refuseParams, "", nil)
-		return
-	}
 	var cs connectState
-	exp, err := e.cookie(r, cookieConnect, purposeConnect, &cs)
-	if err != nil {
-		e.refuse(w, r, sealedRefusal(err, refuseNoSession), "", nil)
+	q, exp, ok := e.answer(w, r, cookieConnect, purposeConnect, &cs)
+	if !ok {
 		return
 	}
 	t := &cs.T
