@@ -88,7 +88,7 @@ func (p *Provider) checkFields(profile, service string, names []string, value fu
 		v := value(n)
 		if v == "" {
 			return &provider.Error{Provider: Name, Profile: profile, Locator: loc,
-				Err: wrapMsg(fmt.Sprintf("keychain: field %q has an empty value; use Delete to remove a field", n), ErrEmptyValue)}
+				Err: wrapMsg("keychain: field "+provider.Label(n)+" has an empty value; use Delete to remove a field", ErrEmptyValue)}
 		}
 		if len(v) > p.opts.MaxValueBytes {
 			return &provider.Error{Provider: Name, Profile: profile, Locator: loc, Err: &SizeError{Field: n, Size: len(v), Limit: p.opts.MaxValueBytes}}
@@ -194,7 +194,7 @@ func (p *Provider) DeleteFields(ctx context.Context, profile string, fields ...s
 		return err
 	}
 	if deleted == 0 {
-		return provider.NotFound(Name, profile, service, fmt.Sprintf("keychain: nothing to delete under service %q", service))
+		return provider.NotFound(Name, profile, service, "keychain: nothing to delete under service "+provider.Label(service))
 	}
 	return nil
 }
