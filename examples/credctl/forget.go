@@ -55,7 +55,7 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 		return 1
 	}
 	// The reference holds the encoded subject, never a value.
-	fmt.Fprintf(stdout, "removed %s's credential of profile %s (%s); servers stop serving it within their credential TTL\n",
+	fmt.Fprintf(stdout, "removed the credential of subject %s, profile %s (%s); servers stop serving it within their credential TTL\n",
 		provider.Describe(*subject), provider.Label(*name), ref.Scheme+": "+profile.EncodeSubject(*subject))
 	return 0
 }
