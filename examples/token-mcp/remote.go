@@ -62,9 +62,18 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 		clients = append(clients, tp.client)
 	}
 	refresh := func(o *enroll.RefreshOptions) { o.Margin, o.Logger = tp.margin, log }
-	var schemes provider.Schemes // where each user's token is stored
-	schemes.Register("vault", enroll.Refresh(vault.Scheme(func(o *vault.Options) { o.Logger = log }), clients, refresh))
-	schemes.Register("encfile", enroll.Refresh(encfile.Scheme(), clients, refresh)) // one host: MCPCRED_ENCFILE_KEY
+	var schemes provider.Schemes          // where each user's token is stored
+	stores := map[string]provider.Scheme{ // one Vault client and login for the profiles and the ledger
+		"vault":   vault.Scheme(func(o *vault.Options) { o.Logger = log }),
+		"encfile": encfile.Scheme(), // one host: MCPCRED_ENCFILE_KEY
+	}
+	// The ledger's claims each open a reference once: they get Schemes of their own over the
+	// same stores, so that they never push the profiles' Targets out of the shared cache.
+	var ledger provider.Schemes
+	for name, sc := range stores {
+		schemes.Register(name, enroll.Refresh(sc, clients, refresh))
+		ledger.Register(name, sc)
+	}
 	profiles, err := profile.New(&schemes)
 	if err != nil {
 		return err
@@ -80,7 +89,7 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 	opts.Logger = log
 	var e *enroll.Enroller
 	if enrollCfg.Enabled() {
-		if e, err = newEnroller(ctx, profiles, r, enrollCfg, httpCfg.Issuer, tp, log); err != nil {
+		if e, err = newEnroller(ctx, profiles, r, &ledger, enrollCfg, httpCfg.Issuer, tp, log); err != nil {
 			return err
 		}
 		defer e.Close()
@@ -114,17 +123,12 @@ func serveRemote(ctx context.Context, addr, api string, log *slog.Logger) error 
 
 // newEnroller offers every per-subject profile for enrollment: a pasted token, or the third
 // party's OAuth connection for the profiles TOKEN_MCP_OAUTH_PROFILES names.
-func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Resolver,
+func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Resolver, ledger *provider.Schemes,
 	cfg enroll.Config, issuer string, tp thirdPartyConfig, log *slog.Logger) (*enroll.Enroller, error) {
 	f, err := profiles.Load()
 	if err != nil {
 		return nil, err
 	}
-	// The ledger's claims each open a reference: they get schemes of their own, so that they
-	// never push the profiles' Targets out of the shared cache.
-	var ledger provider.Schemes
-	ledger.Register("vault", vault.Scheme(func(o *vault.Options) { o.Logger = log }))
-	ledger.Register("encfile", encfile.Scheme())
 	offered := map[string]enroll.Profile{}
 	for _, name := range f.Names() {
 		p, _ := f.Get(name)
@@ -143,7 +147,7 @@ func newEnroller(ctx context.Context, profiles *profile.Provider, r *resolver.Re
 	}
 	return enroll.New(ctx, profiles, enroll.Options{
 		BaseURL: cfg.BaseURL, Key: cfg.Key, Issuer: issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		Profiles: offered, Ledger: cfg.NewLedger(&ledger), Resolver: r, Logger: log,
+		Profiles: offered, Ledger: cfg.NewLedger(ledger), Resolver: r, Logger: log,
 	})
 }
 

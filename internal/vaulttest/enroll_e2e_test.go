@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,7 +203,7 @@ func TestEnrollEndToEnd(t *testing.T) {
 		"TOKEN_MCP_OAUTH_ISSUER=" + tp.Issuer, "TOKEN_MCP_OAUTH_CLIENT_ID=tp-app", "TOKEN_MCP_OAUTH_CLIENT_SECRET=" + tpSecret,
 		"TOKEN_MCP_OAUTH_SCOPES=openid offline_access", "TOKEN_MCP_OAUTH_PROFILES=tp", "TOKEN_MCP_OAUTH_REFRESH_MARGIN=" + margin.String(),
 	}
-	logs := make([]*lockedLog, 2)
+	logs := make([]*logSink, 2)
 	for i, addr := range ports {
 		logs[i] = startReplica(t, bin, addr, replicaEnv)
 	}
@@ -285,27 +284,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startReplica runs token-mcp --http on addr and waits until it serves.
-func startReplica(t *testing.T, bin, addr string, env []string) *lockedLog {
+func startReplica(t *testing.T, bin, addr string, env []string) *logSink {
 	t.Helper()
-	log := &lockedLog{}
+	log := &logSink{}
 	cmd := exec.Command(bin, "--http", addr)
 	cmd.Env = env
 	cmd.Stderr = log
