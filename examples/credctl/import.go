@@ -237,7 +237,7 @@ func toKeychain(ctx context.Context, c provider.Credentials, service, profileNam
 	existing, err := kc.Fields(ctx, profileName)
 	switch {
 	case err == nil && len(existing) > 0 && !force:
-		return "", fmt.Errorf("keychain profile %q (service %s) holds field(s) %s: %w", profileName, kc.ServiceName(profileName), strings.Join(existing, ", "), errExists)
+		return "", fmt.Errorf("keychain profile %s (service prefix %s) holds field(s) %s: %w", provider.Label(profileName), provider.Label(service), strings.Join(existing, ", "), errExists)
 	case err != nil && !errors.Is(err, provider.ErrNotFound):
 		return "", err
 	}
@@ -257,7 +257,7 @@ func toKeychain(ctx context.Context, c provider.Credentials, service, profileNam
 			return "", fmt.Errorf("field %s reads back different from what was stored; keep the plaintext and check the keychain", n)
 		}
 	}
-	what := fmt.Sprintf("the keychain, profile %q (service %s)", profileName, kc.ServiceName(profileName))
+	what := fmt.Sprintf("the keychain, profile %s (service prefix %s)", provider.Label(profileName), provider.Label(service))
 	if extra := slices.DeleteFunc(slices.Clone(existing), func(f string) bool { return slices.Contains(names, f) }); len(extra) > 0 {
 		what += "; fields it held before and kept: " + strings.Join(extra, ", ")
 	}
